@@ -1,0 +1,29 @@
+# greencache: every target installs what it needs into .venv first (Python >= 3.11 on PATH).
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+GC      = $(VENV)/bin/greencache
+STAMP   = $(VENV)/.installed-stamp
+
+.PHONY: install plan plan-de test bench profiles calibrate experiment clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## The README's example: the FR plan for the shipped Azure conversation trace.
+plan: $(STAMP)
+	$(GC) plan --trace examples/AzureLLMInferenceTrace_conv.csv --grid FR --out out/
+
+plan-de: $(STAMP)
+	$(GC) plan --trace examples/AzureLLMInferenceTrace_conv.csv --grid DE --out out/de
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf out build *.egg-info .pytest_cache

@@ -1,0 +1,21 @@
+"""The ``greencache`` command line: thin typer commands over the library, no maths here.
+
+Each command group lives in its own module and is mounted on the root app below.
+Exit codes (README): 0 success, 1 internal error, 2 usage error, 3 invalid input data,
+4 infeasible SLO, 5 solver failure or time limit.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from planner.cli.common import app
+from planner.cli import plan as _plan  # noqa: F401  (registers `plan`)
+from planner.cli import grid as _grid  # noqa: F401  (registers `grid`)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "typer"]

@@ -1,0 +1,63 @@
+"""The root typer app and the one place that maps library errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+
+import typer
+from rich.console import Console
+
+from planner.errors import GreencacheError
+
+app = typer.Typer(
+    name="greencache",
+    help="Carbon-aware capacity planning for LLM serving with an SSD KV-cache tier.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+EXIT_INTERNAL = 1
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def handle_errors(fn):
+    """Run a command body; a GreencacheError becomes one sentence and its exit code.
+
+    Anything else is a bug in greencache: it is reported in one line too (exit 1), with the
+    traceback only when GREENCACHE_DEBUG is set.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GreencacheError as e:
+            err_console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+            extra = getattr(e, "diagnostics", None)
+            if extra:
+                for line in extra:
+                    err_console.print(f"  {line}", soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err_console.print("interrupted; no output was written")
+            raise typer.Exit(130) from None
+        except Exception as e:  # noqa: BLE001 - the last line of defence for the user
+            if os.environ.get("GREENCACHE_DEBUG"):
+                raise
+            err_console.print(
+                f"[bold red]internal error:[/] {type(e).__name__}: {e} (set GREENCACHE_DEBUG=1 "
+                "for the traceback and please report it)", soft_wrap=True)
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

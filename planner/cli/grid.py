@@ -1,0 +1,1 @@
+"""`greencache grid` (being written)."""

@@ -1,0 +1,1 @@
+"""`greencache plan` (being written)."""

@@ -1,0 +1,74 @@
+"""Atomic output writing: a run either leaves all of its files or none of them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from planner.errors import InputDataError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise InputDataError(f"cannot write to {path.parent}: {e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class OutputSet:
+    """Files staged in memory and written together at the end of a run.
+
+    Nothing reaches the output folder until :meth:`commit`, which first writes every file to a
+    temporary name and only then renames them all into place, so a failure half-way (a full
+    disk, a permission error) leaves the folder as it was.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._files: dict[str, bytes] = {}
+
+    def add_text(self, name: str, text: str) -> None:
+        self._files[name] = text.encode("utf-8")
+
+    def add_bytes(self, name: str, data: bytes) -> None:
+        self._files[name] = data
+
+    def names(self) -> list[str]:
+        return list(self._files)
+
+    def commit(self) -> list[Path]:
+        staged: list[tuple[str, Path]] = []
+        try:
+            for name, data in self._files.items():
+                target = self.directory / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                           dir=target.parent)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                staged.append((tmp, target))
+        except OSError as e:
+            for tmp, _ in staged:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+            raise InputDataError(f"cannot write outputs to {self.directory}: {e.strerror}") from None
+        written = []
+        for tmp, target in staged:
+            os.replace(tmp, target)
+            written.append(target)
+        return written

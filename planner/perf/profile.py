@@ -1,0 +1,202 @@
+"""Profile tables: tail latency and power of one replica against load, hit rate and token mix.
+
+A profile table is the planner's only view of serving performance, so that a synthetic table
+(from the latency model) and a measured one are interchangeable.
+
+File pair ``profiles/tables/<model>__<gpu>-tp<tp>__<ssd>.csv`` + ``.meta.json``.
+
+CSV columns, in this order (one row for every combination of the four axes):
+
+=====================  ==========================================================================
+``rate_rps``           offered load per replica, requests/s (axis; the first value is 0)
+``hit_rate``           fraction of prompt tokens served from the SSD KV tier (axis, 0..1)
+``mean_input_tokens``  mean prompt length of the workload (axis)
+``mean_output_tokens`` mean generated length of the workload (axis)
+``stable``             1 when the replica keeps up with the load, 0 when its queue grows
+``p50_ttft_s`` …       p50 / p90 / p99 time to first token, seconds (empty when unstable)
+``p50_tpot_s`` …       p50 / p90 / p99 time per output token after the first, seconds
+``gpu_power_w``        mean power per GPU of the replica, W (model loaded, at that load)
+``ssd_read_gbps``      mean SSD read rate of the replica (KV loads of hits), GB/s
+``ssd_write_gbps``     mean SSD write rate of the replica (KV admissions), GB/s
+=====================  ==========================================================================
+
+The ``.meta.json`` sidecar records provenance: ``model``, ``gpu``, ``tp``, ``ssd``,
+``drives_per_replica``, ``precision``, ``method`` (how the numbers were produced),
+``modelled`` (true unless every row was measured), ``generator``, ``generated``, ``inputs``,
+``notes``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.interpolate import RegularGridInterpolator
+
+from planner.errors import InputDataError
+from planner.paths import profiles_dir
+
+AXES = ("rate_rps", "hit_rate", "mean_input_tokens", "mean_output_tokens")
+VALUES = ("p50_ttft_s", "p90_ttft_s", "p99_ttft_s", "p50_tpot_s", "p90_tpot_s", "p99_tpot_s",
+          "gpu_power_w", "ssd_read_gbps", "ssd_write_gbps")
+COLUMNS = AXES + ("stable",) + VALUES
+META_REQUIRED = ("model", "gpu", "tp", "ssd", "drives_per_replica", "method", "modelled")
+
+# Latency written for an unstable grid point before interpolation: large enough to fail any
+# SLO, finite so that a stable neighbour's interpolation is not poisoned by NaN.
+_UNSTABLE_LATENCY_S = 1.0e6
+
+
+def table_name(model: str, gpu: str, tp: int, ssd: str) -> str:
+    return f"{model}__{gpu}-tp{tp}__{ssd}"
+
+
+def tables_dir() -> Path:
+    return profiles_dir() / "tables"
+
+
+@dataclass(frozen=True)
+class ProfileLookup:
+    """Interpolated profile values for a batch of query points (arrays of equal length)."""
+
+    p90_ttft_s: np.ndarray
+    p90_tpot_s: np.ndarray
+    gpu_power_w: np.ndarray
+    ssd_read_gbps: np.ndarray
+    ssd_write_gbps: np.ndarray
+    stable: np.ndarray  # bool: every grid point the interpolation leans on is stable
+
+
+class ProfileTable:
+    """A loaded profile table with multilinear interpolation over its four axes.
+
+    Rate and hit rate interpolate linearly; token lengths interpolate in log space, where
+    latency is closer to linear. Loads beyond the last rate are reported unstable, never
+    extrapolated; token mixes outside the table's range raise :class:`InputDataError`.
+    """
+
+    def __init__(self, frame: pd.DataFrame, meta: dict, source: str = "<memory>"):
+        self.meta = meta
+        self.source = source
+        missing = [c for c in COLUMNS if c not in frame.columns]
+        if missing:
+            raise InputDataError(f"profile table {source} lacks column(s) {', '.join(missing)}")
+        missing = [k for k in META_REQUIRED if k not in meta]
+        if missing:
+            raise InputDataError(f"profile metadata for {source} lacks {', '.join(missing)}")
+        self.frame = frame.sort_values(list(AXES)).reset_index(drop=True)
+        self.axes = [np.unique(self.frame[a].to_numpy(dtype=float)) for a in AXES]
+        shape = tuple(len(a) for a in self.axes)
+        if int(np.prod(shape)) != len(self.frame):
+            raise InputDataError(
+                f"profile table {source} is not a full grid: {len(self.frame)} rows for axes of "
+                f"sizes {shape}")
+        for name, ax in zip(AXES, self.axes):
+            if len(ax) < 2:
+                raise InputDataError(f"profile table {source}: axis {name} needs ≥ 2 values")
+        if self.axes[0][0] != 0.0:
+            raise InputDataError(f"profile table {source}: the rate axis must start at 0")
+        if self.axes[1][0] < 0 or self.axes[1][-1] > 1:
+            raise InputDataError(f"profile table {source}: hit_rate must lie in [0, 1]")
+        if self.axes[2][0] <= 0 or self.axes[3][0] <= 0:
+            raise InputDataError(f"profile table {source}: token axes must be positive")
+        stable = self.frame["stable"].to_numpy(dtype=float)
+        grid_axes = (self.axes[0], self.axes[1], np.log(self.axes[2]), np.log(self.axes[3]))
+        self._stable = RegularGridInterpolator(grid_axes, stable.reshape(shape))
+        self._values = {}
+        for col in VALUES:
+            v = self.frame[col].to_numpy(dtype=float)
+            if col.endswith("_s"):
+                v = np.where(stable > 0.5, v, _UNSTABLE_LATENCY_S)
+            if np.isnan(v).any():
+                raise InputDataError(f"profile table {source}: {col} has empty stable cells")
+            self._values[col] = RegularGridInterpolator(grid_axes, v.reshape(shape))
+
+    # ---------------------------------------------------------------------------------------
+    @property
+    def model(self) -> str:
+        return self.meta["model"]
+
+    @property
+    def tp(self) -> int:
+        return int(self.meta["tp"])
+
+    @property
+    def modelled(self) -> bool:
+        return bool(self.meta["modelled"])
+
+    @property
+    def max_rate(self) -> float:
+        return float(self.axes[0][-1])
+
+    def token_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return ((self.axes[2][0], self.axes[2][-1]), (self.axes[3][0], self.axes[3][-1]))
+
+    def check_mix(self, mean_input: np.ndarray, mean_output: np.ndarray, labels) -> None:
+        """Raise if a window's token mix lies outside the table (no silent extrapolation)."""
+        (in_lo, in_hi), (out_lo, out_hi) = self.token_range()
+        for name, vals, lo, hi in (("mean prompt", mean_input, in_lo, in_hi),
+                                   ("mean output", mean_output, out_lo, out_hi)):
+            vals = np.asarray(vals, dtype=float)
+            bad = (vals < lo) | (vals > hi)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputDataError(
+                    f"window {labels[i]} has a {name} length of {vals[i]:,.0f} tokens, outside "
+                    f"the profile {self.source} ({lo:,.0f}–{hi:,.0f}); generate a table that "
+                    "covers it with `greencache profile synth`")
+
+    def lookup(self, rate_rps, hit_rate, mean_input, mean_output) -> ProfileLookup:
+        rate = np.asarray(rate_rps, dtype=float)
+        n = rate.shape[0]
+        hit = np.broadcast_to(np.asarray(hit_rate, dtype=float), (n,))
+        lin = np.broadcast_to(np.log(np.asarray(mean_input, dtype=float)), (n,))
+        lout = np.broadcast_to(np.log(np.asarray(mean_output, dtype=float)), (n,))
+        if np.any(rate < 0) or np.any((hit < 0) | (hit > 1)):
+            raise ValueError("rates must be ≥ 0 and hit rates within [0, 1]")
+        inside = rate <= self.max_rate
+        pts = np.column_stack([np.minimum(rate, self.max_rate), hit, lin, lout])
+        stable = (self._stable(pts) >= 1.0 - 1e-9) & inside
+        out = {c: self._values[c](pts) for c in ("p90_ttft_s", "p90_tpot_s", "gpu_power_w",
+                                                 "ssd_read_gbps", "ssd_write_gbps")}
+        return ProfileLookup(stable=stable, **out)
+
+
+def load_profile(model: str, gpu: str, tp: int, ssd: str,
+                 directory: Path | None = None) -> ProfileTable:
+    directory = Path(directory) if directory else tables_dir()
+    name = table_name(model, gpu, tp, ssd)
+    return read_profile(directory / f"{name}.csv")
+
+
+def read_profile(csv_path: Path) -> ProfileTable:
+    csv_path = Path(csv_path)
+    meta_path = csv_path.with_suffix(".meta.json")
+    if not csv_path.exists():
+        known = sorted(p.stem for p in csv_path.parent.glob("*.csv")) \
+            if csv_path.parent.exists() else []
+        hint = f"; shipped tables: {', '.join(known)}" if known else ""
+        raise InputDataError(f"no profile table {csv_path}{hint}")
+    if not meta_path.exists():
+        raise InputDataError(f"profile table {csv_path} has no metadata file {meta_path.name}")
+    try:
+        frame = pd.read_csv(csv_path)
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (ValueError, pd.errors.ParserError) as e:
+        raise InputDataError(f"cannot read profile table {csv_path}: {e}") from None
+    return ProfileTable(frame, meta, source=str(csv_path))
+
+
+def write_profile(frame: pd.DataFrame, meta: dict, csv_path: Path) -> None:
+    """Write a table and its metadata in the documented column order (atomically)."""
+    from planner.outputs import atomic_write_text
+
+    csv_path = Path(csv_path)
+    ordered = frame.loc[:, list(COLUMNS)].sort_values(list(AXES))
+    text = ordered.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    atomic_write_text(csv_path, text)
+    atomic_write_text(csv_path.with_suffix(".meta.json"),
+                      json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,338 @@
+"""Trace readers: Azure LLM inference CSV, Mooncake JSONL and a documented generic CSV.
+
+Every reader returns a :class:`Trace` or raises :class:`InputDataError` whose message names the
+file and, for a malformed row, its line number (line 1 is the header of a CSV file).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from planner.errors import InputDataError, UsageError
+from planner.workload.trace import (
+    DEFAULT_BLOCK_TOKENS,
+    PREFIX_FROM_TRACE,
+    Trace,
+    replace_fields,
+    reorder_csr,
+)
+
+# A prompt beyond 2M tokens is past every context window a model in the catalog supports: a value
+# that large is a unit or parsing mistake, not a request.
+MAX_TOKENS = 2_097_152
+
+AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
+GENERIC_REQUIRED = ("input_tokens", "output_tokens")
+TRACE_FORMATS = ("azure", "mooncake", "generic")
+
+
+def read_trace(path: str | Path, fmt: str | None = None) -> Trace:
+    """Read a request trace, detecting its format unless ``fmt`` names one."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"trace file {path} does not exist")
+    if not path.is_file():
+        raise InputDataError(f"trace path {path} is not a file")
+    fmt = fmt or detect_format(path)
+    if fmt not in TRACE_FORMATS:
+        raise UsageError(f"unknown trace format {fmt!r}; choose one of {', '.join(TRACE_FORMATS)}")
+    reader = {"azure": read_azure, "mooncake": read_mooncake, "generic": read_generic}[fmt]
+    return reader(path)
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format from the first line: a JSON object is Mooncake, else the CSV header."""
+    with open(path, "rb") as f:
+        head = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+    if not head:
+        raise InputDataError(f"trace {path} is empty")
+    if head.startswith("{"):
+        return "mooncake"
+    cols = [c.strip() for c in head.split(",")]
+    if all(c in cols for c in AZURE_COLUMNS):
+        return "azure"
+    if all(c in cols for c in GENERIC_REQUIRED):
+        return "generic"
+    if cols[:2] == ["Time", "TIMESTAMP"]:
+        raise InputDataError(
+            f"{path} holds request counts per interval (Azure 2024 10-second file), not requests; "
+            "rate series are read by the rate-series source, not as a request trace")
+    raise InputDataError(
+        f"cannot tell the format of {path}: its header {head[:80]!r} matches neither the Azure "
+        f"columns {','.join(AZURE_COLUMNS)} nor the generic columns "
+        f"timestamp|arrival_s,{','.join(GENERIC_REQUIRED)}; pass --trace-format")
+
+
+# --------------------------------------------------------------------------------------------
+# Azure LLM inference trace (2023 and 2024)
+# --------------------------------------------------------------------------------------------
+
+def read_azure(path: Path) -> Trace:
+    """Azure LLM inference trace: ``TIMESTAMP,ContextTokens,GeneratedTokens``.
+
+    2023 files carry no zone; the dataset is recorded in UTC (the 2024 release states
+    ``+00:00`` explicitly), so zone-less timestamps are read as UTC.
+    """
+    table = _read_csv_strings(path)
+    missing = [c for c in AZURE_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}")
+    times = _parse_timestamps(path, table.column("TIMESTAMP"))
+    ctx = _parse_ints(path, table.column("ContextTokens"), "ContextTokens", minimum=1)
+    gen = _parse_ints(path, table.column("GeneratedTokens"), "GeneratedTokens", minimum=0)
+    return _assemble(path, "azure", times, ctx, gen)
+
+
+# --------------------------------------------------------------------------------------------
+# Mooncake JSONL
+# --------------------------------------------------------------------------------------------
+
+def read_mooncake(path: Path) -> Trace:
+    """Mooncake trace: one JSON object a line with ``timestamp`` (ms, relative),
+    ``input_length``, ``output_length`` and ``hash_ids`` (prefix blocks of 512 tokens)."""
+    ts, inp, out, offsets, ids = [], [], [], [0], []
+    with open(path, "r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputDataError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
+            if not isinstance(rec, dict):
+                raise InputDataError(f"{path}, line {lineno}: expected a JSON object")
+            try:
+                t = float(rec["timestamp"])
+                i = int(rec["input_length"])
+                o = int(rec["output_length"])
+                h = rec.get("hash_ids", [])
+            except KeyError as e:
+                raise InputDataError(f"{path}, line {lineno}: missing field {e.args[0]!r}") from None
+            except (TypeError, ValueError):
+                raise InputDataError(
+                    f"{path}, line {lineno}: timestamp, input_length and output_length must be "
+                    "numbers") from None
+            if not np.isfinite(t) or t < 0:
+                raise InputDataError(f"{path}, line {lineno}: timestamp must be ≥ 0 ms, got {t}")
+            _check_tokens(path, lineno, "input_length", i, minimum=1)
+            _check_tokens(path, lineno, "output_length", o, minimum=0)
+            if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
+                raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of integers")
+            max_blocks = -(-i // DEFAULT_BLOCK_TOKENS)
+            if len(h) > max_blocks:
+                raise InputDataError(
+                    f"{path}, line {lineno}: {len(h)} hash_ids for {i} input tokens; at most "
+                    f"{max_blocks} blocks of {DEFAULT_BLOCK_TOKENS} tokens fit")
+            ts.append(t / 1000.0)
+            inp.append(i)
+            out.append(o)
+            ids.extend(h)
+            offsets.append(len(ids))
+    if not ts:
+        raise InputDataError(f"trace {path} has no requests")
+    arrival = np.asarray(ts, dtype=np.float64)
+    order = np.argsort(arrival, kind="stable")
+    offs, bids = reorder_csr(np.asarray(offsets, dtype=np.int64),
+                             np.asarray(ids, dtype=np.int64), order)
+    return Trace(arrival_s=arrival[order], input_tokens=np.asarray(inp, dtype=np.int64)[order],
+                 output_tokens=np.asarray(out, dtype=np.int64)[order], start=None,
+                 name=path.name, source_format="mooncake", block_offsets=offs, block_ids=bids,
+                 block_tokens=DEFAULT_BLOCK_TOKENS, prefix_source=PREFIX_FROM_TRACE)
+
+
+# --------------------------------------------------------------------------------------------
+# Generic CSV
+# --------------------------------------------------------------------------------------------
+
+def read_generic(path: Path) -> Trace:
+    """Generic CSV, one request a row.
+
+    Columns: ``timestamp`` (ISO 8601; no zone means UTC) or ``arrival_s`` (seconds, relative),
+    ``input_tokens``, ``output_tokens``; optional ``session_id`` (integer) and ``hash_ids``
+    (space-separated integer hashes of the prompt's 512-token blocks, as in Mooncake).
+    """
+    table = _read_csv_strings(path)
+    cols = table.column_names
+    missing = [c for c in GENERIC_REQUIRED if c not in cols]
+    if missing:
+        raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}")
+    inp = _parse_ints(path, table.column("input_tokens"), "input_tokens", minimum=1)
+    out = _parse_ints(path, table.column("output_tokens"), "output_tokens", minimum=0)
+    if "timestamp" in cols:
+        times = _parse_timestamps(path, table.column("timestamp"))
+        trace = _assemble(path, "generic", times, inp, out)
+        order = None
+    elif "arrival_s" in cols:
+        arrival = _parse_floats(path, table.column("arrival_s"), "arrival_s", minimum=0.0)
+        order = np.argsort(arrival, kind="stable")
+        trace = Trace(arrival_s=arrival[order], input_tokens=inp[order],
+                      output_tokens=out[order], start=None, name=path.name,
+                      source_format="generic")
+    else:
+        raise InputDataError(f"{path}: needs a 'timestamp' or an 'arrival_s' column")
+    if order is None:
+        order = trace_order(times)
+    if "session_id" in cols:
+        sess = _parse_ints(path, table.column("session_id"), "session_id", minimum=0)
+        trace = _with_sessions(trace, sess[order])
+    if "hash_ids" in cols:
+        offsets, ids = _parse_hash_lists(path, table.column("hash_ids"), inp)
+        offs, bids = reorder_csr(offsets, ids, order)
+        trace = trace.with_prefixes(offs, bids, PREFIX_FROM_TRACE)
+    return trace
+
+
+def trace_order(times: pd.DatetimeIndex) -> np.ndarray:
+    return np.argsort(times.asi8, kind="stable")
+
+
+def _with_sessions(trace: Trace, sessions: np.ndarray) -> Trace:
+    return replace_fields(trace, session_ids=sessions)
+
+
+def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
+    values = column.to_pylist()
+    offsets, ids = [0], []
+    for row, (text, n_in) in enumerate(zip(values, inp)):
+        parts = (text or "").split()
+        try:
+            hashes = [int(p) for p in parts]
+        except ValueError:
+            raise InputDataError(
+                f"{path}, line {row + 2}: hash_ids must be space-separated integers") from None
+        if len(hashes) > -(-int(n_in) // DEFAULT_BLOCK_TOKENS):
+            raise InputDataError(
+                f"{path}, line {row + 2}: {len(hashes)} hash_ids for {n_in} input tokens")
+        ids.extend(hashes)
+        offsets.append(len(ids))
+    return np.asarray(offsets, dtype=np.int64), np.asarray(ids, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# shared parsing helpers
+# --------------------------------------------------------------------------------------------
+
+def _read_csv_strings(path: Path) -> pa.Table:
+    """Read every column as text; conversion happens per column so errors can name the line."""
+    try:
+        with open(path, "rb") as f:
+            header = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+        names = [c.strip() for c in header.split(",")]
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as e:
+        raise InputDataError(_locate_csv_error(path, e)) from None
+    if table.num_rows == 0:
+        raise InputDataError(f"trace {path} has no requests")
+    return table
+
+
+def _locate_csv_error(path: Path, err: Exception) -> str:
+    """Arrow reports a ragged row without its line number; find it by counting fields."""
+    with open(path, "r", encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+        expected = header.count(",") + 1
+        for lineno, line in enumerate(f, start=2):
+            if line.strip() and line.count(",") + 1 != expected:
+                return (f"{path}, line {lineno}: expected {expected} fields, found "
+                        f"{line.count(',') + 1}")
+    return f"{path}: cannot parse as CSV ({str(err).splitlines()[0]})"
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _parse_ints(path: Path, column: pa.ChunkedArray, name: str, minimum: int) -> np.ndarray:
+    s = pd.Series(column.to_numpy(zero_copy_only=False))
+    num = pd.to_numeric(s.str.strip(), errors="coerce")
+    bad = num.isna().to_numpy() | (num.to_numpy() != np.floor(num.to_numpy()))
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputDataError(f"{path}, line {i + 2}: {name} must be an integer, got {s.iloc[i]!r}")
+    values = num.to_numpy().astype(np.int64)
+    for i in (_maybe_first(values < minimum),):
+        if i is not None:
+            raise InputDataError(_range_msg(path, i + 2, name, values[i], minimum))
+    i = _maybe_first(values > MAX_TOKENS)
+    if i is not None:
+        raise InputDataError(
+            f"{path}, line {i + 2}: {name} = {values[i]} exceeds {MAX_TOKENS:,} tokens")
+    return values
+
+
+def _parse_floats(path: Path, column: pa.ChunkedArray, name: str, minimum: float) -> np.ndarray:
+    s = pd.Series(column.to_numpy(zero_copy_only=False))
+    num = pd.to_numeric(s.str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(num) | (num < minimum)
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputDataError(f"{path}, line {i + 2}: {name} must be a number ≥ {minimum}, "
+                             f"got {s.iloc[i]!r}")
+    return num
+
+
+def _maybe_first(mask: np.ndarray):
+    return _first_bad(mask) if mask.any() else None
+
+
+def _range_msg(path, lineno, name, value, minimum) -> str:
+    if value < 0:
+        return f"{path}, line {lineno}: {name} is negative ({value})"
+    return f"{path}, line {lineno}: {name} must be at least {minimum}, got {value}"
+
+
+def _check_tokens(path, lineno, name, value, minimum):
+    if value < minimum:
+        raise InputDataError(_range_msg(path, lineno, name, value, minimum))
+    if value > MAX_TOKENS:
+        raise InputDataError(f"{path}, line {lineno}: {name} = {value} exceeds {MAX_TOKENS:,} tokens")
+
+
+def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
+    """ISO 8601 timestamps, with or without a UTC offset (no offset means UTC)."""
+    col = pa.chunked_array([c.cast(pa.string()) for c in column.chunks]) if column.num_chunks \
+        else column
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            ts = col.cast(target)
+            break
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            ts = None
+    if ts is not None:
+        idx = pd.DatetimeIndex(ts.to_pandas())
+        if idx.tz is None:
+            idx = idx.tz_localize("UTC")
+        else:
+            idx = idx.tz_convert("UTC")
+        return idx
+    # Slow path, taken only for a file with a bad value: find the first unparseable line.
+    s = pd.Series(col.to_numpy(zero_copy_only=False))
+    parsed = pd.to_datetime(s, format="ISO8601", utc=True, errors="coerce")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {s.iloc[i]!r}")
+    return pd.DatetimeIndex(parsed)
+
+
+def _assemble(path: Path, fmt: str, times: pd.DatetimeIndex, inp: np.ndarray,
+              out: np.ndarray) -> Trace:
+    ns = times.asi8
+    order = np.argsort(ns, kind="stable")
+    ns = ns[order]
+    start_ns = int(ns[0])
+    arrival = (ns - start_ns) / 1e9
+    start = pd.Timestamp(start_ns, tz="UTC")
+    return Trace(arrival_s=arrival, input_tokens=inp[order], output_tokens=out[order],
+                 start=start, name=path.name, source_format=fmt)

@@ -1,0 +1,112 @@
+"""Cutting a trace into planning windows and summarising the demand in each.
+
+Windows are aligned to multiples of the window length in UTC (hours start on the hour, as the
+grid's carbon series does). The first and last windows are clipped to the span of the trace,
+so a trace that starts at 18:15 has a first window 18:15-19:00 whose rate is computed over the
+45 minutes it covers, not diluted over a full hour.
+
+The result is a ``DataFrame`` with one row per window (the ``WindowStats`` columns below); it is
+the seam between workloads and the optimiser: an aggregate rate series can produce the same
+frame without materialising requests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputDataError, UsageError
+from planner.workload.trace import Trace
+
+WINDOW_COLUMNS = (
+    "window_start",        # UTC timestamp, inclusive
+    "window_end",          # UTC timestamp, exclusive
+    "hours",               # covered duration in hours (end - start)
+    "requests",            # arrivals in the window
+    "rate_rps",            # requests / covered seconds
+    "mean_input_tokens",   # mean prompt length (0 when empty)
+    "mean_output_tokens",  # mean generated length (0 when empty)
+    "prompt_tokens",       # sum of prompt tokens
+    "output_tokens",       # sum of generated tokens
+)
+
+MIN_WINDOW = pd.Timedelta(minutes=1)
+MAX_WINDOW = pd.Timedelta(days=7)
+
+
+def parse_window(text: str) -> pd.Timedelta:
+    """'1h', '15min', '30m', '2h', '90s', '1d' → Timedelta, within 1 minute .. 7 days."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)\s*", text.lower())
+    if not m:
+        raise UsageError(f"cannot read window length {text!r}; write e.g. 1h, 15min, 30m")
+    value, unit = float(m.group(1)), m.group(2)
+    unit = {"s": "s", "sec": "s", "m": "min", "min": "min", "h": "h", "hr": "h", "d": "D"}[unit]
+    td = pd.Timedelta(value, unit=unit)
+    if td < MIN_WINDOW or td > MAX_WINDOW:
+        raise UsageError(f"window length {text!r} is out of range (1 minute to 7 days)")
+    if pd.Timedelta(hours=1) % td != pd.Timedelta(0) and td % pd.Timedelta(hours=1) != pd.Timedelta(0):
+        raise UsageError(f"window length {text!r} must divide an hour or be whole hours, so "
+                         "windows line up with the hourly carbon series")
+    return td
+
+
+@dataclass(frozen=True)
+class Windowing:
+    """Window boundaries and the window of every request (``-1`` never happens here)."""
+
+    stats: pd.DataFrame
+    request_window: np.ndarray
+    length: pd.Timedelta
+
+    @property
+    def n(self) -> int:
+        return len(self.stats)
+
+    def labels(self) -> list[str]:
+        return [ts.strftime("%Y-%m-%dT%H:%M:%SZ") for ts in self.stats["window_start"]]
+
+
+def make_windows(trace: Trace, length: pd.Timedelta) -> Windowing:
+    """Assign requests to clock-aligned windows and summarise each window."""
+    if len(trace) == 0:
+        raise InputDataError("trace has no requests")
+    start = trace.absolute_start
+    t0 = start.value  # ns
+    arrivals_ns = t0 + np.round(trace.arrival_s * 1e9).astype(np.int64)
+    first_ns, last_ns = int(arrivals_ns[0]), int(arrivals_ns[-1])
+    step = length.value
+    first_edge = (first_ns // step) * step
+    n = int((last_ns - first_edge) // step) + 1
+    edges = first_edge + step * np.arange(n + 1, dtype=np.int64)
+    idx = ((arrivals_ns - first_edge) // step).astype(np.int64)
+    starts = np.maximum(edges[:-1], first_ns)
+    # The trace ends at its last arrival; a single-instant trace still covers one second so its
+    # rate is finite.
+    ends = np.minimum(edges[1:], max(last_ns, first_ns + 1_000_000_000))
+    ends = np.maximum(ends, starts + 1)
+    return Windowing(_stats(starts, ends, idx, trace.input_tokens, trace.output_tokens, n), idx,
+                     length)
+
+
+def _stats(starts_ns, ends_ns, idx, inp, out, n) -> pd.DataFrame:
+    requests = np.bincount(idx, minlength=n)
+    prompt = np.bincount(idx, weights=inp.astype(float), minlength=n)
+    gen = np.bincount(idx, weights=out.astype(float), minlength=n)
+    seconds = (ends_ns - starts_ns) / 1e9
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_in = np.where(requests > 0, prompt / np.maximum(requests, 1), 0.0)
+        mean_out = np.where(requests > 0, gen / np.maximum(requests, 1), 0.0)
+    return pd.DataFrame({
+        "window_start": pd.to_datetime(starts_ns, utc=True),
+        "window_end": pd.to_datetime(ends_ns, utc=True),
+        "hours": seconds / 3600.0,
+        "requests": requests.astype(np.int64),
+        "rate_rps": requests / seconds,
+        "mean_input_tokens": mean_in,
+        "mean_output_tokens": mean_out,
+        "prompt_tokens": prompt,
+        "output_tokens": gen,
+    })
