@@ -25,5 +25,9 @@ plan-de: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+## Benchmarks print their figures; speed targets live here, not in the tests.
+bench: $(STAMP)
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
+
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -12,6 +12,8 @@ import typer
 from planner.cli.common import app
 from planner.cli import plan as _plan  # noqa: F401  (registers `plan`)
 from planner.cli import grid as _grid  # noqa: F401  (registers `grid`)
+from planner.cli import trace as _trace  # noqa: F401  (registers `trace ...`)
+from planner.cli import profile as _profile  # noqa: F401  (registers `profile ...`)
 
 
 def main() -> None:
