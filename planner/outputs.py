@@ -42,11 +42,12 @@ class OutputSet:
         self.directory = Path(directory)
         self._files: dict[str, bytes] = {}
 
-    def add_text(self, name: str, text: str) -> None:
-        self._files[name] = text.encode("utf-8")
+    def add_text(self, name: str | Path, text: str) -> None:
+        """``name`` is relative to the output folder, or an absolute path elsewhere."""
+        self._files[str(name)] = text.encode("utf-8")
 
-    def add_bytes(self, name: str, data: bytes) -> None:
-        self._files[name] = data
+    def add_bytes(self, name: str | Path, data: bytes) -> None:
+        self._files[str(name)] = data
 
     def names(self) -> list[str]:
         return list(self._files)

@@ -1,1 +1,172 @@
-"""`greencache plan` (being written)."""
+"""`greencache plan`: the carbon-optimal capacity plan for a trace and a grid."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from planner.catalog import Levels
+from planner.cli.common import app, console, err_console, handle_errors
+from planner.config import PlanOptions, load_scenario
+from planner.errors import UsageError
+from planner.outputs import OutputSet
+
+
+class TraceFormat(str, Enum):
+    azure = "azure"
+    mooncake = "mooncake"
+    generic = "generic"
+
+
+class Basis(str, Enum):
+    lifecycle = "lifecycle"
+    direct = "direct"
+
+
+class Level(str, Enum):
+    low = "low"
+    central = "central"
+    high = "high"
+
+
+class Solver(str, Enum):
+    highs = "highs"
+    cbc = "cbc"
+
+
+class Eviction(str, Enum):
+    lru = "lru"
+    lcs = "lcs"
+
+
+def model_mps(model) -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="greencache-mps-") as tmp:
+        path = Path(tmp) / "plan.mps"
+        model.problem.writeMPS(str(path))
+        return path.read_bytes()
+
+
+def parse_levels(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"cannot read --cache-levels {text!r}; write TB values like 0,1,2,4") \
+            from None
+
+
+@app.command()
+@handle_errors
+def plan(
+    trace: Annotated[Optional[Path], typer.Option(
+        "--trace", help="Request trace: Azure CSV, Mooncake JSONL or generic CSV.")] = None,
+    grid: Annotated[Optional[str], typer.Option(
+        help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file. "
+             "[default: FR]")] = None,
+    trace_format: Annotated[Optional[TraceFormat], typer.Option(
+        help="Override format detection.")] = None,
+    ci_basis: Annotated[Optional[Basis], typer.Option(
+        help="Carbon-intensity basis. [default: lifecycle]")] = None,
+    start: Annotated[Optional[str], typer.Option(
+        help="Start time (ISO 8601, UTC) for traces with relative timestamps.")] = None,
+    window: Annotated[Optional[str], typer.Option(
+        help="Planning window: 1h, 15min, 30m, 2h … [default: 1h]")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model. [default: llama-3-70b]")] = None,
+    gpu: Annotated[Optional[str], typer.Option(help="GPU type. [default: h100-sxm]")] = None,
+    tp: Annotated[Optional[int], typer.Option(
+        help="GPUs per replica (tensor parallel). [default: 4]")] = None,
+    ssd: Annotated[Optional[str], typer.Option(help="SSD type. [default: nvme-gen4]")] = None,
+    cache_levels: Annotated[Optional[str], typer.Option(
+        help="Cache sizes to choose from, TB, comma-separated; 0 = no SSD tier. "
+             "[default: 0,0.5,1,2,4,8,16,32,64]")] = None,
+    max_replicas: Annotated[Optional[int], typer.Option(
+        help="Most replicas per window. [default: 64]")] = None,
+    slo_ttft: Annotated[Optional[float], typer.Option(
+        help="p90 time-to-first-token SLO, seconds. [default: 2.0]")] = None,
+    slo_tpot: Annotated[Optional[float], typer.Option(
+        help="p90 time-per-output-token SLO, seconds. [default: 0.1]")] = None,
+    ssd_embodied: Annotated[Optional[Level], typer.Option(
+        help="SSD embodied carbon per GB: low, central or high. [default: central]")] = None,
+    gpu_embodied: Annotated[Optional[Level], typer.Option(
+        help="GPU embodied carbon. [default: central]")] = None,
+    host_embodied: Annotated[Optional[Level], typer.Option(
+        help="Host embodied carbon. [default: central]")] = None,
+    pue: Annotated[Optional[float], typer.Option(
+        help="Power usage effectiveness. [default: 1.2, catalog central]")] = None,
+    solver: Annotated[Optional[Solver], typer.Option(help="MILP solver. [default: highs]")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(
+        help="Solver time limit, seconds. [default: 300]")] = None,
+    mip_gap: Annotated[Optional[float], typer.Option(
+        help="Relative MIP gap tolerance. [default: 1e-6]")] = None,
+    allow_slo_violation: Annotated[bool, typer.Option(
+        "--allow-slo-violation",
+        help="Plan windows that cannot meet the SLO best-effort and mark them.")] = False,
+    eviction: Annotated[Optional[Eviction], typer.Option(
+        help="Cache eviction policy for the hit-rate curves. [default: lru]")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Seed of the reuse model for traces without prefixes. [default: 0]")] = None,
+    profile_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder of profile tables to use instead of the shipped profiles/tables.")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="Scenario TOML; options given on the command line override it.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
+    write_model: Annotated[Optional[Path], typer.Option(
+        help="Also write the solved MILP as an MPS file into this folder.")] = None,
+    no_timing: Annotated[bool, typer.Option(
+        "--no-timing", help="Leave run times out of summary.json (byte-identical reruns).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
+):
+    """Solve the carbon-optimal capacity plan per window and write schedule.csv and summary.json.
+
+    Picks, for every window, the number of replicas and the SSD cache size with the least
+    operational plus embodied carbon whose p90 TTFT and p90 TPOT meet the SLO.
+    """
+    from planner.plan import run_plan
+    from planner.report import plan_table
+    from planner.schedule import to_csv
+
+    values = load_scenario(config) if config else {}
+    given = {
+        "trace": str(trace) if trace else None, "grid": grid,
+        "trace_format": trace_format.value if trace_format else None,
+        "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
+        "model": model, "gpu": gpu, "tp": tp, "ssd": ssd,
+        "cache_levels_tb": parse_levels(cache_levels) if cache_levels else None,
+        "max_replicas": max_replicas, "slo_ttft_s": slo_ttft, "slo_tpot_s": slo_tpot,
+        "pue": pue, "solver": solver.value if solver else None, "time_limit_s": time_limit,
+        "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
+        "profile_dir": str(profile_dir) if profile_dir else None,
+    }
+    values.update({k: v for k, v in given.items() if v is not None})
+    if allow_slo_violation:
+        values["allow_slo_violation"] = True
+    lv = values.pop("levels", Levels())
+    lv = Levels(**{**lv.__dict__, **{k: v.value for k, v in (
+        ("ssd_embodied", ssd_embodied), ("gpu_embodied", gpu_embodied),
+        ("host_embodied", host_embodied)) if v is not None}})
+    if "trace" not in values:
+        raise UsageError("--trace is required (or `trace` in the --config file)")
+    options = PlanOptions(levels=lv, **values).validate()
+
+    with err_console.status("planning…") as status:
+        result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
+
+    summary = dict(result.summary)
+    if no_timing:
+        summary.pop("run", None)
+    files = OutputSet(out)
+    files.add_text("schedule.csv", to_csv(result.schedule))
+    files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    if write_model:
+        # Same OutputSet, so the model and the schedule land together or not at all.
+        files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))
+    written = files.commit()
+    if not quiet:
+        plan_table(console, result)
+        for p in written:
+            console.print(f"wrote {p}")

@@ -92,3 +92,12 @@ def simulate_lru_prefix(trace: Trace, window_index: np.ndarray, n_windows: int,
         token_hit = np.where(prompt_tokens[:, None] > 0, hit_tokens / prompt_tokens[:, None], 0.0)
         request_hit = np.where(requests[:, None] > 0, hit_reqs / requests[:, None], 0.0)
     return HitCurves(caps_tokens, token_hit, request_hit, SOURCE_TRACE_EXACT, modelled=False)
+
+
+def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
+                      capacities_tokens, *, policy: str = "lru", sample_rate=None,
+                      lcs=None) -> HitCurves:
+    """Per-window hit curves; this first version runs the reference LRU simulation."""
+    if policy != "lru" or sample_rate is not None:
+        raise NotImplementedError("only exact LRU curves are available in this version")
+    return simulate_lru_prefix(trace, request_window, n_windows, capacities_tokens)

@@ -310,7 +310,7 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             ts = None
     if ts is not None:
-        idx = pd.DatetimeIndex(ts.to_pandas())
+        idx = pd.DatetimeIndex(ts.to_pandas()).as_unit("ns")
         if idx.tz is None:
             idx = idx.tz_localize("UTC")
         else:
@@ -323,7 +323,7 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     if bad.any():
         i = _first_bad(bad)
         raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {s.iloc[i]!r}")
-    return pd.DatetimeIndex(parsed)
+    return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
 def _assemble(path: Path, fmt: str, times: pd.DatetimeIndex, inp: np.ndarray,

@@ -82,11 +82,14 @@ def make_windows(trace: Trace, length: pd.Timedelta) -> Windowing:
     n = int((last_ns - first_edge) // step) + 1
     edges = first_edge + step * np.arange(n + 1, dtype=np.int64)
     idx = ((arrivals_ns - first_edge) // step).astype(np.int64)
-    starts = np.maximum(edges[:-1], first_ns)
-    # The trace ends at its last arrival; a single-instant trace still covers one second so its
-    # rate is finite.
-    ends = np.minimum(edges[1:], max(last_ns, first_ns + 1_000_000_000))
-    ends = np.maximum(ends, starts + 1)
+    # Clip to whole seconds around the first and last arrival, so that schedule times read
+    # cleanly; a single-instant trace still covers one second and its rate stays finite.
+    sec = 1_000_000_000
+    span_start = (first_ns // sec) * sec
+    span_end = max(-(-last_ns // sec) * sec, span_start + sec)
+    starts = np.maximum(edges[:-1], span_start)
+    ends = np.minimum(edges[1:], span_end)
+    ends = np.maximum(ends, starts + sec)
     return Windowing(_stats(starts, ends, idx, trace.input_tokens, trace.output_tokens, n), idx,
                      length)
 

@@ -1,0 +1,111 @@
+"""Scenario options with their defaults and the reasoning behind them; TOML scenario files.
+
+Default SLOs (p90, interactive chat):
+
+* TTFT ≤ 2.0 s. Users tolerate a short pause before text starts streaming; DistServe (Zhong
+  et al., OSDI'24) sets 2.5 s for a 66B chatbot and 4 s for 175B, and 2 s keeps a 70B model on
+  the responsive side of that range.
+* TPOT ≤ 0.1 s. 10 tokens/s streams faster than people read (≈4–8 words/s, ≈5–10 tokens/s), so
+  a slower decode would be visible; DistServe uses 0.1–0.2 s for chatbots.
+
+Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
+unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
+hour, Mooncake conversation ≈31 TB of unique blocks).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from planner.catalog import LEVELS, Levels
+from planner.errors import InputDataError, UsageError
+
+DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+EVICTION_POLICIES = ("lru", "lcs")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    trace: str
+    grid: str = "FR"
+    trace_format: str | None = None
+    ci_basis: str = "lifecycle"
+    start: str | None = None          # ISO time placing a trace with relative timestamps
+    window: str = "1h"
+    model: str = "llama-3-70b"
+    gpu: str = "h100-sxm"
+    tp: int = 4
+    ssd: str = "nvme-gen4"
+    cache_levels_tb: tuple[float, ...] = DEFAULT_CACHE_LEVELS_TB
+    max_replicas: int = 64
+    slo_ttft_s: float = 2.0
+    slo_tpot_s: float = 0.1
+    levels: Levels = field(default_factory=Levels)
+    pue: float | None = None
+    solver: str = "highs"
+    time_limit_s: float = 300.0
+    mip_gap: float = 1e-6
+    allow_slo_violation: bool = False
+    eviction: str = "lru"
+    seed: int = 0
+    profile_dir: str | None = None
+
+    def validate(self) -> PlanOptions:
+        if not 0 < self.slo_ttft_s <= 600:
+            raise UsageError(f"--slo-ttft must be within (0, 600] seconds, got {self.slo_ttft_s}")
+        if not 0 < self.slo_tpot_s <= 10:
+            raise UsageError(f"--slo-tpot must be within (0, 10] seconds, got {self.slo_tpot_s}")
+        if not 1 <= self.max_replicas <= 4096:
+            raise UsageError(f"--max-replicas must be within 1..4096, got {self.max_replicas}")
+        if self.tp not in (1, 2, 4, 8):
+            raise UsageError(f"--tp must be 1, 2, 4 or 8, got {self.tp}")
+        levels = self.cache_levels_tb
+        if not levels or any(x < 0 or x > 10_000 for x in levels):
+            raise UsageError("--cache-levels must be TB values within 0..10000")
+        if len(set(levels)) != len(levels):
+            raise UsageError("--cache-levels lists a level twice")
+        if self.pue is not None and not 1.0 <= self.pue <= 3.0:
+            raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
+        if self.eviction not in EVICTION_POLICIES:
+            raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if not 0 < self.time_limit_s <= 86_400:
+            raise UsageError("--time-limit must be within (0, 86400] seconds")
+        if not 0 <= self.mip_gap < 1:
+            raise UsageError("--mip-gap must be within [0, 1)")
+        for name in ("ssd_embodied", "gpu_embodied", "host_embodied", "host_power", "ssd_power",
+                     "lifetime", "pue"):
+            if getattr(self.levels, name) not in LEVELS:
+                raise UsageError(f"level {name} must be low, central or high")
+        return replace(self, cache_levels_tb=tuple(sorted(levels)))
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["cache_levels_tb"] = list(self.cache_levels_tb)
+        return d
+
+
+def load_scenario(path: Path) -> dict:
+    """Read a scenario TOML: top-level keys are PlanOptions fields; [levels] sets Levels."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"scenario file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise InputDataError(f"scenario file {path} is not valid TOML: {e}") from None
+    known = {f.name for f in fields(PlanOptions)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise InputDataError(f"scenario file {path}: unknown key(s) {', '.join(unknown)}")
+    out = dict(raw)
+    if "levels" in out:
+        lv = out["levels"]
+        bad = sorted(set(lv) - {f.name for f in fields(Levels)})
+        if bad:
+            raise InputDataError(f"scenario file {path}: unknown level(s) {', '.join(bad)}")
+        out["levels"] = Levels(**lv)
+    if "cache_levels_tb" in out:
+        out["cache_levels_tb"] = tuple(float(x) for x in out["cache_levels_tb"])
+    return out

@@ -1,0 +1,315 @@
+"""Grid carbon intensity: zone lookup, file formats, and alignment to planning windows.
+
+Two bases exist and must never be mixed in one comparison: ``lifecycle`` (Electricity Maps
+"LCA": includes upstream and construction emissions of the generators) and ``direct`` (stack
+emissions only). Lifecycle is the default because the embodied side of the ledger is also
+cradle-to-gate: both halves then count manufacturing.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import InputDataError, UsageError
+from planner.paths import grids_dir
+
+BASES = ("lifecycle", "direct")
+# The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
+# above this bound is a unit mistake (kg/MWh vs g/kWh are equal, lb/MWh are not).
+MAX_CI = 2000.0
+MAX_GAP_HOURS = 24
+
+EM_OLD = {"time": "Datetime (UTC)", "direct": "Carbon Intensity gCO₂eq/kWh (direct)",
+          "lifecycle": "Carbon Intensity gCO₂eq/kWh (LCA)"}
+EM_NEW = {"time": "Datetime (UTC)", "direct": "Carbon intensity gCO₂eq/kWh (direct)",
+          "lifecycle": "Carbon intensity gCO₂eq/kWh (Life cycle)"}
+_FILE_RE = re.compile(r"^(?P<zone>.+)_(?P<year>\d{4})_hourly\.csv$")
+
+
+@dataclass(frozen=True)
+class CarbonSeries:
+    """Hourly carbon intensity (gCO2e/kWh) with hour-start UTC timestamps."""
+
+    times: pd.DatetimeIndex
+    values: np.ndarray
+    zone: str
+    basis: str
+    source: str
+    files: tuple[Path, ...] = ()
+    attribution: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(set(self.times.year))
+
+    def mean(self) -> float:
+        return float(self.values.mean())
+
+
+@dataclass(frozen=True)
+class WindowIntensity:
+    """Carbon intensity per planning window and how the windows were matched to the series."""
+
+    values: np.ndarray
+    aligned: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# --------------------------------------------------------------------------------------------
+# zones
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Zone:
+    code: str
+    aliases: tuple[str, ...]
+    folder: str
+    fmt: str
+    bases: tuple[str, ...]
+    files: tuple[Path, ...]
+
+    @property
+    def years(self) -> list[int]:
+        return sorted(int(_FILE_RE.match(p.name)["year"]) for p in self.files)
+
+
+@lru_cache(maxsize=2)
+def known_zones(root: Path | None = None) -> dict[str, Zone]:
+    """Zones shipped in grids/, keyed by upper-case code."""
+    root = Path(root) if root else grids_dir()
+    index = root / "zones.toml"
+    if not index.exists():
+        raise InputDataError(f"grid index {index} does not exist")
+    spec = tomllib.loads(index.read_text(encoding="utf-8"))
+    zones: dict[str, Zone] = {}
+    for group in spec.values():
+        folder = root / group["folder"]
+        by_zone: dict[str, list[Path]] = {}
+        for p in sorted(folder.glob("*_hourly.csv")):
+            m = _FILE_RE.match(p.name)
+            if m:
+                by_zone.setdefault(group.get("prefix", "") + m["zone"], []).append(p)
+        for code, files in by_zone.items():
+            bare = code[len(group.get("prefix", "")):]
+            aliases = tuple(group.get("aliases", {}).get(bare, []))
+            zones[code.upper()] = Zone(code, aliases, group["folder"], group["format"],
+                                       tuple(group["bases"]), tuple(files))
+    return zones
+
+
+def find_zone(code: str) -> Zone:
+    zones = known_zones()
+    key = code.strip().upper()
+    if key in zones:
+        return zones[key]
+    for z in zones.values():
+        if key in (a.upper() for a in z.aliases):
+            return z
+    raise UsageError(f"unknown grid zone {code!r}; known zones: "
+                     f"{', '.join(sorted(z.code for z in zones.values()))} (or pass a CSV file)")
+
+
+def looks_like_path(text: str) -> bool:
+    return "/" in text or "\\" in text or text.lower().endswith((".csv", ".csv.gz")) \
+        or Path(text).exists()
+
+
+def load_grid(spec: str, basis: str = "lifecycle") -> CarbonSeries:
+    """A zone code (case-insensitive, every shipped year) or a CSV file path."""
+    if basis not in BASES:
+        raise UsageError(f"unknown carbon-intensity basis {basis!r}; choose lifecycle or direct")
+    if looks_like_path(spec):
+        return read_grid_file(Path(spec), basis)
+    zone = find_zone(spec)
+    if basis not in zone.bases:
+        raise UsageError(f"zone {zone.code} has only a {'/'.join(zone.bases)} basis; pass "
+                         f"--ci-basis {zone.bases[0]}")
+    parts = [read_grid_file(p, basis, fmt=zone.fmt) for p in zone.files]
+    times = pd.DatetimeIndex(np.concatenate([p.times.asi8 for p in parts])).tz_localize("UTC")
+    if np.any(np.diff(times.asi8) <= 0):
+        raise InputDataError(f"the shipped files of zone {zone.code} overlap in time")
+    values = np.concatenate([p.values for p in parts])
+    notes = tuple(n for p in parts for n in p.notes)
+    return CarbonSeries(times, values, zone.code, basis, f"shipped zone {zone.code}",
+                        files=tuple(zone.files), attribution=parts[0].attribution, notes=notes)
+
+
+# --------------------------------------------------------------------------------------------
+# file formats
+# --------------------------------------------------------------------------------------------
+
+def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None) -> CarbonSeries:
+    """Electricity Maps export (old or new header), EIA-930/HPE file, or a simple
+    ``timestamp,gco2_per_kwh`` CSV."""
+    if not path.exists():
+        raise InputDataError(f"grid file {path} does not exist")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
+    except pd.errors.EmptyDataError:
+        raise InputDataError(f"grid file {path} is empty") from None
+    cols = list(frame.columns)
+    zone = path.stem
+    attribution = ""
+    if EM_OLD["time"] in cols:
+        names = EM_OLD if EM_OLD["lifecycle"] in cols else EM_NEW
+        missing = [names[k] for k in ("direct", "lifecycle") if names[k] not in cols]
+        if missing:
+            raise InputDataError(f"{path}: Electricity Maps file lacks column {missing[0]!r}")
+        time_col, value_col = names["time"], names[basis]
+        zone_col = "Zone Id" if "Zone Id" in cols else ("Zone id" if "Zone id" in cols else None)
+        if zone_col and len(frame):
+            zone = frame[zone_col].iloc[0]
+        attribution = "Electricity Maps (ODbL 1.0)"
+        used_basis = basis
+    elif "avg_CI" in cols and (cols[0] == "timestamp" or cols[0].startswith("Unnamed")):
+        if basis != "direct":
+            raise UsageError(f"{path} is an EIA-930 production-based series (direct basis "
+                             "only); pass --ci-basis direct")
+        # HPE's files carry the time as 'timestamp' or, in one of them, as an unnamed index.
+        time_col, value_col, used_basis = cols[0], "avg_CI", "direct"
+        attribution = "EIA-930 (public domain) via HPE dc-rl (MIT)"
+    elif "timestamp" in cols and "gco2_per_kwh" in cols:
+        time_col, value_col, used_basis = "timestamp", "gco2_per_kwh", basis
+    else:
+        raise InputDataError(
+            f"cannot tell the format of grid file {path}: expected an Electricity Maps export "
+            "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
+    if len(frame) == 0:
+        raise InputDataError(f"grid file {path} has no rows")
+    times = pd.to_datetime(frame[time_col], format="ISO8601", utc=True, errors="coerce")
+    bad = times.isna().to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp "
+                             f"{frame[time_col].iloc[i]!r}")
+    raw = frame[value_col].str.strip()
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    blank = (raw == "").to_numpy()
+    bad = (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputDataError(f"{path}, line {i + 2}: carbon intensity {frame[value_col].iloc[i]!r} "
+                             f"is not a number of gCO2e/kWh within 0..{MAX_CI:.0f}")
+    idx = pd.DatetimeIndex(times).as_unit("ns")
+    order = np.argsort(idx.asi8, kind="stable")
+    idx, values = idx[order], values[order]
+    dup = np.flatnonzero(np.diff(idx.asi8) == 0)
+    if len(dup):
+        raise InputDataError(f"{path}: timestamp {idx[dup[0]]} appears twice")
+    values, notes = _fill_gaps(path, idx, values, blank[order])
+    return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
+                        attribution=attribution, notes=notes)
+
+
+def _fill_gaps(path: Path, idx: pd.DatetimeIndex, values: np.ndarray, blank: np.ndarray):
+    """Interpolate reporting gaps (blank hours) of at most MAX_GAP_HOURS consecutive hours.
+
+    EIA-930 has such gaps (22 h in PJM 2022); a longer gap would hide a day's cycle, so it is
+    refused rather than invented.
+    """
+    if not blank.any():
+        return values, ()
+    run, longest = 0, 0
+    for b in blank:
+        run = run + 1 if b else 0
+        longest = max(longest, run)
+    if longest > MAX_GAP_HOURS or blank[0] or blank[-1]:
+        i = int(np.flatnonzero(blank)[0])
+        raise InputDataError(f"{path}, line {i + 2}: carbon intensity is missing for "
+                             f"{longest} consecutive hour(s); at most {MAX_GAP_HOURS} inner "
+                             "hours are filled by interpolation")
+    x = idx.asi8.astype(float)
+    filled = values.copy()
+    filled[blank] = np.interp(x[blank], x[~blank], values[~blank])
+    note = f"{path.name}: {int(blank.sum())} missing hour(s) filled by linear interpolation"
+    return filled, (note,)
+
+
+# --------------------------------------------------------------------------------------------
+# alignment to windows
+# --------------------------------------------------------------------------------------------
+
+def window_intensity(series: CarbonSeries, starts: pd.DatetimeIndex,
+                     ends: pd.DatetimeIndex) -> WindowIntensity:
+    """Time-weighted mean intensity over each window ``[start, end)``.
+
+    The series is piecewise constant (each value holds for its hour, or until the next
+    timestamp). When the windows fall outside the series, they are moved to the same month,
+    day and hour of the series' latest year that covers a whole year (29 February becomes
+    28 February), and the result says so.
+    """
+    step_ns = _step_ns(series)
+    t = series.times.asi8
+    edges = np.append(t, t[-1] + step_ns)
+    cum = np.concatenate(([0.0], np.cumsum(series.values * np.diff(edges) / 1e9)))
+    s, e = starts.as_unit("ns").asi8, ends.as_unit("ns").asi8
+    covered = s.min() >= edges[0] and e.max() <= edges[-1]
+    if covered:
+        return WindowIntensity(_mean_over(edges, cum, s, e), aligned=False)
+    years = series.years
+    year = years[-1]
+    span_s = pd.Timestamp(year=year, month=1, day=1, tz="UTC")
+    span_e = pd.Timestamp(year=year + 1, month=1, day=1, tz="UTC")
+    if span_s.value < edges[0] or span_e.value > edges[-1]:
+        raise InputDataError(
+            f"grid series {series.source} covers {series.times[0]:%Y-%m-%d} to "
+            f"{series.times[-1]:%Y-%m-%d}, neither the trace's dates nor a whole year to align to")
+    year_ns = span_e.value - span_s.value
+    mapped = np.array([_same_moment_in(pd.Timestamp(x, tz="UTC"), year).value for x in s])
+    dur = e - s
+    # Windows are integrated on the cyclic year so one that runs past 31 December wraps to
+    # 1 January of the same series year.
+    rel_s = mapped - span_s.value
+    rel_e = rel_s + dur
+    out = np.empty(len(s))
+    for i in range(len(s)):
+        out[i] = _cyclic_mean(edges, cum, span_s.value, year_ns, rel_s[i], rel_e[i])
+    first = pd.Timestamp(s.min(), tz="UTC")
+    note = (f"the trace's dates ({first:%Y-%m-%d}…) are outside the grid series "
+            f"({series.times[0]:%Y}–{series.times[-1]:%Y}); windows were aligned to the same "
+            f"month, day and hour of {year}")
+    return WindowIntensity(out, aligned=True, notes=(note,))
+
+
+def _step_ns(series: CarbonSeries) -> int:
+    if len(series.times) < 2:
+        raise InputDataError(f"grid series {series.source} needs at least two hours")
+    return int(np.median(np.diff(series.times.asi8)))
+
+
+def _integral(edges, cum, x):
+    """∫ CI dt from the first edge to x (seconds × g/kWh), linear inside each step."""
+    return np.interp(x, edges, cum)
+
+
+def _mean_over(edges, cum, s, e):
+    return (_integral(edges, cum, e) - _integral(edges, cum, s)) / ((e - s) / 1e9)
+
+
+def _cyclic_mean(edges, cum, origin, period, a, b):
+    total = 0.0
+    pos = a
+    while pos < b:
+        k = pos // period
+        seg_end = min(b, (k + 1) * period)
+        lo, hi = origin + pos - k * period, origin + seg_end - k * period
+        total += _integral(edges, cum, hi) - _integral(edges, cum, lo)
+        pos = seg_end
+    return total / ((b - a) / 1e9)
+
+
+def _same_moment_in(ts: pd.Timestamp, year: int) -> pd.Timestamp:
+    day = ts.day
+    if ts.month == 2 and ts.day == 29:
+        day = 28
+    return ts.replace(year=year, day=day)

@@ -1,0 +1,151 @@
+"""Candidate configurations per window, with their predicted latency and carbon.
+
+A candidate is (window t, replicas n, cache level c). Its load per replica is λ_t / n, its hit
+rate H_t(c), its p90 latencies and GPU power come from the profile table, and its carbon from
+carbon.py. Candidates whose replicas cannot keep up with the load (an unstable queue) are not
+candidates at all: no SLO can hold there.
+
+Pruning keeps, for each (t, c), only the Pareto-optimal replica counts on (carbon, p90 TTFT,
+p90 TPOT). That is exact for every model the optimiser builds: the objective and every
+constraint are monotone in those three numbers, and the only coupling between windows (a
+static cache) ties candidates of equal c, never of equal n.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner import carbon
+from planner.catalog import Hardware
+from planner.perf.profile import ProfileTable
+from planner.workload.hitcurve import HitCurves
+
+CANDIDATE_COLUMNS = (
+    "window", "replicas", "level", "cache_gb", "gpus", "ssd_drives", "rate_per_replica",
+    "hit_rate", "p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
+    "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
+    "emb_ssd", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
+)
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """All candidates (one row each) and how many were discarded and why."""
+
+    frame: pd.DataFrame
+    unstable: int
+    pruned: int
+    max_replicas: int
+
+
+def ssd_drives(cache_gb, replicas, drives_per_replica, drive_capacity_gb):
+    """d(c) = 0 without a cache, else max(n · drives per replica, ⌈c / drive capacity⌉).
+
+    Each replica stripes its KV reads over its own drives (the profile's bandwidth assumes
+    it), and the drives must also hold the capacity.
+    """
+    cache_gb = np.asarray(cache_gb, dtype=float)
+    need = np.maximum(np.asarray(replicas) * drives_per_replica,
+                      np.ceil(cache_gb / drive_capacity_gb))
+    return np.where(cache_gb > 0, need, 0).astype(np.int64)
+
+
+def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
+                     hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
+                     prune: bool = True) -> CandidateSet:
+    """Enumerate (t, n, c), look each up in the profile and account its carbon."""
+    levels = np.asarray(cache_levels_gb, dtype=float)
+    W, C, N = len(stats), len(levels), int(max_replicas)
+    if hits.token_hit.shape != (W, C):
+        raise ValueError("hit curves must have one row per window and one column per level")
+    t = np.repeat(np.arange(W), N * C)
+    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
+    c = np.tile(np.arange(C), W * N)
+
+    lam = stats["rate_rps"].to_numpy(dtype=float)
+    mean_in, mean_out = _lookup_mix(stats)
+    cache_gb = levels[c]
+    hit = np.where(cache_gb > 0, hits.token_hit[t, c], 0.0)
+    rate = lam[t] / n
+    look = profile.lookup(rate, hit, mean_in[t], mean_out[t])
+
+    drives = ssd_drives(cache_gb, n, hw.drives_per_replica, hw.ssd_capacity_gb)
+    has_ssd = cache_gb > 0
+    read_total = np.where(has_ssd, n * look.ssd_read_gbps, 0.0)
+    write_total = np.where(has_ssd, n * look.ssd_write_gbps, 0.0)
+    safe_d = np.maximum(drives, 1)
+    ssd_w = np.where(has_ssd, carbon.ssd_drive_power_w(
+        read_total / safe_d, write_total / safe_d, hw.ssd_idle_w, hw.ssd_active_w,
+        hw.ssd_read_gbps, hw.ssd_write_gbps), 0.0)
+    life = carbon.ssd_effective_lifetime_h(cache_gb, write_total, hw.ssd_dwpd,
+                                           hw.ssd_warranty_years, hw.ssd_lifetime_h)
+    hours = stats["hours"].to_numpy(dtype=float)[t]
+    br = carbon.account(
+        hours=hours, ci_g_per_kwh=np.asarray(ci, dtype=float)[t], replicas=n,
+        gpus_per_replica=hw.gpus_per_replica, gpu_power_w=look.gpu_power_w,
+        host_power_w_per_gpu=hw.host_power_w_per_gpu, drives=drives,
+        ssd_power_w_per_drive=ssd_w, pue=hw.pue, gpu_embodied_kg=hw.gpu_embodied_kg,
+        gpu_lifetime_h=hw.gpu_lifetime_h, host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu,
+        host_lifetime_h=hw.host_lifetime_h, cache_gb=cache_gb,
+        ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
+    frame = pd.DataFrame({
+        "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
+        "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
+        "hit_rate": hit, "p90_ttft_s": look.p90_ttft_s, "p90_tpot_s": look.p90_tpot_s,
+        "gpu_power_w": look.gpu_power_w, "ssd_power_w": ssd_w, "ssd_write_gbps": write_total,
+        "ssd_lifetime_h": life, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,
+        "op_host": br.op_host, "op_ssd": br.op_ssd, "emb_gpu": br.emb_gpu,
+        "emb_host": br.emb_host, "emb_ssd": br.emb_ssd,
+        "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
+        "total_kgco2e": br.total,
+    })
+    stable = look.stable
+    frame = frame[stable].reset_index(drop=True)
+    unstable = int((~stable).sum())
+    before = len(frame)
+    if prune and before:
+        frame = pareto_prune(frame)
+    return CandidateSet(frame, unstable=unstable, pruned=before - len(frame),
+                        max_replicas=N)
+
+
+def _lookup_mix(stats: pd.DataFrame):
+    """Token mix per window; an empty window borrows the trace-wide mix (its load is zero, so
+    only idle power is read from the table)."""
+    req = stats["requests"].to_numpy()
+    total = max(int(req.sum()), 1)
+    overall_in = float(stats["prompt_tokens"].sum()) / total
+    overall_out = float(stats["output_tokens"].sum()) / total
+    mean_in = np.where(req > 0, stats["mean_input_tokens"].to_numpy(dtype=float), overall_in)
+    mean_out = np.where(req > 0, stats["mean_output_tokens"].to_numpy(dtype=float), overall_out)
+    return mean_in, mean_out
+
+
+def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep candidates not dominated within their (window, level) group on
+    (total carbon, p90 TTFT, p90 TPOT), all to be minimised. Ties keep the fewer replicas."""
+    order = frame.sort_values(["window", "level", "total_kgco2e", "replicas"], kind="stable")
+    keep = np.zeros(len(frame), dtype=bool)
+    win = order["window"].to_numpy()
+    lev = order["level"].to_numpy()
+    ttft = order["p90_ttft_s"].to_numpy()
+    tpot = order["p90_tpot_s"].to_numpy()
+    idx = order.index.to_numpy()
+    start = 0
+    n = len(order)
+    while start < n:
+        end = start
+        while end < n and win[end] == win[start] and lev[end] == lev[start]:
+            end += 1
+        # Sorted by carbon: a candidate survives if no cheaper one is at least as fast on both.
+        best: list[tuple[float, float]] = []
+        for i in range(start, end):
+            dominated = any(a <= ttft[i] and b <= tpot[i] for a, b in best)
+            if not dominated:
+                keep[idx[i]] = True
+                best.append((ttft[i], tpot[i]))
+        start = end
+    return frame[keep].reset_index(drop=True)

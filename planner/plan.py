@@ -1,0 +1,341 @@
+"""The plan pipeline: load inputs, build candidates, solve, assemble schedule and summary.
+
+Each stage is a call into the module that owns it; this file only wires them together and
+collects what the summary must report about each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from planner import __version__, schedule as schedule_mod
+from planner.catalog import Hardware, load_catalog, resolve
+from planner.config import PlanOptions
+from planner.errors import InfeasibleError, InputDataError, SolverError, UsageError
+from planner.grid import load_grid, window_intensity
+from planner.optimize.candidates import CandidateSet, build_candidates
+from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
+from planner.optimize.model import PlanModel, build_model
+from planner.optimize.solve import SolveResult, solve
+from planner.perf.profile import ProfileTable, load_profile
+from planner.workload.hitcurve import HitCurves
+from planner.workload.readers import read_trace
+from planner.workload.trace import Trace
+from planner.workload.windows import Windowing, make_windows, parse_window
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PlanInputs:
+    """Everything loaded and derived before the optimiser runs (no solver involved)."""
+
+    options: PlanOptions
+    trace: Trace
+    windowing: Windowing
+    ci: np.ndarray
+    hits: HitCurves
+    profile: ProfileTable
+    hardware: Hardware
+    cache_levels_gb: np.ndarray
+    kv_bytes_per_token: int
+    grid_info: dict
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlanResult:
+    inputs: PlanInputs
+    candidates: CandidateSet
+    diagnoses: list[WindowDiagnosis]
+    model: PlanModel
+    solve: SolveResult
+    schedule: pd.DataFrame
+    summary: dict
+    baselines: dict
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# stage 1: inputs
+# --------------------------------------------------------------------------------------------
+
+def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
+    opt = opt.validate()
+    notes: list[str] = []
+    catalog = load_catalog()
+    arch = catalog.model(opt.model)
+    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
+
+    progress("reading trace")
+    trace = read_trace(Path(opt.trace), opt.trace_format)
+    progress("reading grid")
+    series = load_grid(opt.grid, opt.ci_basis)
+    notes.extend(series.notes)
+    trace = place_trace(trace, opt.start, series)
+    notes.extend(trace.notes)
+    if int(trace.input_tokens.max()) > arch.max_context:
+        i = int(np.argmax(trace.input_tokens))
+        raise InputDataError(
+            f"request {i + 1} of {trace.name} has a {int(trace.input_tokens[i]):,}-token prompt, "
+            f"beyond {arch.name}'s context of {arch.max_context:,} tokens")
+
+    windowing = make_windows(trace, parse_window(opt.window))
+    if windowing.n == 0:
+        raise InputDataError("the trace yields no planning windows")
+    wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
+                          pd.DatetimeIndex(windowing.stats["window_end"]))
+    notes.extend(wi.notes)
+
+    profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd,
+                           Path(opt.profile_dir) if opt.profile_dir else None)
+    busy = windowing.stats["requests"].to_numpy() > 0
+    profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
+                      windowing.stats["mean_output_tokens"].to_numpy()[busy],
+                      [lab for lab, b in zip(windowing.labels(), busy) if b])
+
+    levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
+    kv = arch.kv_bytes_per_token()
+    capacities_tokens = np.floor(levels_gb * 1e9 / kv).astype(np.int64)
+    progress("computing hit-rate curves")
+    trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt)
+    notes.extend(hits.notes)
+
+    grid_info = {
+        "spec": opt.grid, "zone": series.zone, "basis": series.basis,
+        "attribution": series.attribution, "aligned_to_series_year": wi.aligned,
+        "files": [{"path": _rel(p), "sha256": sha256_file(p)} for p in series.files],
+        "mean_gco2_per_kwh_over_windows": float(np.average(wi.values,
+                                                           weights=windowing.stats["hours"])),
+    }
+    return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
+                      grid_info, notes)
+
+
+def place_trace(trace: Trace, start: str | None, series) -> Trace:
+    """Anchor a trace with relative timestamps; an absolute trace keeps its own times."""
+    if trace.start is not None:
+        if start is not None:
+            raise UsageError(f"--start applies to traces with relative timestamps; "
+                             f"{trace.name} has absolute ones")
+        return trace
+    if start is None:
+        year = series.years[-1]
+        ts = pd.Timestamp(year=year, month=1, day=1, tz="UTC")
+        note = (f"{trace.name} has relative timestamps; it was placed at {ts:%Y-%m-%dT%H:%MZ} "
+                "(the start of the grid series' last year); use --start to choose")
+    else:
+        try:
+            ts = pd.Timestamp(start)
+        except (ValueError, TypeError):
+            raise UsageError(f"cannot read --start {start!r}; write e.g. 2023-06-01T08:00Z") \
+                from None
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        note = f"{trace.name} has relative timestamps; placed at {ts:%Y-%m-%dT%H:%M:%SZ} (--start)"
+    return trace.with_start(ts.as_unit("ns"), note)
+
+
+def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
+                       opt: PlanOptions) -> tuple[Trace, HitCurves]:
+    """Exact curves from the trace's own prefixes, or from prefixes the reuse model
+    synthesises for traces that record none (then labelled modelled)."""
+    from planner.workload import hitcurve
+
+    if not trace.has_prefixes:
+        trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed)
+    curves = hitcurve.window_hit_curves(trace, windowing.request_window, windowing.n,
+                                        capacities_tokens, policy=opt.eviction)
+    return trace, curves
+
+
+def _rel(p: Path) -> str:
+    """Paths in the summary are relative to the working directory when possible, so the
+    summary does not change with where the repository was cloned."""
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+# --------------------------------------------------------------------------------------------
+# stage 2: optimise
+# --------------------------------------------------------------------------------------------
+
+def run_plan(opt: PlanOptions, progress: Progress = _noop) -> PlanResult:
+    inputs = load_inputs(opt, progress)
+    opt = inputs.options.validate()
+    stats = inputs.windowing.stats
+    labels = inputs.windowing.labels()
+    progress("building candidates")
+    cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
+                             inputs.cache_levels_gb, opt.max_replicas)
+    diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
+    bad = [d for d in diagnoses if not d.feasible]
+    overloaded = [d for d in bad if d.binding == "capacity"]
+    if overloaded or (bad and not opt.allow_slo_violation):
+        lines = [d.sentence(opt.slo_ttft_s, opt.slo_tpot_s, opt.max_replicas) for d in bad]
+        what = "cannot serve the load" if overloaded else "cannot meet the SLO"
+        hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
+        raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s) {what}{hint}", lines[:20]
+                              + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
+
+    progress("solving the plan")
+    model = build_model(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s,
+                        allow_violation=opt.allow_slo_violation)
+    result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+    check_solved(result, model)
+    chosen = model.candidates.iloc[result.chosen]
+
+    progress("solving the baselines")
+    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb)
+    sources = [inputs.hits.source] * len(stats)
+    sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
+                                  opt.slo_tpot_s)
+    summary = build_summary(inputs, cands, result, chosen, sched, baselines)
+    return PlanResult(inputs, cands, diagnoses, model, result, sched, summary, baselines)
+
+
+def check_solved(result: SolveResult, model: PlanModel) -> None:
+    if result.status == "optimal" and result.has_solution:
+        return
+    if result.status == "infeasible":
+        names = iis(model)
+        raise InfeasibleError(
+            "the solver found the plan infeasible although every window passed the pre-check",
+            [f"irreducible infeasible subset: {', '.join(names[:12]) or 'not available'}"])
+    if result.status == "time_limit":
+        raise SolverError(f"{result.solver} stopped at its time limit with gap "
+                          f"{result.mip_gap:.2%} ({result.termination}); raise --time-limit")
+    raise SolverError(f"{result.solver} did not solve the plan: {result.termination}")
+
+
+def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray) -> dict:
+    """The deployments the plan is compared against, on the same windows and candidates:
+    ``no_cache`` (no SSD tier) and ``max_cache`` (the largest level all the time), each with
+    its replica count still chosen per window to meet the SLO. They are solved best-effort
+    (with slack) so that a baseline that cannot meet the SLO is reported, not dropped."""
+    out = {}
+    for name, level_gb in (("no_cache", 0.0), ("max_cache", float(levels_gb.max()))):
+        sub = cands[np.isclose(cands["cache_gb"], level_gb)]
+        if sub["window"].nunique() < cands["window"].nunique():
+            out[name] = {"cache_gb": level_gb, "status": "unservable",
+                         "note": "some window has no stable configuration at this cache size"}
+            continue
+        m = build_model(sub, opt.slo_ttft_s, opt.slo_tpot_s, allow_violation=True,
+                        name=f"baseline_{name}")
+        r = solve(m, opt.solver, opt.time_limit_s, opt.mip_gap)
+        if not r.has_solution:
+            out[name] = {"cache_gb": level_gb, "status": r.status, "note": r.termination}
+            continue
+        ch = m.candidates.iloc[r.chosen]
+        viol = int(sum(1 for t in r.ttft_excess
+                       if r.ttft_excess[t] > 1e-9 or r.tpot_excess[t] > 1e-9))
+        out[name] = {"cache_gb": level_gb, "status": r.status, "chosen": ch,
+                     "slo_violated_windows": viol, **_totals(ch)}
+    return out
+
+
+def _totals(ch: pd.DataFrame) -> dict:
+    return {
+        "energy_kwh": float(ch["energy_kwh"].sum()),
+        "operational_kgco2e": float(ch["operational_kgco2e"].sum()),
+        "embodied_kgco2e": float(ch["embodied_kgco2e"].sum()),
+        "total_kgco2e": float(ch["total_kgco2e"].sum()),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# stage 3: summary
+# --------------------------------------------------------------------------------------------
+
+def _r(x: float, nd: int = 6) -> float:
+    return float(round(float(x), nd))
+
+
+def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
+                  chosen: pd.DataFrame, sched: pd.DataFrame, baselines: dict) -> dict:
+    opt = inputs.options
+    tot = _totals(chosen)
+    comp = {k: _r(chosen[k].sum()) for k in ("op_gpu", "op_host", "op_ssd", "emb_gpu",
+                                              "emb_host", "emb_ssd")}
+    base_out = {}
+    for name, b in baselines.items():
+        entry = {k: v for k, v in b.items() if k != "chosen"}
+        if "total_kgco2e" in b and b["total_kgco2e"] > 0:
+            entry["reduction_pct"] = _r(100.0 * (1 - tot["total_kgco2e"] / b["total_kgco2e"]), 3)
+        base_out[name] = {k: (_r(v) if isinstance(v, float) else v) for k, v in entry.items()}
+    trace = inputs.trace
+    hours = inputs.windowing.stats["hours"].to_numpy()
+    summary = {
+        "greencache": {"version": __version__, "summary_schema": 1},
+        "scenario": opt.as_dict(),
+        "inputs": {
+            "trace": {"path": _rel(Path(opt.trace)), "sha256": sha256_file(Path(opt.trace)),
+                      "format": trace.source_format, "requests": int(len(trace)),
+                      "prefix_source": trace.prefix_source},
+            "grid": inputs.grid_info,
+            "profile": {"path": _rel(Path(inputs.profile.source)),
+                        "sha256": sha256_file(Path(inputs.profile.source)),
+                        "method": inputs.profile.meta.get("method"),
+                        "modelled": inputs.profile.modelled},
+            "catalog": {"path": _rel(load_catalog().path),
+                        "sha256": sha256_file(load_catalog().path)},
+        },
+        "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
+                    "slo_met": int(sched["slo_met"].sum()),
+                    "slo_violated": int((~sched["slo_met"]).sum())},
+        "totals": {**{k: _r(v) for k, v in tot.items()}, "by_component_kgco2e": comp,
+                   "gpu_hours": _r((chosen["gpus"].to_numpy() * hours).sum()),
+                   "cache_tb_hours": _r((chosen["cache_gb"].to_numpy() / 1000 * hours).sum())},
+        "explanation": explain(tot, comp, base_out),
+        "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
+        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable),
+                       "unstable": cands.unstable, "pruned_dominated": cands.pruned,
+                       "in_model": int(len(cands.frame))},
+        "baselines": base_out,
+        "modelled": {
+            "hit_rate": ("from prefix hashes in the trace" if not inputs.hits.modelled else
+                         "modelled: prefixes synthesised by the reuse model"),
+            "hit_rate_source": inputs.hits.source,
+            "latency_and_power": (f"modelled: profile table ({inputs.profile.meta.get('method')})"
+                                  if inputs.profile.modelled else "measured profile table"),
+        },
+        "notes": list(inputs.notes),
+        "run": {"solver_runtime_s": round(result.runtime_s, 4)},
+    }
+    return summary
+
+
+def explain(tot: dict, comp: dict, baselines: dict) -> str:
+    """One paragraph a planner can read: where the carbon goes and what caching changed."""
+    total = tot["total_kgco2e"]
+    op, emb = tot["operational_kgco2e"], tot["embodied_kgco2e"]
+    share = 100 * op / total if total else 0
+    text = (f"Total {total:.3f} kgCO2e: operational {op:.3f} ({share:.0f} %: GPUs "
+            f"{comp['op_gpu']:.3f}, host {comp['op_host']:.3f}, SSD {comp['op_ssd']:.3f}) and "
+            f"embodied {emb:.3f} (GPUs {comp['emb_gpu']:.3f}, host {comp['emb_host']:.3f}, "
+            f"SSD {comp['emb_ssd']:.3f}).")
+    for name, label in (("no_cache", "without an SSD tier"),
+                        ("max_cache", "with the largest cache all the time")):
+        b = baselines.get(name, {})
+        if "reduction_pct" in b:
+            text += (f" Against running {label} ({b['total_kgco2e']:.3f} kgCO2e) the plan "
+                     f"saves {b['reduction_pct']:.2f} %.")
+    return text

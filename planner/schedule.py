@@ -1,0 +1,89 @@
+"""The reconfiguration schedule: assembly from the chosen candidates, and its CSV form."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SCHEDULE_COLUMNS = (
+    "window_start", "window_end", "requests", "rate_rps", "mean_input_tokens",
+    "mean_output_tokens", "ci_gco2_per_kwh", "replicas", "gpus", "cache_gb", "ssd_drives",
+    "hit_rate", "hit_rate_source", "p90_ttft_s", "p90_tpot_s", "slo_met", "energy_kwh",
+    "operational_kgco2e", "embodied_kgco2e", "total_kgco2e", "action",
+)
+
+# Fixed decimals per column keep the CSV byte-identical across platforms and readable.
+_DECIMALS = {
+    "rate_rps": 4, "mean_input_tokens": 1, "mean_output_tokens": 1, "ci_gco2_per_kwh": 2,
+    "cache_gb": 0, "hit_rate": 4, "p90_ttft_s": 4, "p90_tpot_s": 5, "energy_kwh": 4,
+    "operational_kgco2e": 5, "embodied_kgco2e": 5, "total_kgco2e": 5,
+}
+
+
+def assemble(stats: pd.DataFrame, ci: np.ndarray, chosen: pd.DataFrame, hit_sources: list[str],
+             slo_ttft_s: float, slo_tpot_s: float) -> pd.DataFrame:
+    """One row per window from the chosen candidate of each window (sorted by window)."""
+    chosen = chosen.sort_values("window").reset_index(drop=True)
+    if list(chosen["window"]) != list(range(len(stats))):
+        raise ValueError("the chosen candidates must cover every window exactly once")
+    cache = chosen["cache_gb"].to_numpy()
+    met = (chosen["p90_ttft_s"].to_numpy() <= slo_ttft_s * (1 + 1e-9)) & \
+          (chosen["p90_tpot_s"].to_numpy() <= slo_tpot_s * (1 + 1e-9))
+    sched = pd.DataFrame({
+        "window_start": stats["window_start"].to_numpy(),
+        "window_end": stats["window_end"].to_numpy(),
+        "requests": stats["requests"].to_numpy(),
+        "rate_rps": stats["rate_rps"].to_numpy(),
+        "mean_input_tokens": stats["mean_input_tokens"].to_numpy(),
+        "mean_output_tokens": stats["mean_output_tokens"].to_numpy(),
+        "ci_gco2_per_kwh": np.asarray(ci, dtype=float),
+        "replicas": chosen["replicas"].to_numpy(),
+        "gpus": chosen["gpus"].to_numpy(),
+        "cache_gb": cache,
+        "ssd_drives": chosen["ssd_drives"].to_numpy(),
+        "hit_rate": chosen["hit_rate"].to_numpy(),
+        "hit_rate_source": [src if c > 0 else "none (no cache)"
+                            for src, c in zip(hit_sources, cache)],
+        "p90_ttft_s": chosen["p90_ttft_s"].to_numpy(),
+        "p90_tpot_s": chosen["p90_tpot_s"].to_numpy(),
+        "slo_met": met,
+        "energy_kwh": chosen["energy_kwh"].to_numpy(),
+        "operational_kgco2e": chosen["operational_kgco2e"].to_numpy(),
+        "embodied_kgco2e": chosen["embodied_kgco2e"].to_numpy(),
+        "total_kgco2e": chosen["total_kgco2e"].to_numpy(),
+    })
+    sched["action"] = actions(sched["replicas"].to_numpy(), sched["gpus"].to_numpy(), cache)
+    return sched.loc[:, list(SCHEDULE_COLUMNS)]
+
+
+def _tb(gb: float) -> str:
+    return f"{gb / 1000:g} TB" if gb else "no cache"
+
+
+def actions(replicas, gpus, cache_gb) -> list[str]:
+    """What changes from the previous window, in words an operator acts on."""
+    out = []
+    for i in range(len(replicas)):
+        if i == 0:
+            out.append(f"start {replicas[i]} replicas ({gpus[i]} GPUs), {_tb(cache_gb[i])}")
+            continue
+        steps = []
+        if replicas[i] != replicas[i - 1]:
+            verb = "scale out" if replicas[i] > replicas[i - 1] else "scale in"
+            steps.append(f"{verb} {replicas[i - 1]}→{replicas[i]} replicas")
+        if cache_gb[i] != cache_gb[i - 1]:
+            verb = "grow cache" if cache_gb[i] > cache_gb[i - 1] else "shrink cache"
+            steps.append(f"{verb} {_tb(cache_gb[i - 1])}→{_tb(cache_gb[i])}")
+        out.append("; ".join(steps) if steps else "keep")
+    return out
+
+
+def to_csv(schedule: pd.DataFrame) -> str:
+    """The schedule as CSV text: ISO 8601 UTC times, fixed decimals, LF line ends."""
+    df = schedule.copy()
+    for col in ("window_start", "window_end"):
+        df[col] = pd.DatetimeIndex(df[col]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    for col, d in _DECIMALS.items():
+        df[col] = [f"{v:.{d}f}" for v in df[col].to_numpy(dtype=float)]
+    df["slo_met"] = np.where(df["slo_met"].to_numpy(dtype=bool), "true", "false")
+    return df.loc[:, list(SCHEDULE_COLUMNS)].to_csv(index=False, lineterminator="\n")

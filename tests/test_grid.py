@@ -1,0 +1,107 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.errors import InputDataError, UsageError
+from planner.grid import known_zones, load_grid, read_grid_file, window_intensity
+
+OLD_HEADER = ("Datetime (UTC),Country,Zone Name,Zone Id,Carbon Intensity gCO₂eq/kWh (direct),"
+              "Carbon Intensity gCO₂eq/kWh (LCA),Low Carbon Percentage,Renewable Percentage,"
+              "Data Source,Data Estimated,Data Estimation Method")
+NEW_HEADER = ("Datetime (UTC),Zone name,Zone id,Carbon intensity gCO₂eq/kWh (direct),"
+              "Carbon intensity gCO₂eq/kWh (Life cycle),Carbon-free energy percentage (CFE%),"
+              "Renewable energy percentage (RE%),Data source,Data estimated,"
+              "Data estimation method")
+
+
+def test_every_shipped_zone_loads():
+    zones = known_zones()
+    assert {"FR", "DE-LU", "GB", "US-CAL-CISO", "US-TEX-ERCO", "US-MIDA-PJM", "US-NY-NYIS",
+            "CA-ON", "ZA", "SG", "KR", "JP-TK", "IN-WE", "AU-NSW", "AU-VIC", "BR-SP",
+            "CL-SIC", "EIA-CISO"} <= set(zones)
+    for z in zones.values():
+        basis = "lifecycle" if "lifecycle" in z.bases else "direct"
+        s = load_grid(z.code, basis)
+        assert len(s.values) == 8760 * len(z.years)
+        assert np.all(s.values >= 0)
+
+
+def test_zone_codes_are_case_insensitive_and_have_aliases():
+    assert load_grid("fr").zone == "FR"
+    assert load_grid("de").zone == "DE-LU"
+    # 2023 annual means in constants.md: FR 49 lifecycle / 30 direct.
+    assert load_grid("FR").mean() == pytest.approx(49.4, abs=0.1)
+    assert load_grid("FR", "direct").mean() == pytest.approx(30.4, abs=0.1)
+
+
+def test_unknown_zone_lists_the_known_ones():
+    with pytest.raises(UsageError, match="known zones: .*FR"):
+        load_grid("XX-NOWHERE")
+
+
+def test_eia_series_is_direct_only_and_gaps_are_filled():
+    with pytest.raises(UsageError, match="--ci-basis direct"):
+        load_grid("EIA-PJM")
+    s = load_grid("EIA-PJM", "direct")
+    assert any("23 missing hour(s)" in n for n in s.notes)
+    assert np.isfinite(s.values).all()
+
+
+@pytest.mark.parametrize("header,row", [
+    (OLD_HEADER, "2023-01-01 00:00:00,France,France,FR,{d},{l},1,1,x,false,"),
+    (NEW_HEADER, "2023-01-01 00:00:00,France,FR,{d},{l},1,1,x,false,"),
+])
+def test_electricitymaps_old_and_new_headers(tmp_path, header, row):
+    lines = [header]
+    for h in range(3):
+        lines.append(row.replace("2023-01-01 00", f"2023-01-01 {h:02d}").format(d=10 + h, l=20 + h))
+    p = tmp_path / "em.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert list(read_grid_file(p, "direct").values) == [10, 11, 12]
+    assert list(read_grid_file(p, "lifecycle").values) == [20, 21, 22]
+
+
+def test_simple_csv_and_its_errors(tmp_path):
+    p = tmp_path / "ci.csv"
+    p.write_text("timestamp,gco2_per_kwh\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z,200\n")
+    assert list(load_grid(str(p)).values) == [100, 200]
+    p.write_text("timestamp,gco2_per_kwh\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z,abc\n")
+    with pytest.raises(InputDataError, match="line 3"):
+        load_grid(str(p))
+    p.write_text("timestamp,gco2_per_kwh\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z,5000\n")
+    with pytest.raises(InputDataError, match="line 3: .*0..2000"):
+        load_grid(str(p))
+    p.write_text("timestamp,gco2_per_kwh\nyesterday,100\n")
+    with pytest.raises(InputDataError, match="line 2: cannot read timestamp"):
+        load_grid(str(p))
+    with pytest.raises(InputDataError, match="does not exist"):
+        load_grid(str(tmp_path / "missing.csv"))
+    p.write_text("when,what\n1,2\n")
+    with pytest.raises(InputDataError, match="cannot tell the format"):
+        load_grid(str(p))
+
+
+def _idx(*ts):
+    return pd.DatetimeIndex([pd.Timestamp(t, tz="UTC") for t in ts])
+
+
+def test_window_mean_is_time_weighted(tmp_path):
+    p = tmp_path / "ci.csv"
+    p.write_text("timestamp,gco2_per_kwh\n2024-01-01T00:00Z,100\n2024-01-01T01:00Z,200\n"
+                 "2024-01-01T02:00Z,400\n")
+    s = load_grid(str(p))
+    wi = window_intensity(s, _idx("2024-01-01T00:30", "2024-01-01T01:00", "2024-01-01T01:15"),
+                          _idx("2024-01-01T01:30", "2024-01-01T03:00", "2024-01-01T01:30"))
+    assert not wi.aligned
+    assert list(wi.values) == pytest.approx([150.0, 300.0, 200.0])
+
+
+def test_dates_outside_the_series_are_aligned_and_said(tmp_path):
+    s = load_grid("FR")
+    wi = window_intensity(s, _idx("2025-11-16T18:00"), _idx("2025-11-16T19:00"))
+    assert wi.aligned and "aligned to the same month, day and hour of 2023" in wi.notes[0]
+    same = window_intensity(s, _idx("2023-11-16T18:00"), _idx("2023-11-16T19:00"))
+    assert wi.values[0] == pytest.approx(same.values[0])
+    leap = window_intensity(s, _idx("2024-02-29T05:00"), _idx("2024-02-29T06:00"))
+    feb28 = window_intensity(s, _idx("2023-02-28T05:00"), _idx("2023-02-28T06:00"))
+    assert leap.values[0] == pytest.approx(feb28.values[0])
