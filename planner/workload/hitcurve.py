@@ -7,19 +7,29 @@ cached blocks of a request then always form a prefix, and the inclusion property
 
 The cache state carries over from one window to the next: the curve of window ``t`` is the hit
 rate its requests see in a cache of that capacity that has served every earlier request.
+
+``window_hit_curves`` is the entry point the planner calls; ``simulate_lru_prefix`` is the plain
+reference simulation that the fast methods are tested against.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
-from planner.workload.trace import Trace
+from planner.errors import InputDataError, UsageError
+from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
+from planner.workload.trace import PREFIX_MODELLED, Trace
 
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
+POLICIES = ("lru",)
+
+# progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -95,9 +105,93 @@ def simulate_lru_prefix(trace: Trace, window_index: np.ndarray, n_windows: int,
 
 
 def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
-                      capacities_tokens, *, policy: str = "lru", sample_rate=None,
-                      lcs=None) -> HitCurves:
-    """Per-window hit curves; this first version runs the reference LRU simulation."""
-    if policy != "lru" or sample_rate is not None:
-        raise NotImplementedError("only exact LRU curves are available in this version")
-    return simulate_lru_prefix(trace, request_window, n_windows, capacities_tokens)
+                      capacities_tokens, *, policy: str = "lru", sample_rate: float | None = None,
+                      lcs=None, progress: Progress | None = None) -> HitCurves:
+    """Token and request hit rate of every window at every capacity, cache state carried over.
+
+    ``request_window[i]`` is the window of request ``i`` (``Windowing.request_window``; ``-1``
+    leaves a request out of every window while it still warms the cache) and ``n_windows`` the
+    number of windows. ``capacities_tokens`` are cache sizes in tokens; a capacity holds
+    ``capacity // trace.block_tokens`` whole blocks.
+
+    ``policy="lru"`` with ``sample_rate=None`` is exact: one Mattson stack-distance pass
+    (``stackdist.py``), identical to ``simulate_lru_prefix``.
+
+    The result's ``source`` names the method (``trace-lru-exact``) and ``modelled`` is true when
+    the trace's prefixes were synthesised by the reuse model rather than recorded.
+    """
+    caps_tokens, caps_blocks = _check_inputs(trace, request_window, n_windows, capacities_tokens)
+    if policy not in POLICIES:
+        raise UsageError(f"unknown eviction policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    if sample_rate is not None or lcs is not None:
+        raise UsageError("sampled curves and LCS parameters are not available in this version")
+    window = np.asarray(request_window, dtype=np.int64)
+    ids, n_unique = dense_block_ids(trace.block_ids)
+    pos = block_positions(trace.block_offsets)
+    thresholds, back = _sorted_thresholds(caps_blocks)
+    hist = stack_histograms(trace.block_offsets, ids, pos, n_unique, trace.input_tokens, window,
+                            n_windows, trace.block_tokens, thresholds, progress=progress)
+    token_hit, request_hit = _rates(trace, window, n_windows, hist.token_hits[:, back],
+                                    hist.request_hits[:, back])
+    return HitCurves(caps_tokens, token_hit, request_hit, _source("lru", None, trace),
+                     modelled=trace.prefix_source == PREFIX_MODELLED, notes=_notes(trace))
+
+
+def _check_inputs(trace: Trace, request_window, n_windows: int, capacities_tokens):
+    if not trace.has_prefixes:
+        raise InputDataError(
+            f"trace {trace.name} has no prefix blocks; synthesise them with the reuse model "
+            "(synthesize_prefixes) before computing hit rates")
+    if len(request_window) != len(trace):
+        raise ValueError("request_window needs one entry per request")
+    if n_windows < 1:
+        raise InputDataError("the window list is empty")
+    w = np.asarray(request_window)
+    if len(w) and (w.max() >= n_windows or w.min() < -1):
+        raise ValueError("request_window holds a window outside 0..n_windows-1 (or -1)")
+    caps_tokens = np.atleast_1d(np.asarray(capacities_tokens))
+    if caps_tokens.ndim != 1 or len(caps_tokens) == 0:
+        raise UsageError("give at least one cache capacity")
+    if not np.issubdtype(caps_tokens.dtype, np.number) or np.any(~np.isfinite(caps_tokens)) \
+            or np.any(caps_tokens < 0):
+        raise UsageError("cache capacities must be finite numbers of tokens ≥ 0")
+    caps_tokens = caps_tokens.astype(np.int64)
+    return caps_tokens, capacity_blocks(caps_tokens, trace.block_tokens)
+
+
+def _sorted_thresholds(caps_blocks: np.ndarray):
+    """Distinct capacities ascending, and the index that maps them back to the caller's order."""
+    uniq, back = np.unique(caps_blocks, return_inverse=True)
+    return uniq.astype(np.float64), back
+
+
+def _rates(trace: Trace, window: np.ndarray, n_windows: int, hit_tokens, hit_reqs):
+    """Hit counts → fractions of each window's prompt tokens and requests (0 for empty windows).
+
+    The denominators are computed exactly as in ``simulate_lru_prefix`` so that the exact
+    curves match it bit for bit.
+    """
+    keep = window >= 0
+    prompt_tokens = np.bincount(window[keep], weights=trace.input_tokens[keep],
+                                minlength=n_windows)
+    requests = np.bincount(window[keep], minlength=n_windows)
+    hit_tokens = np.asarray(hit_tokens, dtype=np.float64)
+    hit_reqs = np.asarray(hit_reqs, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        token_hit = np.where(prompt_tokens[:, None] > 0, hit_tokens / prompt_tokens[:, None], 0.0)
+        request_hit = np.where(requests[:, None] > 0, hit_reqs / requests[:, None], 0.0)
+    return token_hit, request_hit
+
+
+def _source(policy: str, sample_rate: float | None, trace: Trace) -> str:
+    if trace.prefix_source == PREFIX_MODELLED:
+        base = "modelled-sessions"
+        return base if policy == "lru" and sample_rate is None else f"{base}-{policy}"
+    return SOURCE_TRACE_EXACT
+
+
+def _notes(trace: Trace) -> tuple[str, ...]:
+    if trace.prefix_source == PREFIX_MODELLED:
+        return ("hit rates are modelled: the trace records no prefixes, its block hashes were "
+                "synthesised by the session-reuse model",)
+    return ()
