@@ -31,6 +31,8 @@ class PlanOptions:
     trace: str
     grid: str = "FR"
     trace_format: str | None = None
+    scale: float = 1.0                # rate series only: multiplies every count
+    series: str | None = None         # rate series only: BurstGPT log type / ServeGen model
     ci_basis: str = "lifecycle"
     start: str | None = None          # ISO time placing a trace with relative timestamps
     window: str = "1h"
@@ -70,6 +72,8 @@ class PlanOptions:
             raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
         if self.eviction not in EVICTION_POLICIES:
             raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if not 0 < self.scale <= 1000:
+            raise UsageError(f"--scale must be within (0, 1000], got {self.scale}")
         if not 0 < self.time_limit_s <= 86_400:
             raise UsageError("--time-limit must be within (0, 86400] seconds")
         if not 0 <= self.mip_gap < 1:

@@ -9,13 +9,28 @@ from pathlib import Path
 from planner.errors import InputDataError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in the target's folder (so the final rename is atomic), with the
+    permissions an ordinary new file gets rather than mkstemp's owner-only 0600."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise InputDataError(f"cannot write to {path.parent}: {e.strerror}") from None
+    os.chmod(tmp, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = temp_beside(path)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -57,16 +72,16 @@ class OutputSet:
         try:
             for name, data in self._files.items():
                 target = self.directory / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                           dir=target.parent)
+                fd, tmp = temp_beside(target)
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
                 staged.append((tmp, target))
-        except OSError as e:
+        except (OSError, InputDataError) as e:
             for tmp, _ in staged:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
+            if isinstance(e, InputDataError):
+                raise
             raise InputDataError(f"cannot write outputs to {self.directory}: {e.strerror}") from None
         written = []
         for tmp, target in staged:

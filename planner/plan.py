@@ -25,7 +25,7 @@ from planner.optimize.model import PlanModel, build_model
 from planner.optimize.solve import SolveResult, solve
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves
-from planner.workload.readers import read_trace
+from planner.workload.load import load_workload
 from planner.workload.trace import Trace
 from planner.workload.windows import Windowing, make_windows, parse_window
 
@@ -85,7 +85,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
 
     progress("reading trace")
-    trace = read_trace(Path(opt.trace), opt.trace_format)
+    trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
+                          series=opt.series)
     progress("reading grid")
     series = load_grid(opt.grid, opt.ci_basis)
     notes.extend(series.notes)

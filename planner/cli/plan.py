@@ -20,6 +20,9 @@ class TraceFormat(str, Enum):
     azure = "azure"
     mooncake = "mooncake"
     generic = "generic"
+    azure_counts = "azure-counts"
+    burstgpt = "burstgpt"
+    servegen = "servegen"
 
 
 class Basis(str, Enum):
@@ -70,6 +73,10 @@ def plan(
              "[default: FR]")] = None,
     trace_format: Annotated[Optional[TraceFormat], typer.Option(
         help="Override format detection.")] = None,
+    scale: Annotated[Optional[float], typer.Option(
+        help="Rate series only: multiply every count (size the load). [default: 1]")] = None,
+    series: Annotated[Optional[str], typer.Option(
+        help="Rate series only: BurstGPT log type or ServeGen model.")] = None,
     ci_basis: Annotated[Optional[Basis], typer.Option(
         help="Carbon-intensity basis. [default: lifecycle]")] = None,
     start: Annotated[Optional[str], typer.Option(
@@ -134,6 +141,7 @@ def plan(
     given = {
         "trace": str(trace) if trace else None, "grid": grid,
         "trace_format": trace_format.value if trace_format else None,
+        "scale": scale, "series": series,
         "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
         "model": model, "gpu": gpu, "tp": tp, "ssd": ssd,
         "cache_levels_tb": parse_levels(cache_levels) if cache_levels else None,

@@ -79,7 +79,8 @@ def read_azure(path: Path) -> Trace:
     2023 files carry no zone; the dataset is recorded in UTC (the 2024 release states
     ``+00:00`` explicitly), so zone-less timestamps are read as UTC.
     """
-    table = _read_csv_strings(path)
+    ints = ("ContextTokens", "GeneratedTokens")
+    table = _read_csv(path, ints)
     missing = [c for c in AZURE_COLUMNS if c not in table.column_names]
     if missing:
         raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -157,7 +158,7 @@ def read_generic(path: Path) -> Trace:
     ``input_tokens``, ``output_tokens``; optional ``session_id`` (integer) and ``hash_ids``
     (space-separated integer hashes of the prompt's 512-token blocks, as in Mooncake).
     """
-    table = _read_csv_strings(path)
+    table = _read_csv(path, GENERIC_REQUIRED)
     cols = table.column_names
     missing = [c for c in GENERIC_REQUIRED if c not in cols]
     if missing:
@@ -218,20 +219,30 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
 # shared parsing helpers
 # --------------------------------------------------------------------------------------------
 
-def _read_csv_strings(path: Path) -> pa.Table:
-    """Read every column as text; conversion happens per column so errors can name the line."""
+def _read_csv(path: Path, int_columns=()) -> pa.Table:
+    """Read a CSV with Arrow's multi-threaded parser: integer columns as int64, the rest as text.
+
+    A file with a value Arrow cannot convert is read again with every column as text, so that
+    the per-column checks can name the line of the first bad value.
+    """
     try:
         with open(path, "rb") as f:
             header = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
-        names = [c.strip() for c in header.split(",")]
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                 strings_can_be_null=False),
-        )
-    except pa.ArrowInvalid as e:
-        raise InputDataError(_locate_csv_error(path, e)) from None
+    except OSError as e:
+        raise InputDataError(f"cannot read {path}: {e.strerror}") from None
+    names = [c.strip() for c in header.split(",")]
+    read = pacsv.ReadOptions(column_names=names, skip_rows=1)
+    text = {n: pa.string() for n in names}
+    typed = {**text, **{n: pa.int64() for n in int_columns if n in names}}
+    table = None
+    for types in (typed, text):
+        try:
+            table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False))
+            break
+        except pa.ArrowInvalid as e:
+            if types is text or "CSV parse error" in str(e):
+                raise InputDataError(_locate_csv_error(path, e)) from None
     if table.num_rows == 0:
         raise InputDataError(f"trace {path} has no requests")
     return table
@@ -254,16 +265,20 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _parse_ints(path: Path, column: pa.ChunkedArray, name: str, minimum: int) -> np.ndarray:
-    s = pd.Series(column.to_numpy(zero_copy_only=False))
-    num = pd.to_numeric(s.str.strip(), errors="coerce")
-    bad = num.isna().to_numpy() | (num.to_numpy() != np.floor(num.to_numpy()))
-    if bad.any():
-        i = _first_bad(bad)
-        raise InputDataError(f"{path}, line {i + 2}: {name} must be an integer, got {s.iloc[i]!r}")
-    values = num.to_numpy().astype(np.int64)
-    for i in (_maybe_first(values < minimum),):
-        if i is not None:
-            raise InputDataError(_range_msg(path, i + 2, name, values[i], minimum))
+    if pa.types.is_integer(column.type):
+        values = column.to_numpy().astype(np.int64, copy=False)
+    else:
+        s = pd.Series(column.to_numpy(zero_copy_only=False))
+        num = pd.to_numeric(s.str.strip(), errors="coerce")
+        bad = num.isna().to_numpy() | (num.to_numpy() != np.floor(num.to_numpy()))
+        if bad.any():
+            i = _first_bad(bad)
+            raise InputDataError(
+                f"{path}, line {i + 2}: {name} must be an integer, got {s.iloc[i]!r}")
+        values = num.to_numpy().astype(np.int64)
+    i = _maybe_first(values < minimum)
+    if i is not None:
+        raise InputDataError(_range_msg(path, i + 2, name, values[i], minimum))
     i = _maybe_first(values > MAX_TOKENS)
     if i is not None:
         raise InputDataError(

@@ -1,0 +1,35 @@
+"""One entry point for every workload source: request traces and rate series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.errors import InputDataError, UsageError
+from planner.workload.rates import RATE_FORMATS, detect_rate_format, read_rate_series, synthesize
+from planner.workload.readers import TRACE_FORMATS, read_trace
+from planner.workload.trace import Trace
+
+WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
+
+
+def load_workload(path: str | Path, fmt: str | None = None, *, scale: float = 1.0,
+                  seed: int = 0, series: str | None = None) -> Trace:
+    """A request trace as recorded, or one synthesised from a rate series.
+
+    ``scale`` and ``series`` (BurstGPT log type, ServeGen model) apply to rate series only.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"trace file {path} does not exist")
+    if fmt is not None and fmt not in WORKLOAD_FORMATS:
+        raise UsageError(f"unknown trace format {fmt!r}; choose one of "
+                         f"{', '.join(WORKLOAD_FORMATS)}")
+    rate_fmt = fmt if fmt in RATE_FORMATS else (None if fmt else detect_rate_format(path))
+    if rate_fmt:
+        return synthesize(read_rate_series(path, rate_fmt, series), scale=scale, seed=seed)
+    if scale != 1.0:
+        raise UsageError("--scale applies to rate series (request counts per interval); "
+                         f"{path.name} is a request trace")
+    if series is not None:
+        raise UsageError("--series applies to BurstGPT and ServeGen rate files")
+    return read_trace(path, fmt)

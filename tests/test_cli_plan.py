@@ -1,0 +1,129 @@
+"""`greencache plan` through typer's CliRunner: outputs, determinism and every exit code."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import synthetic_profile
+from planner.cli import app
+from planner.schedule import SCHEDULE_COLUMNS
+
+EX = Path(__file__).resolve().parent.parent / "examples"
+MOONCAKE = EX / "conversation_trace.jsonl"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory):
+    d = tmp_path_factory.mktemp("profiles")
+    synthetic_profile.write(d)
+    return d
+
+
+def plan(*args):
+    return runner.invoke(app, ["plan", *map(str, args)])
+
+
+def base(profiles, out, *extra):
+    return plan("--trace", MOONCAKE, "--start", "2023-11-16T18:00Z", "--window", "15min",
+                "--profile-dir", profiles, "--out", out, *extra)
+
+
+def test_plan_writes_schedule_and_summary(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--grid", "DE")
+    assert r.exit_code == 0, r.output
+    header = (tmp_path / "o" / "schedule.csv").read_text().splitlines()[0]
+    assert header == ",".join(SCHEDULE_COLUMNS)
+    import json
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["solver"]["status"] == "optimal" and s["solver"]["mip_gap"] == 0.0
+    assert set(s["baselines"]) == {"no_cache", "max_cache"}
+    assert s["windows"]["count"] == 4
+    assert "kgCO2e" in s["explanation"]
+
+
+def test_same_inputs_give_byte_identical_outputs(profiles, tmp_path):
+    for name in ("a", "b"):
+        assert base(profiles, tmp_path / name, "--no-timing").exit_code == 0
+    for f in ("schedule.csv", "summary.json"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+def test_cbc_gives_the_same_schedule(profiles, tmp_path):
+    assert base(profiles, tmp_path / "h").exit_code == 0
+    r = base(profiles, tmp_path / "c", "--solver", "cbc")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "h" / "schedule.csv").read_bytes() == \
+        (tmp_path / "c" / "schedule.csv").read_bytes()
+
+
+def test_write_model(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--write-model", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    mps = (tmp_path / "m" / "plan.mps").read_text()
+    assert "one_config(t=0)" in mps and "slo_ttft(t=3)" in mps
+
+
+@pytest.mark.parametrize("args", [
+    ["--grid", "NOWHERE"],
+    ["--window", "7min"],
+    ["--slo-ttft", "-1"],
+    ["--solver", "gurobi"],
+    ["--model", "gpt-5"],
+    ["--cache-levels", "0,one"],
+])
+def test_usage_errors_exit_2(profiles, tmp_path, args):
+    r = base(profiles, tmp_path / "o", *args)
+    assert r.exit_code == 2, r.output
+    assert not (tmp_path / "o").exists()
+    assert "Traceback" not in r.output
+
+
+def test_missing_trace_option_exits_2(tmp_path):
+    assert plan("--out", tmp_path / "o").exit_code == 2
+
+
+def test_input_errors_exit_3(profiles, tmp_path):
+    r = plan("--trace", tmp_path / "missing.csv", "--profile-dir", profiles, "--out", tmp_path / "o")
+    assert r.exit_code == 3 and "does not exist" in r.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(MOONCAKE.read_text().splitlines()[0] + "\n{oops\n")
+    r = plan("--trace", bad, "--profile-dir", profiles, "--out", tmp_path / "o")
+    assert r.exit_code == 3 and "line 2" in r.output
+    r = base(tmp_path / "no-profiles", tmp_path / "o")
+    assert r.exit_code == 3 and "no profile table" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_infeasible_slo_exits_4_and_writes_nothing(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--slo-ttft", "0.001")
+    assert r.exit_code == 4, r.output
+    assert "p90 TTFT ≤ 0.001 s is out of reach" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_allow_slo_violation_plans_best_effort(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--slo-ttft", "0.001", "--allow-slo-violation")
+    assert r.exit_code == 0, r.output
+    rows = (tmp_path / "o" / "schedule.csv").read_text().splitlines()[1:]
+    assert rows and all(",false," in row for row in rows)
+
+
+def test_overload_exits_4(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--max-replicas", "1")
+    assert r.exit_code == 4 and "cannot keep up" in r.output
+
+
+def test_solver_time_limit_exits_5(profiles, tmp_path, monkeypatch):
+    import planner.plan as plan_mod
+    from planner.optimize.solve import SolveResult
+
+    def stopped(m, *a, **k):
+        return SolveResult("highs", "time_limit", "Time limit reached", float("nan"),
+                           float("nan"), float("nan"), 0.1)
+
+    monkeypatch.setattr(plan_mod, "solve", stopped)
+    r = base(profiles, tmp_path / "o")
+    assert r.exit_code == 5 and "time limit" in r.output
+    assert not (tmp_path / "o").exists()
