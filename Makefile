@@ -29,5 +29,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
+## Profile tables from the performance model (profiles/tables); the date is part of the output,
+## so a fixed one keeps regenerated tables byte-identical.
+PROFILE_DATE ?= 2026-11-24
+profiles: $(STAMP)
+	$(PY) -m planner.perf.shipped --date $(PROFILE_DATE)
+
+## The model's error against the measured data sets.
+calibrate: $(STAMP)
+	$(GC) profile calibrate
+
 clean:
 	rm -rf out build *.egg-info .pytest_cache

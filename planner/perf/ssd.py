@@ -1,0 +1,114 @@
+"""The SSD KV tier: loading a cached prefix (or recomputing it), admissions, wear, power.
+
+Bandwidth of a replica of g GPUs striping its KV over d drives (DGX layout: d = g):
+B_load = min(d · drive read, g · PCIe host-to-device), B_store = min(d · drive write, g · PCIe).
+
+A hit of C cached tokens moves C · kv_bytes_per_token bytes. Engines that load KV layer by
+layer (LMCache's layer-wise pipelining; Strati et al.'s overlap of KV loading and compute)
+start layer ℓ of the new tokens as soon as layer ℓ of the prefix is in HBM, so loading and the
+prefill of the n new tokens overlap:
+
+    T_hit = max(T_load, T_new) + min(T_load, T_new) / L
+
+(one layer of pipeline fill or drain). Recomputing instead costs T_full, the prefill of all
+C + n tokens. Better than either, an engine can load only the first k cached tokens and
+recompute the rest (computing from one end while loading from the other, as Cake does: Jin et
+al., "Compute Or Load KV Cache? Why Not Both?", arXiv 2410.03065). With T_load(k) rising and
+T_compute(k) (the prefill of the P − k tokens after k loaded ones) falling in k, the best k* is
+where they cross; a request with C cached tokens loads k = min(C, k*). So more cached tokens
+never make a prefill slower, and with a fast SSD tier k = C (load all).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from planner.errors import InputDataError
+
+HOURS_PER_DAY = 24.0
+DAYS_PER_YEAR = 365.0
+
+
+def overlapped_hit_time(load_s, new_s, layers: int):
+    """T_hit = max(T_load, T_new) + min(T_load, T_new) / L (vectorised)."""
+    load_s = np.asarray(load_s, dtype=float)
+    new_s = np.asarray(new_s, dtype=float)
+    return np.maximum(load_s, new_s) + np.minimum(load_s, new_s) / layers
+
+
+def best_loaded_tokens(prompt: float, cached: float, load_s_per_token: float,
+                       t0: float, per_token: float, per_pair: float, per_ctx: float,
+                       layers: int, wait_s: float = 0.0) -> tuple[float, float]:
+    """(k, T): cached tokens to load and the prefill time, T = overlap of loading k tokens
+    (after ``wait_s`` in the SSD queue) with computing the P − k others.
+
+    Prefill compute after k loaded tokens is the closed form
+    T_c(k) = t0 + a n + b n (k + (n + 1)/2) + c (n + k) with n = P − k (a per token, b per
+    query-key pair, c per KV token read, all layers), so T_c falls as k grows while
+    T_load(k) = wait + k · s rises; k* is their crossing, found by bisection.
+    """
+    def t_comp(k):
+        n = prompt - k
+        return t0 + per_token * n + per_pair * n * (k + (n + 1) / 2) + per_ctx * (n + k)
+
+    def t_load(k):
+        return (wait_s + k * load_s_per_token) if k > 0 else 0.0
+
+    def total(k):
+        a, b = t_load(k), t_comp(k)
+        return max(a, b) + min(a, b) / layers
+
+    cached = min(cached, prompt - 1)
+    if cached <= 0 or not np.isfinite(load_s_per_token):
+        return 0.0, t_comp(0.0)
+    if t_load(cached) <= t_comp(cached):
+        k = cached
+    else:
+        lo, hi = 0.0, cached
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if t_load(mid) <= t_comp(mid):
+                lo = mid
+            else:
+                hi = mid
+        k = lo
+    # a queue wait can make loading anything slower than recomputing everything
+    if total(k) >= t_comp(0.0):
+        return 0.0, t_comp(0.0)
+    return k, total(k)
+
+
+def effective_ssd_lifetime_h(write_gbps_per_drive: float, capacity_gb: float, dwpd: float,
+                             warranty_years: float, calendar_lifetime_h: float) -> float:
+    """Hours until a drive is replaced: by age or by wear, whichever comes first.
+
+    Rated endurance TBW = DWPD × capacity × 365 × warranty years (GB written). Written at a
+    steady ``write_gbps_per_drive`` (GB/s), it wears out after TBW / (rate × 3600) hours:
+
+        L_eff = min(L_calendar, DWPD · C · 365 · Y / (w · 3600))
+
+    A drive that is never written keeps its calendar lifetime. The result feeds the embodied
+    amortisation of SSD capacity (kgCO2e / L_eff per hour held).
+    """
+    for name, v in (("write rate", write_gbps_per_drive), ("capacity", capacity_gb),
+                    ("DWPD", dwpd), ("warranty", warranty_years),
+                    ("calendar lifetime", calendar_lifetime_h)):
+        if not np.isfinite(v) or v < 0:
+            raise InputDataError(f"SSD {name} must be a finite non-negative number (got {v})")
+    if capacity_gb == 0 or dwpd == 0 or warranty_years == 0:
+        raise InputDataError("an SSD needs positive capacity, DWPD and warranty for its endurance")
+    if write_gbps_per_drive == 0:
+        return float(calendar_lifetime_h)
+    tbw_gb = dwpd * capacity_gb * DAYS_PER_YEAR * warranty_years
+    wear_h = tbw_gb / (write_gbps_per_drive * 3600.0)
+    return float(min(calendar_lifetime_h, wear_h))
+
+
+def ssd_power_w(read_gbps: float, write_gbps: float, drives: int, read_gbps_per_drive: float,
+                write_gbps_per_drive: float, idle_w: float, active_w: float) -> float:
+    """Power of the replica's drives: each draws idle + (active − idle) × utilisation, where
+    utilisation = read/(d · read bandwidth) + write/(d · write bandwidth), capped at 1."""
+    if drives <= 0:
+        return 0.0
+    util = read_gbps / (drives * read_gbps_per_drive) + write_gbps / (drives * write_gbps_per_drive)
+    return drives * (idle_w + (active_w - idle_w) * min(1.0, util))
