@@ -21,7 +21,10 @@ app = typer.Typer(
 
 EXIT_INTERNAL = 1
 
-console = Console(highlight=False)
+# Piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns, so
+# the schedule table is not folded into unreadable slivers; COLUMNS still overrides.
+console = Console(highlight=False,
+                  width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160)
 err_console = Console(stderr=True, highlight=False)
 
 
