@@ -57,6 +57,7 @@ class PlanResult:
     model: PlanModel
     solve: SolveResult
     schedule: pd.DataFrame
+    chosen: pd.DataFrame
     summary: dict
     baselines: dict
 
@@ -210,7 +211,7 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop) -> PlanResult:
     sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
     summary = build_summary(inputs, cands, result, chosen, sched, baselines)
-    return PlanResult(inputs, cands, diagnoses, model, result, sched, summary, baselines)
+    return PlanResult(inputs, cands, diagnoses, model, result, sched, chosen, summary, baselines)
 
 
 def check_solved(result: SolveResult, model: PlanModel) -> None:
@@ -228,28 +229,38 @@ def check_solved(result: SolveResult, model: PlanModel) -> None:
 
 
 def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray) -> dict:
-    """The deployments the plan is compared against, on the same windows and candidates:
-    ``no_cache`` (no SSD tier) and ``max_cache`` (the largest level all the time), each with
-    its replica count still chosen per window to meet the SLO. They are solved best-effort
-    (with slack) so that a baseline that cannot meet the SLO is reported, not dropped."""
+    """The deployments the plan is compared against, on the same windows and candidates, each
+    with its replica count still chosen per window to meet the SLO:
+
+    * ``no_cache``: no SSD tier;
+    * ``max_cache``: the largest level all the time (a fixed-size deployment);
+    * ``static_cache``: the best single level for the whole horizon, chosen by the same MILP
+      with the static-cache coupling (what a planner that cannot resize would pick).
+
+    They are solved best-effort (with slack), so a baseline that cannot meet the SLO is
+    reported with its violations rather than dropped."""
     out = {}
-    for name, level_gb in (("no_cache", 0.0), ("max_cache", float(levels_gb.max()))):
-        sub = cands[np.isclose(cands["cache_gb"], level_gb)]
-        if sub["window"].nunique() < cands["window"].nunique():
-            out[name] = {"cache_gb": level_gb, "status": "unservable",
+    variants = (("no_cache", cands[np.isclose(cands["cache_gb"], 0.0)], False),
+                ("max_cache", cands[np.isclose(cands["cache_gb"], float(levels_gb.max()))], False),
+                ("static_cache", cands, True))
+    n_windows = cands["window"].nunique()
+    for name, sub, static in variants:
+        if sub["window"].nunique() < n_windows:
+            out[name] = {"status": "unservable",
                          "note": "some window has no stable configuration at this cache size"}
             continue
         m = build_model(sub, opt.slo_ttft_s, opt.slo_tpot_s, allow_violation=True,
-                        name=f"baseline_{name}")
+                        static_cache=static, name=f"baseline_{name}")
         r = solve(m, opt.solver, opt.time_limit_s, opt.mip_gap)
         if not r.has_solution:
-            out[name] = {"cache_gb": level_gb, "status": r.status, "note": r.termination}
+            out[name] = {"status": r.status, "note": r.termination}
             continue
         ch = m.candidates.iloc[r.chosen]
         viol = int(sum(1 for t in r.ttft_excess
                        if r.ttft_excess[t] > 1e-9 or r.tpot_excess[t] > 1e-9))
-        out[name] = {"cache_gb": level_gb, "status": r.status, "chosen": ch,
-                     "slo_violated_windows": viol, **_totals(ch)}
+        out[name] = {"cache_gb": float(ch["cache_gb"].iloc[0]) if static or len(ch) else 0.0,
+                     "status": r.status, "chosen": ch, "slo_violated_windows": viol,
+                     **_totals(ch)}
     return out
 
 
@@ -334,7 +345,8 @@ def explain(tot: dict, comp: dict, baselines: dict) -> str:
             f"embodied {emb:.3f} (GPUs {comp['emb_gpu']:.3f}, host {comp['emb_host']:.3f}, "
             f"SSD {comp['emb_ssd']:.3f}).")
     for name, label in (("no_cache", "without an SSD tier"),
-                        ("max_cache", "with the largest cache all the time")):
+                        ("max_cache", "with the largest cache all the time"),
+                        ("static_cache", "with the best single cache size")):
         b = baselines.get(name, {})
         if "reduction_pct" in b:
             text += (f" Against running {label} ({b['total_kgco2e']:.3f} kgCO2e) the plan "

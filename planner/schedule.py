@@ -78,6 +78,20 @@ def actions(replicas, gpus, cache_gb) -> list[str]:
     return out
 
 
+COMPONENT_COLUMNS = ("op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_ssd")
+
+
+def components_csv(stats: pd.DataFrame, chosen: pd.DataFrame) -> str:
+    """Per-window kgCO2e by source (operational and embodied × GPU, host, SSD): the breakdown
+    behind schedule.csv's totals, kept in its own file so the schedule's columns stay fixed."""
+    chosen = chosen.sort_values("window").reset_index(drop=True)
+    df = pd.DataFrame({"window_start": pd.DatetimeIndex(stats["window_start"]).tz_convert("UTC")
+                      .strftime("%Y-%m-%dT%H:%M:%SZ")})
+    for col in COMPONENT_COLUMNS:
+        df[f"{col}_kgco2e"] = [f"{v:.6f}" for v in chosen[col].to_numpy(dtype=float)]
+    return df.to_csv(index=False, lineterminator="\n")
+
+
 def to_csv(schedule: pd.DataFrame) -> str:
     """The schedule as CSV text: ISO 8601 UTC times, fixed decimals, LF line ends."""
     df = schedule.copy()

@@ -135,7 +135,7 @@ def plan(
     """
     from planner.plan import run_plan
     from planner.report import plan_table
-    from planner.schedule import to_csv
+    from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
     given = {
@@ -169,6 +169,7 @@ def plan(
         summary.pop("run", None)
     files = OutputSet(out)
     files.add_text("schedule.csv", to_csv(result.schedule))
+    files.add_text("components.csv", components_csv(result.inputs.windowing.stats, result.chosen))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     if write_model:
         # Same OutputSet, so the model and the schedule land together or not at all.
