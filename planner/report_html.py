@@ -88,8 +88,11 @@ def _setup():
 def fig_timeline(sched: pd.DataFrame) -> str:
     """Carbon intensity, replicas and cache size (with hit rate) over time."""
     plt = _setup()
-    fig, axes = plt.subplots(3, 1, figsize=(9, 5.4), sharex=True)
-    x = sched["window_start"].dt.tz_convert("UTC").dt.tz_localize(None)
+    fig, axes = plt.subplots(3, 1, figsize=(9, 5.8), sharex=True, layout="constrained")
+    # Step plots hold each value until the window's end: repeat the last value at the end.
+    x = pd.concat([sched["window_start"], sched["window_end"].iloc[-1:]]).dt.tz_convert(
+        "UTC").dt.tz_localize(None)
+    sched = pd.concat([sched, sched.iloc[-1:]], ignore_index=True)
     axes[0].plot(x, sched["ci_gco2_per_kwh"], color="#444", drawstyle="steps-post")
     axes[0].set_ylabel("gCO2e/kWh")
     axes[0].set_title("grid carbon intensity", loc="left")
@@ -104,15 +107,18 @@ def fig_timeline(sched: pd.DataFrame) -> str:
               label="hit rate (%)")
     twin.set_ylabel("hit %")
     twin.set_ylim(0, 100)
-    axes[2].set_title("SSD cache size and token hit rate", loc="left")
-    fig.autofmt_xdate()
+    twin.spines["right"].set_visible(True)
+    axes[2].set_title("SSD cache size (green, TB) and token hit rate (blue, %)", loc="left")
+    for label in axes[2].get_xticklabels():
+        label.set_rotation(30)
+        label.set_ha("right")
     return _svg(fig)
 
 
 def fig_carbon_stack(sched: pd.DataFrame, comp: pd.DataFrame) -> str:
     """kgCO2e per window stacked by source."""
     plt = _setup()
-    fig, ax = plt.subplots(figsize=(9, 3.2))
+    fig, ax = plt.subplots(figsize=(9, 3.2), layout="constrained")
     x = np.arange(len(comp))
     bottom = np.zeros(len(comp))
     for key in COLOURS:
@@ -138,7 +144,7 @@ def fig_baselines(summary: dict) -> str:
             names.append(name.replace("_", " "))
             op.append(b["operational_kgco2e"])
             emb.append(b["embodied_kgco2e"])
-    fig, ax = plt.subplots(figsize=(6, 2.8))
+    fig, ax = plt.subplots(figsize=(6, 2.8), layout="constrained")
     y = np.arange(len(names))
     ax.barh(y, op, color="#d62728", label="operational")
     ax.barh(y, emb, left=op, color="#1f77b4", label="embodied")
@@ -153,7 +159,7 @@ def fig_baselines(summary: dict) -> str:
 def fig_predicted_vs_replayed(replay: pd.DataFrame) -> str:
     """Per-window p90 TTFT and TPOT: planner prediction against replay."""
     plt = _setup()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), layout="constrained")
     for ax, metric, unit in ((axes[0], "ttft", "s"), (axes[1], "tpot", "s")):
         p = replay[f"predicted_p90_{metric}_s"].to_numpy(dtype=float)
         r = replay[f"replayed_p90_{metric}_s"].to_numpy(dtype=float)
