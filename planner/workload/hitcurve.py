@@ -21,13 +21,14 @@ from typing import Callable
 import numpy as np
 
 from planner.errors import InputDataError, UsageError
+from planner.workload.eviction import LcsParams, policy_window_hits
 from planner.workload.shards import shards_hits
 from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
 
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
-POLICIES = ("lru",)
+POLICIES = ("lru", "lcs")
 
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
@@ -107,7 +108,8 @@ def simulate_lru_prefix(trace: Trace, window_index: np.ndarray, n_windows: int,
 
 def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
                       capacities_tokens, *, policy: str = "lru", sample_rate: float | None = None,
-                      lcs=None, progress: Progress | None = None) -> HitCurves:
+                      lcs: LcsParams | None = None,
+                      progress: Progress | None = None) -> HitCurves:
     """Token and request hit rate of every window at every capacity, cache state carried over.
 
     ``request_window[i]`` is the window of request ``i`` (``Windowing.request_window``; ``-1``
@@ -117,8 +119,14 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
 
     ``policy="lru"`` with ``sample_rate=None`` is exact: one Mattson stack-distance pass
     (``stackdist.py``), identical to ``simulate_lru_prefix``. With ``sample_rate`` in (0, 1] the
-    pass runs on a spatially hashed sample of the blocks (SHARDS with its adjustment,
-    ``shards.py``): an estimate, labelled ``trace-lru-shards-<rate>%``.
+    pass runs on a stratified spatially hashed sample of the blocks (SHARDS, ``shards.py``): an
+    estimate, labelled ``trace-lru-shards-<rate>%``.
+
+    ``policy="lcs"`` (least carbon savings, ``eviction.py``) needs ``lcs`` (``LcsParams``: KV
+    bytes per token, SSD embodied gCO2e per GB-hour, prefill J per token, PUE, carbon intensity
+    per window) and runs one direct simulation per capacity (``trace-lcs``); with
+    ``sample_rate`` each is a miniature simulation on the same stratified sample
+    (``trace-lcs-shards-<rate>%``). ``lcs`` is ignored under LRU.
 
     The result's ``source`` names the method (``trace-lru-exact``) and ``modelled`` is true when
     the trace's prefixes were synthesised by the reuse model rather than recorded.
@@ -127,12 +135,18 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
     if policy not in POLICIES:
         raise UsageError(f"unknown eviction policy {policy!r}; choose one of {', '.join(POLICIES)}")
     check_sample_rate(sample_rate)
-    if lcs is not None:
-        raise UsageError("LCS parameters are not available in this version")
     window = np.asarray(request_window, dtype=np.int64)
     thresholds, back = _sorted_thresholds(caps_blocks)
     notes = _notes(trace)
-    if sample_rate is None:
+    if policy == "lcs":
+        if lcs is None:
+            raise UsageError("the lcs policy needs its parameters (LcsParams)")
+        hit_tokens, hit_reqs = policy_window_hits(trace, window, n_windows, thresholds, "lcs",
+                                                  lcs, sample_rate, progress)
+        if sample_rate is not None:
+            notes += (f"miniature LCS simulations on a {rate_label(sample_rate)} stratified "
+                      "spatial sample",)
+    elif sample_rate is None:
         ids, uniques = dense_block_ids(trace.block_ids)
         pos = block_positions(trace.block_offsets)
         hist = stack_histograms(trace.block_offsets, ids, pos, len(uniques), trace.input_tokens,
@@ -147,7 +161,7 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
                   f"kept whole ({kept:.2%} of the references)",)
     token_hit, request_hit = _rates(trace, window, n_windows, hit_tokens[:, back],
                                     hit_reqs[:, back])
-    return HitCurves(caps_tokens, token_hit, request_hit, _source("lru", sample_rate, trace),
+    return HitCurves(caps_tokens, token_hit, request_hit, _source(policy, sample_rate, trace),
                      modelled=trace.prefix_source == PREFIX_MODELLED, notes=notes)
 
 
@@ -216,7 +230,7 @@ def _rates(trace: Trace, window: np.ndarray, n_windows: int, hit_tokens, hit_req
 
 def _source(policy: str, sample_rate: float | None, trace: Trace) -> str:
     """'trace-lru-exact', 'trace-lru-shards-1%', 'trace-lcs', or 'modelled-sessions[-...]'."""
-    method = policy if policy != "lru" or sample_rate is None else "lru"
+    method = policy
     if sample_rate is not None:
         method += f"-shards-{rate_label(sample_rate)}"
     elif policy == "lru":
