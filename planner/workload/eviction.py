@@ -108,6 +108,43 @@ class LcsParams:
         return saved / self.holding_g_per_block_s(block_tokens) / 3600.0
 
 
+# Model FLOP utilisation of prefill in the default energy estimate: constants.md's bf16 rule of
+# thumb (tokens/s/GPU ≈ MFU × peak / (2 × parameters), 45 %).
+PREFILL_MFU = 0.45
+
+
+def estimate_prefill_j_per_token(params_b: float, gpu_bf16_tflops: float, gpu_tdp_w: float,
+                                 mfu: float = PREFILL_MFU) -> float:
+    """Rough GPU energy per prefilled token: ``2·P / (MFU · peak FLOP/s) · TDP`` (J).
+
+    Prefill is compute-bound, so a GPU runs near its power cap and processes
+    ``MFU · peak / (2·P)`` tokens per second (2 FLOPs per parameter per token). A default for
+    the CLI only: the planner passes its latency-and-power model's figure instead.
+    """
+    return 2.0 * params_b * 1e9 / (mfu * gpu_bf16_tflops * 1e12) * gpu_tdp_w
+
+
+def lcs_params_from_catalog(model: str, ssd: str, ci_g_per_kwh, *, gpu: str = "h100-sxm",
+                            prefill_j_per_token: float | None = None, level: str = "central",
+                            pue: float | None = None, catalog=None) -> LcsParams:
+    """LcsParams from the hardware catalog: KV bytes of ``model``, embodied carbon of ``ssd``
+    (kg/GB at ``level``, amortised over its lifetime), the catalog's PUE, and the prefill energy
+    given or estimated (``estimate_prefill_j_per_token`` on ``gpu``)."""
+    from planner.catalog import HOURS_PER_YEAR, load_catalog
+
+    cat = catalog or load_catalog()
+    m, s, g = cat.model(model), cat.ssd(ssd), cat.gpu(gpu)
+    g_per_gb_h = (s.q["embodied_kgco2e_per_gb"].pick(level) * 1000.0
+                  / (s.q["lifetime_years"].central * HOURS_PER_YEAR))
+    if prefill_j_per_token is None:
+        prefill_j_per_token = estimate_prefill_j_per_token(m.params_b, g.bf16_tflops, g.tdp_w)
+    return LcsParams(kv_bytes_per_token=float(m.kv_bytes_per_token()),
+                     ssd_embodied_g_per_gb_h=float(g_per_gb_h),
+                     prefill_j_per_token=float(prefill_j_per_token),
+                     pue=float(cat.pue.central if pue is None else pue),
+                     ci_g_per_kwh=ci_g_per_kwh)
+
+
 # ------------------------------------------------------------------------------------------
 # kernels
 # ------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from typing import Callable
 import numpy as np
 
 from planner.errors import InputDataError, UsageError
-from planner.workload.eviction import LcsParams, policy_window_hits
+from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
+from planner.workload.reuse_model import synthesize_prefixes
 from planner.workload.shards import shards_hits
 from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
@@ -29,6 +30,10 @@ from planner.workload.trace import PREFIX_MODELLED, Trace
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
 POLICIES = ("lru", "lcs")
+
+# Re-exported: the planner reaches every cache-reuse entry point through this module.
+__all__ = ["HitCurves", "LcsParams", "simulate_cache", "simulate_lru_prefix",
+           "synthesize_prefixes", "window_hit_curves"]
 
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
