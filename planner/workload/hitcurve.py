@@ -21,12 +21,19 @@ from typing import Callable
 import numpy as np
 
 from planner.errors import InputDataError, UsageError
+from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
+from planner.workload.reuse_model import synthesize_prefixes
+from planner.workload.shards import shards_hits
 from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
 
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
-POLICIES = ("lru",)
+POLICIES = ("lru", "lcs")
+
+# Re-exported: the planner reaches every cache-reuse entry point through this module.
+__all__ = ["HitCurves", "LcsParams", "simulate_cache", "simulate_lru_prefix",
+           "synthesize_prefixes", "window_hit_curves"]
 
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
@@ -106,7 +113,8 @@ def simulate_lru_prefix(trace: Trace, window_index: np.ndarray, n_windows: int,
 
 def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
                       capacities_tokens, *, policy: str = "lru", sample_rate: float | None = None,
-                      lcs=None, progress: Progress | None = None) -> HitCurves:
+                      lcs: LcsParams | None = None,
+                      progress: Progress | None = None) -> HitCurves:
     """Token and request hit rate of every window at every capacity, cache state carried over.
 
     ``request_window[i]`` is the window of request ``i`` (``Windowing.request_window``; ``-1``
@@ -115,7 +123,15 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
     ``capacity // trace.block_tokens`` whole blocks.
 
     ``policy="lru"`` with ``sample_rate=None`` is exact: one Mattson stack-distance pass
-    (``stackdist.py``), identical to ``simulate_lru_prefix``.
+    (``stackdist.py``), identical to ``simulate_lru_prefix``. With ``sample_rate`` in (0, 1] the
+    pass runs on a stratified spatially hashed sample of the blocks (SHARDS, ``shards.py``): an
+    estimate, labelled ``trace-lru-shards-<rate>%``.
+
+    ``policy="lcs"`` (least carbon savings, ``eviction.py``) needs ``lcs`` (``LcsParams``: KV
+    bytes per token, SSD embodied gCO2e per GB-hour, prefill J per token, PUE, carbon intensity
+    per window) and runs one direct simulation per capacity (``trace-lcs``); with
+    ``sample_rate`` each is a miniature simulation on the same stratified sample
+    (``trace-lcs-shards-<rate>%``). ``lcs`` is ignored under LRU.
 
     The result's ``source`` names the method (``trace-lru-exact``) and ``modelled`` is true when
     the trace's prefixes were synthesised by the reuse model rather than recorded.
@@ -123,18 +139,52 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
     caps_tokens, caps_blocks = _check_inputs(trace, request_window, n_windows, capacities_tokens)
     if policy not in POLICIES:
         raise UsageError(f"unknown eviction policy {policy!r}; choose one of {', '.join(POLICIES)}")
-    if sample_rate is not None or lcs is not None:
-        raise UsageError("sampled curves and LCS parameters are not available in this version")
+    check_sample_rate(sample_rate)
     window = np.asarray(request_window, dtype=np.int64)
-    ids, n_unique = dense_block_ids(trace.block_ids)
-    pos = block_positions(trace.block_offsets)
     thresholds, back = _sorted_thresholds(caps_blocks)
-    hist = stack_histograms(trace.block_offsets, ids, pos, n_unique, trace.input_tokens, window,
-                            n_windows, trace.block_tokens, thresholds, progress=progress)
-    token_hit, request_hit = _rates(trace, window, n_windows, hist.token_hits[:, back],
-                                    hist.request_hits[:, back])
-    return HitCurves(caps_tokens, token_hit, request_hit, _source("lru", None, trace),
-                     modelled=trace.prefix_source == PREFIX_MODELLED, notes=_notes(trace))
+    notes = _notes(trace)
+    if policy == "lcs":
+        if lcs is None:
+            raise UsageError("the lcs policy needs its parameters (LcsParams)")
+        hit_tokens, hit_reqs = policy_window_hits(trace, window, n_windows, thresholds, "lcs",
+                                                  lcs, sample_rate, progress)
+        if sample_rate is not None:
+            notes += (f"miniature LCS simulations on a {rate_label(sample_rate)} stratified "
+                      "spatial sample",)
+    elif sample_rate is None:
+        ids, uniques = dense_block_ids(trace.block_ids)
+        pos = block_positions(trace.block_offsets)
+        hist = stack_histograms(trace.block_offsets, ids, pos, len(uniques), trace.input_tokens,
+                                window, n_windows, trace.block_tokens, thresholds,
+                                progress=progress)
+        hit_tokens, hit_reqs = hist.token_hits, hist.request_hits
+    else:
+        hit_tokens, hit_reqs, r_eff, kept = shards_hits(
+            trace.block_offsets, trace.block_ids, trace.input_tokens, window, n_windows,
+            trace.block_tokens, thresholds, sample_rate, progress=progress)
+        notes += (f"SHARDS estimate: blocks sampled at {r_eff:.4%} plus the hottest blocks "
+                  f"kept whole ({kept:.2%} of the references)",)
+    token_hit, request_hit = _rates(trace, window, n_windows, hit_tokens[:, back],
+                                    hit_reqs[:, back])
+    return HitCurves(caps_tokens, token_hit, request_hit, _source(policy, sample_rate, trace),
+                     modelled=trace.prefix_source == PREFIX_MODELLED, notes=notes)
+
+
+def check_sample_rate(sample_rate: float | None) -> None:
+    """A sampling rate is a fraction of the blocks in (0, 1]."""
+    if sample_rate is None:
+        return
+    try:
+        ok = 0.0 < float(sample_rate) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UsageError(f"sampling rate must be in (0, 1], got {sample_rate!r}")
+
+
+def rate_label(sample_rate: float) -> str:
+    """0.01 → '1%', 0.001 → '0.1%'."""
+    return f"{float(sample_rate) * 100:g}%"
 
 
 def _check_inputs(trace: Trace, request_window, n_windows: int, capacities_tokens):
@@ -184,10 +234,15 @@ def _rates(trace: Trace, window: np.ndarray, n_windows: int, hit_tokens, hit_req
 
 
 def _source(policy: str, sample_rate: float | None, trace: Trace) -> str:
+    """'trace-lru-exact', 'trace-lru-shards-1%', 'trace-lcs', or 'modelled-sessions[-...]'."""
+    method = policy
+    if sample_rate is not None:
+        method += f"-shards-{rate_label(sample_rate)}"
+    elif policy == "lru":
+        method += "-exact"
     if trace.prefix_source == PREFIX_MODELLED:
-        base = "modelled-sessions"
-        return base if policy == "lru" and sample_rate is None else f"{base}-{policy}"
-    return SOURCE_TRACE_EXACT
+        return "modelled-sessions" if method == "lru-exact" else f"modelled-sessions-{method}"
+    return f"trace-{method}"
 
 
 def _notes(trace: Trace) -> tuple[str, ...]:

@@ -30,6 +30,10 @@ the sum of those weights over the blocks with ``M_k ≤ C``, and the request cou
 ``D_0 ≤ C``. Weights are added into a difference array over the sorted capacity thresholds
 (index of the first threshold ≥ ``M_k``) and prefix-summed at the end: O(log K) per reference for
 K capacities.
+
+The same pass serves sampled curves (``shards.py``): a block kept with probability ``π`` marks
+its slot with weight ``1 / π`` instead of 1, so the tree's suffix sums are Horvitz–Thompson
+estimates of the full-trace depths.
 """
 
 from __future__ import annotations
@@ -41,32 +45,29 @@ import numba
 import numpy as np
 import pandas as pd
 
-# Stack distance of a block never referenced before: larger than any capacity.
-COLD = np.iinfo(np.int64).max
-
-
 @dataclass
 class StackHistograms:
-    """Per-window hit counts at each threshold, from one pass (difference form already summed).
+    """Per-window hit weights at each threshold from one pass.
 
-    ``token_hits[w, c]`` is the number of prompt tokens of window ``w`` served from a cache whose
-    threshold is ``thresholds[c]``; ``request_hits[w, c]`` the number of its requests with a hit;
-    ``sampled_tokens[w]`` and ``sampled_first_blocks[w]`` are the token weight and the number of
-    first-block references the pass saw (all of them when nothing is sampled).
+    ``token_hits[w, c]`` is the number of prompt tokens of window ``w`` served from a cache of
+    ``thresholds[c]`` blocks, ``request_hits[w, c]`` the number of its requests whose first block
+    hits; ``seen_tokens[w]`` and ``seen_first_blocks[w]`` the block weight and first-block
+    references the pass saw. In a sampled pass each reference counts ``1 / π`` of its block, so
+    these are estimates of the full-trace values; in an exact pass they are whole numbers.
     """
 
     thresholds: np.ndarray
     token_hits: np.ndarray
     request_hits: np.ndarray
-    sampled_tokens: np.ndarray
-    sampled_first_blocks: np.ndarray
+    seen_tokens: np.ndarray
+    seen_first_blocks: np.ndarray
 
 
-def dense_block_ids(block_ids: np.ndarray) -> tuple[np.ndarray, int]:
-    """Block hashes → dense ids 0..U-1 in order of first appearance (hash-based, O(N))."""
+def dense_block_ids(block_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block hashes → (dense ids 0..U-1 in order of first appearance, the U hashes); O(N)."""
     codes, uniques = pd.factorize(np.asarray(block_ids), sort=False)
     dtype = np.int32 if len(uniques) < 2**31 - 1 else np.int64
-    return codes.astype(dtype, copy=False), len(uniques)
+    return codes.astype(dtype, copy=False), np.asarray(uniques)
 
 
 def block_positions(block_offsets: np.ndarray) -> np.ndarray:
@@ -96,13 +97,24 @@ def _fenwick_prefix(tree, i):
 
 
 @numba.njit(cache=True)
+def _block_weight(n_in, pos, block_tokens):
+    tok = n_in - pos * block_tokens
+    if tok > block_tokens:
+        return block_tokens
+    if tok < 0:
+        return 0
+    return tok
+
+
+@numba.njit(cache=True)
 def _stack_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_tokens, thresholds,
-                tree, last_slot, state, tok_diff, req_diff, seen_tok, seen_first, i0, i1):
+                inv_pi, tree, last_slot, state, tok_diff, req_diff, seen, i0, i1):
     """Requests ``i0..i1-1`` of one pass; ``tree``, ``last_slot`` and ``state`` carry over.
 
-    ``state[0]`` is the next free time slot (1-based), ``state[1]`` the number of distinct
-    blocks referenced so far (= marked slots). ``thresholds`` is sorted ascending; a reference
-    with running maximum depth ``M`` is a hit for every threshold ≥ ``M``.
+    ``state[0]`` is the next free time slot (1-based) and ``state[1]`` the total weight of the
+    marked slots; a marked slot weighs ``inv_pi[u]`` of its block (1 in an exact pass), so the
+    depth after slot ``p`` is ``state[1] - prefix(p - 1)``. ``thresholds`` is ascending; a
+    reference whose running maximum depth is ``M`` is a hit for every threshold ≥ ``M``.
     """
     k_caps = thresholds.shape[0]
     top = thresholds[k_caps - 1] if k_caps > 0 else -1.0
@@ -112,67 +124,52 @@ def _stack_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_token
         b = offsets[i + 1]
         n_in = input_tokens[i]
         if w >= 0:
-            running = 0
+            running = 0.0
             for r in range(a, b):
                 u = ref_ids[r]
+                pos = ref_pos[r]
+                tok = _block_weight(n_in, pos, block_tokens) * inv_pi[u]
+                seen[0, w] += tok
+                if pos == 0:
+                    seen[1, w] += inv_pi[u]
+                if running > top:
+                    continue  # a miss at every capacity already; only the seen weight counts
                 p = last_slot[u]
-                if p > 0:
-                    d = state[1] - _fenwick_prefix(tree, p - 1)
-                else:
-                    d = COLD
+                d = state[1] - _fenwick_prefix(tree, p - 1) if p > 0 else np.inf
                 if d > running:
                     running = d
-                pos = ref_pos[r]
-                tok = n_in - pos * block_tokens
-                if tok > block_tokens:
-                    tok = block_tokens
-                if tok < 0:
-                    tok = 0
-                seen_tok[w] += tok
-                if pos == 0:
-                    seen_first[w] += 1
-                if running == COLD or running > top:
-                    # Every later block of this request misses at every capacity too, but the
-                    # sampled weight still counts them: finish that without tree queries.
-                    for r2 in range(r + 1, b):
-                        pos2 = ref_pos[r2]
-                        tok2 = n_in - pos2 * block_tokens
-                        if tok2 > block_tokens:
-                            tok2 = block_tokens
-                        if tok2 < 0:
-                            tok2 = 0
-                        seen_tok[w] += tok2
-                        if pos2 == 0:
-                            seen_first[w] += 1
-                    break
+                if running > top:
+                    continue
                 c0 = np.searchsorted(thresholds, running)
                 tok_diff[w, c0] += tok
                 if pos == 0:
-                    req_diff[w, c0] += 1
+                    req_diff[w, c0] += inv_pi[u]
         # Reference the blocks from last to first: parents end up more recent than children.
         for r in range(b - 1, a - 1, -1):
             u = ref_ids[r]
             p = last_slot[u]
             if p > 0:
-                _fenwick_add(tree, p, -1)
+                _fenwick_add(tree, p, -inv_pi[u])
             else:
-                state[1] += 1
-            slot = state[0]
-            state[0] += 1
-            _fenwick_add(tree, slot, 1)
+                state[1] += inv_pi[u]
+            slot = np.int64(state[0])
+            state[0] += 1.0
+            _fenwick_add(tree, slot, inv_pi[u])
             last_slot[u] = slot
 
 
 def stack_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: np.ndarray,
                      n_unique: int, input_tokens: np.ndarray, request_window: np.ndarray,
                      n_windows: int, block_tokens: int, thresholds: np.ndarray,
+                     inv_pi: np.ndarray | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      chunk_refs: int = 2_000_000) -> StackHistograms:
-    """One LRU stack pass over ``ref_ids`` (dense ids) grouped by ``block_offsets``.
+    """One LRU stack pass over ``ref_ids`` (dense ids ``0..n_unique-1``) grouped by request.
 
-    ``thresholds`` (ascending floats, in the same units as stack depths) are the capacities in
-    blocks for an exact pass, or those capacities times the sampling rate for SHARDS.
-    ``progress(done_refs, total_refs)`` is called between chunks of about ``chunk_refs``.
+    ``thresholds`` are the capacities in blocks, ascending. ``inv_pi[u]`` (optional, default 1)
+    is the inverse inclusion probability of block ``u`` in a sample: each kept block stands for
+    that many blocks in depths and weights (Horvitz–Thompson). ``progress(done_refs,
+    total_refs)`` is called between chunks of about ``chunk_refs`` references.
     """
     offsets = np.asarray(block_offsets, dtype=np.int64)
     n_req = len(offsets) - 1
@@ -181,25 +178,27 @@ def stack_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: np
     if np.any(np.diff(thresholds) < 0):
         raise ValueError("thresholds must be sorted ascending")
     k = len(thresholds)
-    tree = np.zeros(n_refs + 1, dtype=np.int32 if n_refs < 2**31 - 1 else np.int64)
+    if inv_pi is None:
+        inv_pi = np.ones(n_unique, dtype=np.float64)
+    # Float weights keep one kernel for exact and sampled passes; in an exact pass every sum is
+    # a whole number far below 2**53, so the float arithmetic is exact.
+    tree = np.zeros(n_refs + 1, dtype=np.float64)
     last_slot = np.zeros(n_unique, dtype=np.int64)
-    state = np.array([1, 0], dtype=np.int64)
-    tok_diff = np.zeros((n_windows, k + 1), dtype=np.int64)
-    req_diff = np.zeros((n_windows, k + 1), dtype=np.int64)
-    seen_tok = np.zeros(n_windows, dtype=np.int64)
-    seen_first = np.zeros(n_windows, dtype=np.int64)
+    state = np.array([1.0, 0.0])
+    tok_diff = np.zeros((n_windows, k + 1))
+    req_diff = np.zeros((n_windows, k + 1))
+    seen = np.zeros((2, n_windows))
+    inv_pi = np.asarray(inv_pi, dtype=np.float64)
     inp = np.asarray(input_tokens, dtype=np.int64)
     win = np.asarray(request_window, dtype=np.int64)
-    # Chunk boundaries by reference count so the progress bar advances evenly.
-    bounds = np.searchsorted(offsets, np.arange(0, n_refs, max(1, chunk_refs)), side="right") - 1
-    bounds = np.unique(np.concatenate((bounds, [n_req])))
-    bounds = bounds[(bounds >= 0)]
-    if bounds[0] != 0:
-        bounds = np.concatenate(([0], bounds))
+    # Chunk boundaries by reference count so that a progress bar advances evenly.
+    cuts = np.searchsorted(offsets, np.arange(0, n_refs, max(1, chunk_refs)), side="right") - 1
+    bounds = np.unique(np.concatenate(([0], np.maximum(cuts, 0), [n_req])))
     for i0, i1 in zip(bounds[:-1], bounds[1:]):
-        _stack_pass(offsets, ref_ids, ref_pos, inp, win, np.int64(block_tokens), thresholds, tree,
-                    last_slot, state, tok_diff, req_diff, seen_tok, seen_first, int(i0), int(i1))
+        _stack_pass(offsets, ref_ids, ref_pos, inp, win, np.int64(block_tokens), thresholds,
+                    inv_pi, tree, last_slot, state, tok_diff,
+                    req_diff, seen, int(i0), int(i1))
         if progress is not None:
             progress(int(offsets[i1]), n_refs)
     return StackHistograms(thresholds, np.cumsum(tok_diff, axis=1)[:, :k],
-                           np.cumsum(req_diff, axis=1)[:, :k], seen_tok, seen_first)
+                           np.cumsum(req_diff, axis=1)[:, :k], seen[0], seen[1])
