@@ -100,14 +100,14 @@ def lcs_params(ci, kv=1e5, embodied=0.5, joules=0.3):
                      prefill_j_per_token=joules, pue=1.2, ci_g_per_kwh=ci)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(traces_with_schedules())
 def test_lru_schedule_matches_reference(case):
     trace, caps, _ = case
     assert np.array_equal(simulate_cache(trace, caps, policy="lru"), ref_lru(trace, caps))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(traces_with_schedules(), st.sampled_from([1e2, 1e5, 1e9]))
 def test_lcs_schedule_matches_reference(case, kv):
     trace, caps, ci = case

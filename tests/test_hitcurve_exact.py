@@ -66,7 +66,7 @@ def session_traces(draw):
     return make_trace(prompts, inputs, 16), windows, int(windows.max()) + 1, caps
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(random_traces())
 def test_exact_equals_reference_on_random_traces(case):
     trace, window, n_windows, caps = case

@@ -50,7 +50,7 @@ J_PER_KWH = 3.6e6
 POLICIES = ("lru", "lcs")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LcsParams:
     """What the least-carbon-savings score needs, in plain units.
 
