@@ -117,7 +117,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
     kv = arch.kv_bytes_per_token()
     capacities_tokens = np.floor(levels_gb * 1e9 / kv).astype(np.int64)
     progress("computing hit-rate curves")
-    trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt)
+    lcs = lcs_params(opt, profile, windowing, wi.values, hw) if opt.eviction == "lcs" else None
+    trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, lcs)
     notes.extend(hits.notes)
 
     grid_info = {
@@ -154,8 +155,24 @@ def place_trace(trace: Trace, start: str | None, series) -> Trace:
     return trace.with_start(ts.as_unit("ns"), note)
 
 
+def lcs_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowing, ci: np.ndarray,
+               hw: Hardware):
+    """Least-carbon-savings parameters: this scenario's SSD and embodied level, the window's
+    carbon intensity, and the prefill energy a hit saves as the profile table itself shows it
+    (the catalog's FLOP-based estimate when the table shows none)."""
+    from planner.workload.eviction import lcs_params_from_catalog
+
+    st = windowing.stats
+    n = max(int(st["requests"].sum()), 1)
+    joules = profile.hit_energy_j_per_token(float(st["prompt_tokens"].sum()) / n,
+                                            float(st["output_tokens"].sum()) / n)
+    return lcs_params_from_catalog(opt.model, opt.ssd, np.asarray(ci, dtype=float), gpu=opt.gpu,
+                                   prefill_j_per_token=None if np.isnan(joules) else joules,
+                                   level=opt.levels.ssd_embodied, pue=hw.pue)
+
+
 def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
-                       opt: PlanOptions) -> tuple[Trace, HitCurves]:
+                       opt: PlanOptions, lcs=None) -> tuple[Trace, HitCurves]:
     """Exact curves from the trace's own prefixes, or from prefixes the reuse model
     synthesises for traces that record none (then labelled modelled)."""
     from planner.workload import hitcurve
@@ -163,7 +180,7 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     if not trace.has_prefixes:
         trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed)
     curves = hitcurve.window_hit_curves(trace, windowing.request_window, windowing.n,
-                                        capacities_tokens, policy=opt.eviction)
+                                        capacities_tokens, policy=opt.eviction, lcs=lcs)
     return trace, curves
 
 

@@ -129,3 +129,10 @@ def test_solver_time_limit_exits_5(profiles, tmp_path, monkeypatch):
     r = base(profiles, tmp_path / "o")
     assert r.exit_code == 5 and "time limit" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_lcs_eviction_plans_and_says_so(profiles, tmp_path):
+    r = base(profiles, tmp_path / "o", "--eviction", "lcs")
+    assert r.exit_code == 0, r.output
+    rows = (tmp_path / "o" / "schedule.csv").read_text().splitlines()[1:]
+    assert any(",trace-lcs," in row for row in rows)

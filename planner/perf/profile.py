@@ -149,6 +149,21 @@ class ProfileTable:
                     f"the profile {self.source} ({lo:,.0f}–{hi:,.0f}); generate a table that "
                     "covers it with `greencache profile synth`")
 
+    def hit_energy_j_per_token(self, mean_input: float, mean_output: float) -> float:
+        """GPU energy a cache hit saves per prompt token, from the table itself:
+        g · [P(ρ, h=0) − P(ρ, h=1)] / (ρ · mean prompt), at half the largest load the replica
+        sustains without a cache (a representative operating point). NaN when the table shows
+        no saving there."""
+        rates = self.axes[0][1:]
+        look = self.lookup(rates, np.zeros(len(rates)), mean_input, mean_output)
+        stable = rates[look.stable]
+        if not len(stable):
+            return float("nan")
+        rho = 0.5 * float(stable[-1])
+        p = self.lookup(np.array([rho, rho]), np.array([0.0, 1.0]), mean_input, mean_output)
+        saved_w = self.tp * float(p.gpu_power_w[0] - p.gpu_power_w[1])
+        return saved_w / (rho * mean_input) if saved_w > 0 else float("nan")
+
     def lookup(self, rate_rps, hit_rate, mean_input, mean_output) -> ProfileLookup:
         rate = np.asarray(rate_rps, dtype=float)
         n = rate.shape[0]

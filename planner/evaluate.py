@@ -1,0 +1,234 @@
+"""Replaying a trace under a schedule: what the schedule really delivers.
+
+For every window the schedule names a replica count n_t and a cache size c_t. The replay
+
+1. runs the cache: one shared SSD pool whose capacity follows c_t (a grown cache starts its
+   new space empty, a shrunk one evicts by the eviction policy), giving each request the prefix
+   tokens it finds cached (:func:`planner.workload.eviction.simulate_cache`);
+2. routes requests to the window's replicas with session affinity: replica =
+   hash(session) mod n_t, so a conversation's turns meet the same engine; requests of traces
+   without sessions are spread by a hash of their index;
+3. simulates every replica with the discrete-event replica simulator
+   (:mod:`planner.perf.simulator`), which gives each request its TTFT and TPOT and the
+   replica's GPU energy and SSD traffic;
+4. accounts carbon with the same formulas as the planner (:mod:`planner.carbon`).
+
+Work is charged to the window its requests arrived in: a replica's whole run (including the
+tail of requests still running at the window's end) plus its idle time within the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner import carbon
+from planner.catalog import Hardware
+from planner.errors import InputDataError
+
+REPLAY_COLUMNS = (
+    "window_start", "window_end", "requests", "replicas", "cache_gb",
+    "predicted_hit_rate", "replayed_hit_rate",
+    "predicted_p90_ttft_s", "replayed_p90_ttft_s", "predicted_p90_tpot_s", "replayed_p90_tpot_s",
+    "slo_attainment", "energy_kwh", "predicted_energy_kwh", "operational_kgco2e",
+    "embodied_kgco2e", "total_kgco2e", "predicted_total_kgco2e",
+)
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def affinity_hash(keys: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads consecutive keys uniformly over replica indices."""
+    with np.errstate(over="ignore"):
+        z = keys.astype(np.uint64) * _MIX
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
+def route(trace, request_window: np.ndarray, replicas_per_window: np.ndarray) -> np.ndarray:
+    """Replica index of every request: hash(session or request index) mod n of its window."""
+    keys = trace.session_ids if trace.session_ids is not None else np.arange(len(trace))
+    n = replicas_per_window[np.maximum(request_window, 0)]
+    return (affinity_hash(np.asarray(keys)) % n.astype(np.uint64)).astype(np.int64)
+
+
+def schedule_windows(trace, schedule: pd.DataFrame) -> np.ndarray:
+    """Window of every request under the schedule's windows; the schedule must cover them all."""
+    starts = pd.DatetimeIndex(schedule["window_start"]).as_unit("ns").asi8
+    ends = pd.DatetimeIndex(schedule["window_end"]).as_unit("ns").asi8
+    t = trace.absolute_start.value + np.round(trace.arrival_s * 1e9).astype(np.int64)
+    # Schedule times are whole seconds around the first and last arrival: compare on seconds.
+    t = (t // 1_000_000_000) * 1_000_000_000
+    w = np.searchsorted(starts, t, side="right") - 1
+    outside = (w < 0) | (t >= ends[np.clip(w, 0, None)] + 1_000_000_000)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise InputDataError(
+            f"request {i + 1} of {trace.name} arrives at {pd.Timestamp(int(t[i]), tz='UTC')}, "
+            f"outside the schedule ({pd.Timestamp(int(starts[0]), tz='UTC')} to "
+            f"{pd.Timestamp(int(ends[-1]), tz='UTC')}): replay the trace the schedule was "
+            "planned for")
+    return w.astype(np.int64)
+
+
+@dataclass
+class ReplayResult:
+    windows: pd.DataFrame
+    totals: dict
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    request_window: np.ndarray
+    cached_tokens: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_model,
+           kv_bytes_per_token: int, slo_ttft_s: float, slo_tpot_s: float, policy: str = "lru",
+           lcs=None, progress=None) -> ReplayResult:
+    """Replay ``trace`` under ``schedule`` (module docstring). ``replica_model`` simulates one
+    replica: ``replica_model(arrival_s, prompt, cached, output) -> ReplicaRun``."""
+    from planner.workload.eviction import simulate_cache
+
+    notes = []
+    win = schedule_windows(trace, schedule)
+    W = len(schedule)
+    replicas = schedule["replicas"].to_numpy(dtype=np.int64)
+    cache_gb = schedule["cache_gb"].to_numpy(dtype=float)
+    blocks = np.floor(cache_gb * 1e9 / kv_bytes_per_token / trace.block_tokens).astype(np.int64)
+    cached = simulate_cache(trace, blocks, request_window=win, policy=policy, lcs=lcs)
+    output = trace.output_tokens
+    if np.any(output < 1):
+        # An engine always emits at least one token (the end-of-sequence one).
+        notes.append(f"{int((output < 1).sum())} request(s) with 0 output tokens replayed as 1")
+        output = np.maximum(output, 1)
+    replica = route(trace, win, replicas)
+
+    ttft = np.full(len(trace), np.nan)
+    tpot = np.full(len(trace), np.nan)
+    gpu_j = np.zeros(W)
+    read_b = np.zeros(W)
+    write_b = np.zeros(W)
+    starts = pd.DatetimeIndex(schedule["window_start"])
+    ends = pd.DatetimeIndex(schedule["window_end"])
+    origin = trace.absolute_start
+    lo = (starts - origin).total_seconds().to_numpy()
+    hi = (ends - origin).total_seconds().to_numpy()
+    key = win * (int(replicas.max()) + 1) + replica
+    order = np.argsort(key, kind="stable")
+    bounds = np.flatnonzero(np.diff(np.concatenate(([-1], key[order], [-1]))))
+    busy = {}
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
+        t = int(win[idx[0]])
+        run = replica_model(trace.arrival_s[idx], trace.input_tokens[idx], cached[idx],
+                            output[idx])
+        ttft[idx] = run.ttft_s
+        tpot[idx] = run.tpot_s
+        start = float(trace.arrival_s[idx[0]])
+        covered = max(0.0, min(start + run.span_s, hi[t]) - max(start, lo[t]))
+        busy[t] = busy.get(t, 0.0) + covered
+        gpu_j[t] += run.gpu_energy_j * hw.gpus_per_replica
+        read_b[t] += run.ssd_read_bytes
+        write_b[t] += run.ssd_write_bytes
+        if progress:
+            progress(t + 1, W)
+
+    hours = (hi - lo) / 3600.0
+    idle_w = replica_model.loaded_idle_w
+    # Replica time in the window not covered by a simulated run is loaded idle time.
+    idle_s = np.array([replicas[t] * (hi[t] - lo[t]) - busy.get(t, 0.0) for t in range(W)])
+    gpu_j += np.maximum(idle_s, 0.0) * idle_w * hw.gpus_per_replica
+    gpus = replicas * hw.gpus_per_replica
+    gpu_power = gpu_j / np.maximum(hours * 3600.0 * gpus, 1e-9)
+
+    drives = np.where(cache_gb > 0, np.maximum(replicas * hw.drives_per_replica,
+                                               np.ceil(cache_gb / hw.ssd_capacity_gb)), 0)
+    seconds = np.maximum(hours * 3600.0, 1e-9)
+    safe_d = np.maximum(drives, 1)
+    read_gbps, write_gbps = read_b / seconds / 1e9, write_b / seconds / 1e9
+    ssd_w = np.where(drives > 0, carbon.ssd_drive_power_w(
+        read_gbps / safe_d, write_gbps / safe_d, hw.ssd_idle_w, hw.ssd_active_w,
+        hw.ssd_read_gbps, hw.ssd_write_gbps), 0.0)
+    life = carbon.ssd_effective_lifetime_h(cache_gb, write_gbps, hw.ssd_dwpd,
+                                           hw.ssd_warranty_years, hw.ssd_lifetime_h)
+    br = carbon.account(hours=hours, ci_g_per_kwh=ci, replicas=replicas,
+                        gpus_per_replica=hw.gpus_per_replica, gpu_power_w=gpu_power,
+                        host_power_w_per_gpu=hw.host_power_w_per_gpu, drives=drives,
+                        ssd_power_w_per_drive=ssd_w, pue=hw.pue,
+                        gpu_embodied_kg=hw.gpu_embodied_kg, gpu_lifetime_h=hw.gpu_lifetime_h,
+                        host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu,
+                        host_lifetime_h=hw.host_lifetime_h, cache_gb=cache_gb,
+                        ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
+
+    frame = _window_frame(trace, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br)
+    totals = _totals(frame, ttft, tpot, slo_ttft_s, slo_tpot_s, br)
+    return ReplayResult(frame, totals, ttft, tpot, win, cached, notes)
+
+
+def _p90(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(np.percentile(x, 90)) if x.size else float("nan")
+
+
+def within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s) -> np.ndarray:
+    """A request meets the SLO when its TTFT and its TPOT (if it has one) are within bounds."""
+    return (ttft <= slo_ttft_s) & (~np.isfinite(tpot) | (tpot <= slo_tpot_s))
+
+
+def _window_frame(trace, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br):
+    W = len(schedule)
+    prompt = np.bincount(win, weights=trace.input_tokens, minlength=W)
+    hit = np.bincount(win, weights=cached, minlength=W) / np.maximum(prompt, 1)
+    ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
+    reqs = np.bincount(win, minlength=W)
+    att = np.bincount(win, weights=ok.astype(float), minlength=W) / np.maximum(reqs, 1)
+    order = np.argsort(win, kind="stable")
+    cuts = np.searchsorted(win[order], np.arange(1, W))
+    p90_ttft = np.array([_p90(part) for part in np.split(ttft[order], cuts)])
+    p90_tpot = np.array([_p90(part) for part in np.split(tpot[order], cuts)])
+    return pd.DataFrame({
+        "window_start": schedule["window_start"].to_numpy(),
+        "window_end": schedule["window_end"].to_numpy(),
+        "requests": reqs, "replicas": schedule["replicas"].to_numpy(),
+        "cache_gb": schedule["cache_gb"].to_numpy(),
+        "predicted_hit_rate": schedule["hit_rate"].to_numpy(), "replayed_hit_rate": hit,
+        "predicted_p90_ttft_s": schedule["p90_ttft_s"].to_numpy(),
+        "replayed_p90_ttft_s": p90_ttft,
+        "predicted_p90_tpot_s": schedule["p90_tpot_s"].to_numpy(),
+        "replayed_p90_tpot_s": p90_tpot,
+        "slo_attainment": np.where(reqs > 0, att, 1.0),
+        "energy_kwh": br.energy_kwh,
+        "predicted_energy_kwh": schedule["energy_kwh"].to_numpy(),
+        "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
+        "total_kgco2e": br.total,
+        "predicted_total_kgco2e": schedule["total_kgco2e"].to_numpy(),
+    }).loc[:, list(REPLAY_COLUMNS)]
+
+
+def _totals(frame, ttft, tpot, slo_ttft_s, slo_tpot_s, br) -> dict:
+    ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
+    busy = frame["requests"].to_numpy() > 0
+    pred = frame["predicted_p90_ttft_s"].to_numpy()
+    real = frame["replayed_p90_ttft_s"].to_numpy()
+    rel = np.abs(pred - real) / np.maximum(real, 1e-9)
+    return {
+        "requests": int(len(ttft)),
+        "slo_attainment": float(ok.mean()) if len(ok) else 1.0,
+        "p90_ttft_s": _p90(ttft), "p90_tpot_s": _p90(tpot),
+        "energy_kwh": float(br.energy_kwh.sum()),
+        "operational_kgco2e": float(br.operational.sum()),
+        "embodied_kgco2e": float(br.embodied.sum()),
+        "total_kgco2e": float(br.total.sum()),
+        "by_component_kgco2e": {k: float(getattr(br, k).sum()) for k in
+                                ("op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
+                                 "emb_ssd")},
+        "predicted_total_kgco2e": float(frame["predicted_total_kgco2e"].sum()),
+        "windows_p90_ttft_within_15pct": float(np.mean(rel[busy] <= 0.15)) if busy.any()
+        else 1.0,
+    }
