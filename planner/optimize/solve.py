@@ -68,15 +68,23 @@ def _quiet_stdout():
 
 def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
           mip_gap: float = 1e-6, threads: int | None = None) -> SolveResult:
+    """Least carbon; with soft windows, lexicographically: least SLO excess first (phase 1),
+    then least carbon within that excess (phase 2, ``slo_excess_budget``)."""
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose highs or cbc")
+    run = _solve_highs if solver == "highs" else _solve_cbc
     t0 = time.perf_counter()
-    if solver == "highs":
-        result = _solve_highs(m, time_limit_s, mip_gap, threads)
-    else:
-        result = _solve_cbc(m, time_limit_s, mip_gap, threads)
-    runtime = time.perf_counter() - t0
-    return _with_solution(m, solver, result, runtime)
+    if m.soft_windows:
+        m.problem.setObjective(m.excess())
+        first = run(m, time_limit_s, mip_gap, threads)
+        if not first[-1]:
+            return _with_solution(m, solver, first, time.perf_counter() - t0)
+        best = float(pulp.value(m.excess()))
+        # The slack absorbs the solvers' feasibility tolerance (1e-7 on rows) in the excess.
+        m.problem += (m.excess() <= best * (1 + 1e-6) + 1e-6, "slo_excess_budget")
+        m.problem.setObjective(m.carbon)
+    result = run(m, time_limit_s, mip_gap, threads)
+    return _with_solution(m, solver, result, time.perf_counter() - t0)
 
 
 def _solve_highs(m: PlanModel, time_limit_s, mip_gap, threads):
