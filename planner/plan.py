@@ -227,6 +227,10 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop) -> PlanResult:
     sources = [inputs.hits.source] * len(stats)
     sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
+    for b in baselines.values():
+        if "chosen" in b:
+            b["schedule"] = schedule_mod.assemble(stats, inputs.ci, b["chosen"], sources,
+                                                  opt.slo_ttft_s, opt.slo_tpot_s)
     summary = build_summary(inputs, cands, result, chosen, sched, baselines)
     return PlanResult(inputs, cands, diagnoses, model, result, sched, chosen, summary, baselines)
 
@@ -320,7 +324,7 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
                                               "emb_host", "emb_ssd")}
     base_out = {}
     for name, b in baselines.items():
-        entry = {k: v for k, v in b.items() if k != "chosen"}
+        entry = {k: v for k, v in b.items() if k not in ("chosen", "schedule")}
         if "total_kgco2e" in b and b["total_kgco2e"] > 0:
             entry["reduction_pct"] = _r(100.0 * (1 - tot["total_kgco2e"] / b["total_kgco2e"]), 3)
         base_out[name] = {k: (_r(v) if isinstance(v, float) else v) for k, v in entry.items()}

@@ -173,6 +173,46 @@ def fig_predicted_vs_replayed(replay: pd.DataFrame) -> str:
     return _svg(fig)
 
 
+def _compare_figure(table: pd.DataFrame):
+    """Per day: replayed kgCO2e of each strategy (bars) and its share within the SLO."""
+    plt = _setup()
+    days = [d for d in table["day"].unique() if d != "total"]
+    strategies = list(dict.fromkeys(table["strategy"]))
+    colours = {"no_cache": "#999999", "max_cache": "#ff7f0e", "static_cache": "#9467bd",
+               "plan": "#2ca02c"}
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 5), sharex=True, layout="constrained",
+                                  height_ratios=(3, 1.4))
+    width = 0.8 / max(len(strategies), 1)
+    x = np.arange(len(days))
+    for i, name in enumerate(strategies):
+        sub = table[(table["strategy"] == name) & (table["day"] != "total")].set_index("day")
+        label = sub["label"].iloc[0] if len(sub) else name
+        ax.bar(x + i * width, sub.loc[days, "total_kgco2e"], width, label=label,
+               color=colours.get(name))
+        ax2.plot(x + 0.4 - width / 2, 100 * sub.loc[days, "slo_attainment"], marker="o", ms=3,
+                 color=colours.get(name))
+    ax.set_ylabel("kgCO2e per day (replayed)")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    ax2.set_ylabel("% within SLO")
+    ax2.set_xticks(x + 0.4 - width / 2)
+    ax2.set_xticklabels(days, rotation=30, ha="right")
+    return fig
+
+
+def compare_png(table: pd.DataFrame) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig = _compare_figure(table)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def compare_svg(table: pd.DataFrame) -> str:
+    return _svg(_compare_figure(table))
+
+
 # --------------------------------------------------------------------------------------------
 # page
 # --------------------------------------------------------------------------------------------
@@ -196,7 +236,7 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
-           replay_summary: dict | None = None) -> str:
+           replay_summary: dict | None = None, comparison: pd.DataFrame | None = None) -> str:
     s, sched = plan.summary, plan.schedule
     sc = s.get("scenario", {})
     grid = s["inputs"]["grid"]
@@ -238,6 +278,18 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
         if replay_summary:
             parts.append(f"<p>{html.escape(replay_summary.get('explanation', ''))}</p>")
         parts.append(fig_predicted_vs_replayed(replay))
+    if comparison is not None:
+        parts.append("<h2>Deployments judged by replay</h2>")
+        tot = comparison[comparison["day"] == "total"]
+        rows = [[r.label, f"{r.requests:,}", f"{r.slo_attainment:.1%}", f"{r.total_kgco2e:.3f}",
+                 f"{r.predicted_total_kgco2e:.3f}",
+                 f"{getattr(r, 'reduction_vs_max_cache_pct', float('nan')):.2f}",
+                 f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}"]
+                for r in tot.itertuples()]
+        parts.append(_table(rows, ["strategy", "requests", "within SLO", "replayed kgCO2e",
+                                   "predicted kgCO2e", "plan saves vs (b) %",
+                                   "plan saves vs (a) %"]))
+        parts.append(compare_svg(comparison))
     parts.append("<h2>Schedule</h2>")
     cols = ["window_start", "rate_rps", "ci_gco2_per_kwh", "replicas", "cache_gb", "hit_rate",
             "p90_ttft_s", "p90_tpot_s", "slo_met", "total_kgco2e", "action"]

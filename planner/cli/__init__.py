@@ -15,6 +15,7 @@ from planner.cli import grid as _grid  # noqa: F401  (registers `grid`)
 from planner.cli import trace as _trace  # noqa: F401  (registers `trace ...`)
 from planner.cli import synth as _synth  # noqa: F401  (registers `trace synth`)
 from planner.cli import report as _report  # noqa: F401  (registers `report`)
+from planner.cli import simulate as _simulate  # noqa: F401  (registers `simulate`, `compare`)
 from planner.cli import profile as _profile  # noqa: F401  (registers `profile ...`)
 
 

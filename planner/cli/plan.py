@@ -170,6 +170,10 @@ def plan(
     files = OutputSet(out)
     files.add_text("schedule.csv", to_csv(result.schedule))
     files.add_text("components.csv", components_csv(result.inputs.windowing.stats, result.chosen))
+    for name, b in result.baselines.items():
+        if "schedule" in b:
+            # The baselines as schedules of their own, so `greencache compare` can replay them.
+            files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     if write_model:
         # Same OutputSet, so the model and the schedule land together or not at all.

@@ -16,10 +16,15 @@ def report(
     plan: Annotated[Path, typer.Option(help="Folder holding schedule.csv and summary.json.")] = Path("out"),
     replay: Annotated[Optional[Path], typer.Option(
         help="Folder holding replay.csv and replay.json from `greencache simulate`.")] = None,
+    compare: Annotated[Optional[Path], typer.Option(
+        help="Folder holding compare.csv from `greencache compare`.")] = None,
     out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("out/report.html"),
 ):
-    """Write an HTML report (readable offline): carbon intensity, cache size and replicas over
-    time, carbon by source, the plan against its baselines, predicted against replayed latency."""
+    """Write one self-contained HTML report of a plan (readable offline).
+
+    Carbon intensity, cache size and replicas over time, carbon by source, the plan against its
+    baselines, and, when given, predicted against replayed latency and the replayed comparison.
+    """
     import json
 
     from planner.errors import InputDataError
@@ -37,5 +42,13 @@ def report(
         replay_frame = pd.read_csv(path)
         js = replay / "replay.json"
         replay_summary = json.loads(js.read_text(encoding="utf-8")) if js.exists() else None
-    atomic_write_text(out, render(outputs, replay_frame, replay_summary))
+    comparison = None
+    if compare is not None:
+        import pandas as pd
+
+        path = compare / "compare.csv"
+        if not path.exists():
+            raise InputDataError(f"comparison {path} does not exist")
+        comparison = pd.read_csv(path)
+    atomic_write_text(out, render(outputs, replay_frame, replay_summary, comparison))
     console.print(f"wrote {out}")

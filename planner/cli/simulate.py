@@ -1,0 +1,122 @@
+"""`greencache simulate` and `greencache compare`: what schedules really deliver, by replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import app, console, err_console, handle_errors
+
+
+def _setup(summary: Path, trace: Optional[Path], grid: Optional[str], seed: Optional[int],
+           status):
+    from planner.replay_run import prepare, scenario_from_summary
+
+    opt = scenario_from_summary(summary, trace=str(trace) if trace else None, grid=grid,
+                                seed=seed)
+    return prepare(opt, progress=lambda m: status.update(f"{m}…"))
+
+
+@app.command("simulate")
+@handle_errors
+def simulate(
+    schedule: Annotated[Path, typer.Option(help="Schedule to replay (schedule.csv of a plan).")],
+    trace: Annotated[Optional[Path], typer.Option(
+        help="Trace to replay. [default: the plan's, from summary.json]")] = None,
+    summary: Annotated[Optional[Path], typer.Option(
+        help="The plan's summary.json (scenario). [default: beside the schedule]")] = None,
+    grid: Annotated[Optional[str], typer.Option(
+        help="Grid for the carbon accounting. [default: the plan's]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Reuse-model seed. [default: the plan's]")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output folder. [default: replay/ beside the schedule]")] = None,
+):
+    """Replay every request of the trace through the cluster the schedule describes.
+
+    Per window: the SSD cache at the scheduled size (a grown cache starts empty, a shrunk one
+    evicts), session-affine routing to the scheduled replicas, each replica simulated request by
+    request; then SLO attainment, p90 latencies, energy and carbon beside the planner's
+    prediction. Writes replay.csv and replay.json.
+    """
+    from planner.outputs import OutputSet
+    from planner.replay_run import read_schedule, replay_csv, replay_schedule, replay_summary
+
+    sched = read_schedule(schedule)
+    summary = summary or schedule.parent / "summary.json"
+    out = out or schedule.parent / "replay"
+    with err_console.status("replaying…") as status:
+        setup = _setup(summary, trace, grid, seed, status)
+        status.update("replaying…")
+        result = replay_schedule(setup, sched)
+    files = OutputSet(out)
+    files.add_text("replay.csv", replay_csv(result.windows))
+    data = replay_summary(result, setup.options, str(schedule))
+    files.add_text("replay.json", json.dumps(data, indent=2) + "\n")
+    written = files.commit()
+    console.print(data["explanation"])
+    for note in data["notes"]:
+        console.print(f"[dim]note: {note}[/]")
+    for p in written:
+        console.print(f"wrote {p}")
+
+
+@app.command("compare")
+@handle_errors
+def compare(
+    plan: Annotated[Path, typer.Option(
+        help="A plan's output folder: schedule.csv, summary.json and baselines/.")] = Path("out"),
+    trace: Annotated[Optional[Path], typer.Option(
+        help="Trace to replay. [default: the plan's]")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output folder. [default: compare/ inside the plan folder]")] = None,
+):
+    """Judge the plan and its baselines by replay on the same trace and grid.
+
+    (a) no SSD tier, (b) a fixed cache at the largest size, (c) the best single cache size,
+    (d) the per-window plan, each with replicas sized to the SLO. Writes compare.csv (per day
+    and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
+    """
+    from planner.outputs import OutputSet
+    from planner.replay_run import STRATEGIES, compare as run_compare, read_schedule
+    from planner.report_html import compare_png
+
+    paths = {"plan": plan / "schedule.csv"}
+    paths.update({name: plan / "baselines" / f"{name}.csv" for name, _ in STRATEGIES
+                  if name != "plan"})
+    schedules = {name: read_schedule(p) for name, p in paths.items() if p.exists()
+                 or name == "plan"}
+    out = out or plan / "compare"
+    with err_console.status("comparing…") as status:
+        setup = _setup(plan / "summary.json", trace, None, None, status)
+        results, table = run_compare(setup, schedules,
+                                     progress=lambda m: status.update(f"{m}…"))
+    totals = table[table["day"] == "total"]
+    data = {"plan": str(plan), "scenario": setup.options.as_dict(),
+            "strategies": {r.strategy: {k: (None if isinstance(v, float) and v != v else v)
+                                        for k, v in r._asdict().items()
+                                        if k not in ("strategy", "Index")}
+                           for r in totals.itertuples()},
+            "notes": sorted({n for r in results.values() for n in r.notes} | set(setup.notes))}
+    files = OutputSet(out)
+    files.add_text("compare.csv", table.to_csv(index=False, float_format="%.6g",
+                                               lineterminator="\n"))
+    files.add_text("compare.json", json.dumps(data, indent=2, default=float) + "\n")
+    files.add_bytes("compare.png", compare_png(table))
+    written = files.commit()
+
+    t = Table(title="Replayed deployments", title_justify="left")
+    for col in ("strategy", "requests", "within SLO", "kgCO2e", "predicted", "vs (b) %",
+                "vs (a) %"):
+        t.add_column(col, justify="left" if col == "strategy" else "right")
+    for r in totals.itertuples():
+        t.add_row(r.label, f"{r.requests:,}", f"{r.slo_attainment:.1%}", f"{r.total_kgco2e:.3f}",
+                  f"{r.predicted_total_kgco2e:.3f}",
+                  f"{getattr(r, 'reduction_vs_max_cache_pct', float('nan')):.2f}",
+                  f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}")
+    console.print(t)
+    for p in written:
+        console.print(f"wrote {p}")
