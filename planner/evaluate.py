@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner import carbon
 from planner.catalog import Hardware
+from planner.deployment import deployment_carbon
 from planner.errors import InputDataError
 
 REPLAY_COLUMNS = (
@@ -78,21 +78,34 @@ def schedule_windows(trace, schedule: pd.DataFrame) -> np.ndarray:
 
 
 @dataclass
-class ReplayResult:
-    windows: pd.DataFrame
-    totals: dict
-    ttft_s: np.ndarray
-    tpot_s: np.ndarray
+class Served:
+    """What happened physically under a schedule, before any carbon intensity is applied:
+    per request its window, cached tokens, TTFT and TPOT; per window the mean GPU power and
+    the SSD traffic. The same schedule serves the same requests on every grid."""
+
     request_window: np.ndarray
     cached_tokens: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    hours: np.ndarray
+    gpu_power_w: np.ndarray
+    ssd_read_gbps: np.ndarray
+    ssd_write_gbps: np.ndarray
     notes: list[str] = field(default_factory=list)
 
 
-def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_model,
-           kv_bytes_per_token: int, slo_ttft_s: float, slo_tpot_s: float, policy: str = "lru",
-           lcs=None, progress=None) -> ReplayResult:
-    """Replay ``trace`` under ``schedule`` (module docstring). ``replica_model`` simulates one
-    replica: ``replica_model(arrival_s, prompt, cached, output) -> ReplicaRun``."""
+@dataclass
+class ReplayResult:
+    windows: pd.DataFrame
+    totals: dict
+    served: Served
+    notes: list[str] = field(default_factory=list)
+
+
+def serve(trace, schedule: pd.DataFrame, hw: Hardware, replica_model, kv_bytes_per_token: int,
+          policy: str = "lru", lcs=None, progress=None) -> Served:
+    """Steps 1–3 of the module docstring. ``replica_model(arrival_s, prompt, cached, output)``
+    simulates one replica and returns a ReplicaRun; it has ``loaded_idle_w``."""
     from planner.workload.eviction import simulate_cache
 
     notes = []
@@ -114,15 +127,13 @@ def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_
     gpu_j = np.zeros(W)
     read_b = np.zeros(W)
     write_b = np.zeros(W)
-    starts = pd.DatetimeIndex(schedule["window_start"])
-    ends = pd.DatetimeIndex(schedule["window_end"])
+    busy = np.zeros(W)
     origin = trace.absolute_start
-    lo = (starts - origin).total_seconds().to_numpy()
-    hi = (ends - origin).total_seconds().to_numpy()
+    lo = (pd.DatetimeIndex(schedule["window_start"]) - origin).total_seconds().to_numpy()
+    hi = (pd.DatetimeIndex(schedule["window_end"]) - origin).total_seconds().to_numpy()
     key = win * (int(replicas.max()) + 1) + replica
     order = np.argsort(key, kind="stable")
     bounds = np.flatnonzero(np.diff(np.concatenate(([-1], key[order], [-1]))))
-    busy = {}
     for a, b in zip(bounds[:-1], bounds[1:]):
         idx = order[a:b]
         t = int(win[idx[0]])
@@ -131,44 +142,39 @@ def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_
         ttft[idx] = run.ttft_s
         tpot[idx] = run.tpot_s
         start = float(trace.arrival_s[idx[0]])
-        covered = max(0.0, min(start + run.span_s, hi[t]) - max(start, lo[t]))
-        busy[t] = busy.get(t, 0.0) + covered
+        busy[t] += max(0.0, min(start + run.span_s, hi[t]) - max(start, lo[t]))
         gpu_j[t] += run.gpu_energy_j * hw.gpus_per_replica
         read_b[t] += run.ssd_read_bytes
         write_b[t] += run.ssd_write_bytes
         if progress:
             progress(t + 1, W)
+    seconds = np.maximum(hi - lo, 1e-9)
+    # Replica time in the window that no simulated run covers is loaded idle time.
+    idle_s = np.maximum(replicas * seconds - busy, 0.0)
+    gpu_j += idle_s * replica_model.loaded_idle_w * hw.gpus_per_replica
+    gpu_power = gpu_j / (seconds * replicas * hw.gpus_per_replica)
+    return Served(win, cached, ttft, tpot, seconds / 3600.0, gpu_power, read_b / seconds / 1e9,
+                  write_b / seconds / 1e9, notes)
 
-    hours = (hi - lo) / 3600.0
-    idle_w = replica_model.loaded_idle_w
-    # Replica time in the window not covered by a simulated run is loaded idle time.
-    idle_s = np.array([replicas[t] * (hi[t] - lo[t]) - busy.get(t, 0.0) for t in range(W)])
-    gpu_j += np.maximum(idle_s, 0.0) * idle_w * hw.gpus_per_replica
-    gpus = replicas * hw.gpus_per_replica
-    gpu_power = gpu_j / np.maximum(hours * 3600.0 * gpus, 1e-9)
 
-    drives = np.where(cache_gb > 0, np.maximum(replicas * hw.drives_per_replica,
-                                               np.ceil(cache_gb / hw.ssd_capacity_gb)), 0)
-    seconds = np.maximum(hours * 3600.0, 1e-9)
-    safe_d = np.maximum(drives, 1)
-    read_gbps, write_gbps = read_b / seconds / 1e9, write_b / seconds / 1e9
-    ssd_w = np.where(drives > 0, carbon.ssd_drive_power_w(
-        read_gbps / safe_d, write_gbps / safe_d, hw.ssd_idle_w, hw.ssd_active_w,
-        hw.ssd_read_gbps, hw.ssd_write_gbps), 0.0)
-    life = carbon.ssd_effective_lifetime_h(cache_gb, write_gbps, hw.ssd_dwpd,
-                                           hw.ssd_warranty_years, hw.ssd_lifetime_h)
-    br = carbon.account(hours=hours, ci_g_per_kwh=ci, replicas=replicas,
-                        gpus_per_replica=hw.gpus_per_replica, gpu_power_w=gpu_power,
-                        host_power_w_per_gpu=hw.host_power_w_per_gpu, drives=drives,
-                        ssd_power_w_per_drive=ssd_w, pue=hw.pue,
-                        gpu_embodied_kg=hw.gpu_embodied_kg, gpu_lifetime_h=hw.gpu_lifetime_h,
-                        host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu,
-                        host_lifetime_h=hw.host_lifetime_h, cache_gb=cache_gb,
-                        ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
+def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware,
+            slo_ttft_s: float, slo_tpot_s: float) -> ReplayResult:
+    """Step 4: carbon of what was served, with the planner's own accounting."""
+    br, *_ = deployment_carbon(hw, served.hours, ci, schedule["replicas"].to_numpy(),
+                               served.gpu_power_w, schedule["cache_gb"].to_numpy(dtype=float),
+                               served.ssd_read_gbps, served.ssd_write_gbps)
+    frame = _window_frame(trace, schedule, served.request_window, served.cached_tokens,
+                          served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
+    totals = _totals(frame, served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
+    return ReplayResult(frame, totals, served, list(served.notes))
 
-    frame = _window_frame(trace, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br)
-    totals = _totals(frame, ttft, tpot, slo_ttft_s, slo_tpot_s, br)
-    return ReplayResult(frame, totals, ttft, tpot, win, cached, notes)
+
+def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_model,
+           kv_bytes_per_token: int, slo_ttft_s: float, slo_tpot_s: float, policy: str = "lru",
+           lcs=None, progress=None) -> ReplayResult:
+    """Replay ``trace`` under ``schedule`` and account its carbon on ``ci`` (per window)."""
+    served = serve(trace, schedule, hw, replica_model, kv_bytes_per_token, policy, lcs, progress)
+    return account(served, trace, schedule, ci, hw, slo_ttft_s, slo_tpot_s)
 
 
 def _p90(x: np.ndarray) -> float:

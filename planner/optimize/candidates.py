@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from planner import carbon
 from planner.catalog import Hardware
+from planner.deployment import deployment_carbon
 from planner.perf.profile import ProfileTable
 from planner.workload.hitcurve import HitCurves
 
@@ -41,18 +41,6 @@ class CandidateSet:
     max_replicas: int
 
 
-def ssd_drives(cache_gb, replicas, drives_per_replica, drive_capacity_gb):
-    """d(c) = 0 without a cache, else max(n · drives per replica, ⌈c / drive capacity⌉).
-
-    Each replica stripes its KV reads over its own drives (the profile's bandwidth assumes
-    it), and the drives must also hold the capacity.
-    """
-    cache_gb = np.asarray(cache_gb, dtype=float)
-    need = np.maximum(np.asarray(replicas) * drives_per_replica,
-                      np.ceil(cache_gb / drive_capacity_gb))
-    return np.where(cache_gb > 0, need, 0).astype(np.int64)
-
-
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
                      prune: bool = True) -> CandidateSet:
@@ -72,25 +60,10 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     rate = lam[t] / n
     look = profile.lookup(rate, hit, mean_in[t], mean_out[t])
 
-    drives = ssd_drives(cache_gb, n, hw.drives_per_replica, hw.ssd_capacity_gb)
-    has_ssd = cache_gb > 0
-    read_total = np.where(has_ssd, n * look.ssd_read_gbps, 0.0)
-    write_total = np.where(has_ssd, n * look.ssd_write_gbps, 0.0)
-    safe_d = np.maximum(drives, 1)
-    ssd_w = np.where(has_ssd, carbon.ssd_drive_power_w(
-        read_total / safe_d, write_total / safe_d, hw.ssd_idle_w, hw.ssd_active_w,
-        hw.ssd_read_gbps, hw.ssd_write_gbps), 0.0)
-    life = carbon.ssd_effective_lifetime_h(cache_gb, write_total, hw.ssd_dwpd,
-                                           hw.ssd_warranty_years, hw.ssd_lifetime_h)
     hours = stats["hours"].to_numpy(dtype=float)[t]
-    br = carbon.account(
-        hours=hours, ci_g_per_kwh=np.asarray(ci, dtype=float)[t], replicas=n,
-        gpus_per_replica=hw.gpus_per_replica, gpu_power_w=look.gpu_power_w,
-        host_power_w_per_gpu=hw.host_power_w_per_gpu, drives=drives,
-        ssd_power_w_per_drive=ssd_w, pue=hw.pue, gpu_embodied_kg=hw.gpu_embodied_kg,
-        gpu_lifetime_h=hw.gpu_lifetime_h, host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu,
-        host_lifetime_h=hw.host_lifetime_h, cache_gb=cache_gb,
-        ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
+    br, drives, ssd_w, life, write_total = deployment_carbon(
+        hw, hours, np.asarray(ci, dtype=float)[t], n, look.gpu_power_w, cache_gb,
+        n * look.ssd_read_gbps, n * look.ssd_write_gbps)
     frame = pd.DataFrame({
         "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
