@@ -35,9 +35,11 @@ PROFILE_DATE ?= 2026-11-24
 profiles: $(STAMP)
 	$(PY) -m planner.perf.shipped --date $(PROFILE_DATE)
 
-## The model's error against the measured data sets.
+## Fit the performance model on profiles/measured, write its parameters
+## (profiles/calibration/perf_model.json), print the error per data set, plot predicted vs
+## measured into out/calibration. Run `make profiles` afterwards to rebuild the tables.
 calibrate: $(STAMP)
-	$(GC) profile calibrate
+	$(GC) profile calibrate --write --plots out/calibration
 
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -34,3 +34,43 @@ def test_cli_errors_exit_codes(tmp_path):
                          "--tp", "1", "--ssd", "nvme-gen4", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "does not fit" in res.output
     assert not list(tmp_path.iterdir())
+
+
+def test_simulated_and_closed_form_agree_at_light_load():
+    """The M1 closed form and the simulator share the iteration model: at a light load the
+    median TTFT and TPOT of the two agree within 30 %."""
+    import numpy as np
+
+    from planner.perf.analytic import operating_point
+    from planner.perf.iteration import IterationModel
+    from planner.perf.params import load_params
+    from planner.perf.simulator import common_draws, replica_costs, simulate_points
+    from planner.perf.spec import build_spec
+
+    p = load_params()
+    spec = build_spec("llama-3-70b", "h100-sxm", 4, "nvme-gen4")
+    m = IterationModel(spec, p.device("h100-sxm"))
+    c = replica_costs(m, p.power)
+    r = simulate_points(c, np.array([0.5]), np.array([0.0]), np.array([2048.0]),
+                        np.array([256.0]), p.lengths, common_draws(600, 1), spec.max_context, 100)
+    a = operating_point(m, p.power, p.lengths, 0.5, 0.0, 2048, 256, 8192, 256)
+    assert a.stable
+    assert abs(r[0, 0] / a.ttft_s[0] - 1) < 0.3
+    assert abs(r[0, 3] / a.tpot_s[0] - 1) < 0.3
+
+
+def test_analytic_method_still_available(tmp_path):
+    opts = SynthOptions("llama-3-8b", "a100-80gb", 1, "nvme-gen4", date="2026-01-02",
+                        method="analytic", **SMALL)
+    frame, meta = synthesize(opts)
+    assert meta["method"].startswith("analytic") and meta["simulation"] is None
+    assert frame["stable"].sum() > 0 and (frame["stable"] == 0).any()
+
+
+def test_seed_changes_the_draws_not_the_grid():
+    a, _ = synthesize(SynthOptions("llama-3-8b", "h100-sxm", 1, "nvme-gen4", date="2026-01-02",
+                                   requests=300, seed=1, **SMALL))
+    b, _ = synthesize(SynthOptions("llama-3-8b", "h100-sxm", 1, "nvme-gen4", date="2026-01-02",
+                                   requests=300, seed=2, **SMALL))
+    assert list(a.columns) == list(b.columns) and len(a) == len(b)
+    assert not a["p90_ttft_s"].equals(b["p90_ttft_s"])

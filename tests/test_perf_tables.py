@@ -1,5 +1,6 @@
 """The shipped profile tables keep the planner's contract and behave physically."""
 
+import functools
 import json
 from pathlib import Path
 
@@ -12,22 +13,32 @@ from planner.perf.profile import AXES, COLUMNS, load_profile, read_profile, tabl
 TABLES = sorted(tables_dir().glob("*.csv"))
 
 
+@functools.lru_cache(maxsize=None)
+def table(path: Path):
+    return read_profile(path)
+
+
 def test_required_tables_shipped():
+    from planner.perf.shipped import shipped_configs
+    from planner.perf.profile import table_name
+
     names = {p.stem for p in TABLES}
-    for ssd in ("nvme-gen4", "nvme-gen5"):
-        assert f"llama-3-70b__h100-sxm-tp4__{ssd}" in names
-        assert f"llama-3-8b__h100-sxm-tp1__{ssd}" in names
+    want = {table_name(*c) for c in shipped_configs()}
+    assert len(want) == 24 and want <= names
 
 
 @pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
 def test_table_contract(path: Path):
-    t = read_profile(path)
+    t = table(path)
     assert list(pd.read_csv(path, nrows=1).columns) == list(COLUMNS)
     (in_lo, in_hi), (out_lo, out_hi) = t.token_range()
     assert in_lo <= 128 and in_hi >= 16384 and out_lo <= 16 and out_hi >= 1024
     assert t.axes[0][0] == 0 and t.axes[1][0] == 0 and t.axes[1][-1] == 1
     meta = json.loads(path.with_suffix(".meta.json").read_text())
     assert meta["modelled"] is True and meta["generated"] and meta["inputs"]
+    # finite-run noise stays small: the running maximum over rates raised p50/p90 little
+    adj = meta["monotone_adjustment_max"]
+    assert all(adj[c] < 0.10 for c in ("p50_ttft_s", "p90_ttft_s", "p50_tpot_s", "p90_tpot_s"))
     assert path.stat().st_size < 1_100_000
     f = t.frame
     stable = f["stable"] == 1
@@ -39,7 +50,7 @@ def test_table_contract(path: Path):
 
 @pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
 def test_latency_nondecreasing_in_load_and_unstable_beyond_knee(path: Path):
-    f = read_profile(path).frame
+    f = table(path).frame
     for _, g in f.groupby(list(AXES[1:])):
         g = g.sort_values("rate_rps")
         st = g["stable"].to_numpy()
@@ -53,7 +64,7 @@ def test_latency_nondecreasing_in_load_and_unstable_beyond_knee(path: Path):
 
 @pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
 def test_idle_power_at_zero_load(path: Path):
-    t = read_profile(path)
+    t = table(path)
     f = t.frame
     zero = f[f["rate_rps"] == 0]
     from planner.catalog import load_catalog
@@ -71,11 +82,31 @@ def test_planner_lookup_call():
     assert r.gpu_power_w[1] > r.gpu_power_w[0]
 
 
+def _loads_cheaper(meta) -> bool:
+    """Loading a cached token takes less than half the time of recomputing it."""
+    from planner.perf.iteration import IterationModel
+    from planner.perf.params import load_params
+    from planner.perf.spec import build_spec
+
+    spec = build_spec(meta["model"], meta["gpu"], meta["tp"], meta["ssd"],
+                      meta["drives_per_replica"], meta["precision"])
+    m = IterationModel(spec, load_params().device(spec.gpu), meta["options"]["engine"])
+    per_token = m.prefill_coefficients(meta["engine"]["token_budget"])[1]
+    return spec.kv_bytes_per_token / spec.kv_load_bytes_per_s < 0.5 * per_token
+
+
 @pytest.mark.parametrize("path", TABLES, ids=lambda p: p.stem)
 def test_ttft_nonincreasing_in_hit_rate(path: Path):
-    # the engine loads a prefix only when that beats recomputing it, so more hits never hurt
-    f = read_profile(path).frame
-    f = f[f["stable"] == 1]
+    """The engine loads a prefix only as far as that beats recomputing it, so more hits never
+    slow a lone prefill; under load too where loads are clearly cheaper than recompute (on a
+    slow tier the SSD queue of one request's load delays the next)."""
+    t = table(path)
+    f = t.frame[t.frame["stable"] == 1]
+    if not _loads_cheaper(t.meta):
+        f = f[f["rate_rps"] == 0]
+    assert len(f)
     for _, g in f.groupby(["rate_rps", "mean_input_tokens", "mean_output_tokens"]):
-        v = g.sort_values("hit_rate")["p50_ttft_s"].to_numpy()
-        assert np.all(np.diff(v) <= 0.02 * v[:-1] + 1e-6)
+        g = g.sort_values("hit_rate")
+        for c in ("p50_ttft_s", "p90_ttft_s"):
+            v = g[c].to_numpy()
+            assert np.all(np.diff(v) <= 0.03 * v[:-1] + 1e-6), (c, g.iloc[0].tolist())

@@ -13,6 +13,9 @@ profile_app = typer.Typer(help="Generate, show and calibrate latency and power p
                           no_args_is_help=True)
 app.add_typer(profile_app, name="profile")
 
+ParamsOpt = Annotated[Optional[Path], typer.Option(
+    help="Performance model parameter file (default profiles/calibration/perf_model.json).")]
+
 
 @profile_app.command("synth")
 @handle_errors
@@ -24,52 +27,197 @@ def synth(
     drives: Annotated[Optional[int], typer.Option(
         help="Drives per replica striping the KV tier (default: tp × host.drives_per_gpu).")] = None,
     precision: Annotated[str, typer.Option(help="Weights and KV precision: bf16 or fp8.")] = "bf16",
+    engine: Annotated[str, typer.Option(
+        help="Engine calibration: graph (CUDA-graph engine, own H100 runs) or splitwise.")] = "graph",
     token_budget: Annotated[int, typer.Option(help="Tokens per engine iteration.")] = 8192,
     max_seqs: Annotated[int, typer.Option(help="Running requests per replica at most.")] = 256,
-    method: Annotated[str, typer.Option(help="analytic (closed form).")] = "analytic",
+    method: Annotated[str, typer.Option(
+        help="simulated (replica simulator) or analytic (closed form, M1).")] = "simulated",
+    requests: Annotated[int, typer.Option(help="Simulated requests per table point.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated arrivals and lengths.")] = 20261124,
     date: Annotated[Optional[str], typer.Option(
         help="Generation date written into the metadata (ISO, default today); fix it to "
              "regenerate byte-identical tables.")] = None,
-    params: Annotated[Optional[Path], typer.Option(
-        help="Performance model parameter file (default profiles/calibration/perf_model.json).")] = None,
+    params: ParamsOpt = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Folder for the table (default profiles/tables).")] = None,
+    hit_rates: Annotated[Optional[str], typer.Option(
+        help="Hit-rate axis, comma-separated (default 0,0.25,0.5,0.75,1).")] = None,
+    inputs: Annotated[Optional[str], typer.Option(
+        help="Mean prompt axis, comma-separated (default 128,256,…,16384).")] = None,
+    outputs: Annotated[Optional[str], typer.Option(
+        help="Mean output axis, comma-separated (default 16,32,…,1024).")] = None,
+    rate_points: Annotated[int, typer.Option(help="Rates above 0 on the rate axis.")] = 31,
 ):
     """Write the profile table of one replica configuration (CSV + .meta.json)."""
-    from planner.perf.synth import SynthOptions, synthesize, write_table
+    from planner.perf import synth as sy
 
-    opts = SynthOptions(model=model, gpu=gpu, tp=tp, ssd=ssd, drives=drives,
-                        precision=precision, token_budget=token_budget, max_seqs=max_seqs,
-                        method=method, date=date,
-                        params_path=str(params) if params else None)
+    axes = {}
+    for key, text, kind in (("hit_axis", hit_rates, float), ("input_axis", inputs, int),
+                            ("output_axis", outputs, int)):
+        if text is not None:
+            axes[key] = _parse_list(text, kind, key.split("_")[0])
+    opts = sy.SynthOptions(model=model, gpu=gpu, tp=tp, ssd=ssd, drives=drives,
+                           precision=precision, engine=engine, token_budget=token_budget,
+                           max_seqs=max_seqs, method=method, requests=requests, seed=seed,
+                           date=date, params_path=str(params) if params else None,
+                           rate_points=rate_points, **axes)
+    synthesize, write_table = sy.synthesize, sy.write_table
     frame, meta = synthesize(opts)
     path = write_table(frame, meta, out)
     stable = int(frame["stable"].sum())
     console.print(f"wrote {path} ({len(frame):,} rows, {stable:,} stable)")
 
 
+def _parse_list(text: str, kind, what: str):
+    from planner.errors import UsageError
+
+    try:
+        return tuple(kind(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"the {what} axis must be comma-separated numbers (got {text!r})") \
+            from None
+
+
+@profile_app.command("show")
+@handle_errors
+def show(
+    model: Annotated[str, typer.Option(help="Model key.")],
+    gpu: Annotated[str, typer.Option(help="GPU key.")],
+    tp: Annotated[int, typer.Option(help="Tensor-parallel GPUs per replica.")],
+    ssd: Annotated[str, typer.Option(help="SSD type key.")],
+    mean_input: Annotated[float, typer.Option(help="Mean prompt tokens of the workload.")] = 1155,
+    mean_output: Annotated[float, typer.Option(help="Mean output tokens.")] = 211,
+    tables: Annotated[Optional[Path], typer.Option(
+        help="Folder of profile tables (default profiles/tables).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Write a PNG of p90 TTFT, p90 TPOT and GPU power against load per hit rate.")] = None,
+):
+    """Print p90 TTFT, p90 TPOT and GPU power against load and hit rate (interpolated)."""
+    import numpy as np
+    from rich.table import Table
+
+    from planner.perf.profile import load_profile
+
+    t = load_profile(model, gpu, tp, ssd, tables)
+    t.check_mix(np.array([mean_input]), np.array([mean_output]), ["(show)"])
+    hits = t.axes[1]
+    rates = t.axes[0]
+    table = Table(title=f"{t.source}: mean prompt {mean_input:,.0f}, output {mean_output:,.0f} "
+                        f"({'modelled' if t.modelled else 'measured'})")
+    table.add_column("rate req/s", justify="right")
+    for h in hits:
+        table.add_column(f"hit {h:.2f}\np90 TTFT / TPOT ms, W", justify="right")
+    curves = {}
+    for h in hits:
+        r = t.lookup(rates, h, mean_input, mean_output)
+        curves[h] = r
+    for k, rate in enumerate(rates):
+        cells = []
+        for h in hits:
+            r = curves[h]
+            if r.stable[k]:
+                cells.append(f"{r.p90_ttft_s[k] * 1e3:,.0f} / {r.p90_tpot_s[k] * 1e3:,.1f}, "
+                             f"{r.gpu_power_w[k]:,.0f}")
+            else:
+                cells.append("unstable")
+        table.add_row(f"{rate:,.3g}", *cells)
+    console.print(table)
+    if plot:
+        _plot_show(plot, rates, curves, t.source)
+        console.print(f"wrote {plot}")
+
+
+def _plot_show(path: Path, rates, curves, title):
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from planner.outputs import atomic_write_bytes
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    for h, r in curves.items():
+        s = r.stable & (rates > 0)
+        axes[0].plot(rates[s], r.p90_ttft_s[s], marker=".", label=f"hit {h:.2f}")
+        axes[1].plot(rates[s], r.p90_tpot_s[s] * 1e3, marker=".", label=f"hit {h:.2f}")
+        axes[2].plot(rates[s], r.gpu_power_w[s], marker=".", label=f"hit {h:.2f}")
+    for ax, lab in zip(axes, ("p90 TTFT (s)", "p90 TPOT (ms)", "GPU power (W per GPU)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("offered load per replica (requests/s)")
+        ax.set_ylabel(lab)
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[0].legend()
+    fig.suptitle(f"{title} (modelled)", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 @profile_app.command("calibrate")
 @handle_errors
 def calibrate(
-    params: Annotated[Optional[Path], typer.Option(
-        help="Performance model parameter file (default profiles/calibration/perf_model.json).")] = None,
+    write: Annotated[bool, typer.Option(
+        help="Write the fitted parameters to the parameter file.")] = False,
+    params: ParamsOpt = None,
+    plots: Annotated[Optional[Path], typer.Option(
+        help="Folder for predicted-against-measured plots (PNG).")] = None,
+    anchors: Annotated[bool, typer.Option(
+        help="Also compare with the TensorRT-LLM throughput anchors (simulated).")] = True,
 ):
-    """Print the model's median and p90 absolute percentage error per measured data set."""
+    """Fit the model on the measured data and print, per data set, the median and p90
+    absolute percentage error on fit and held-out rows; check against published figures."""
     from rich.table import Table
 
-    from planner.perf.calibrate import ape_summary, predict_splitwise
-    from planner.perf.params import load_params
+    from planner.perf.calibrate import prediction_frame, report_table
+    from planner.perf.fit import fit_all
+    from planner.perf.params import write_params
 
-    p = load_params(params)
-    f = predict_splitwise(p)
-    f = f[f["possible"]].copy()
-    f["dataset"] = "splitwise " + f["model"] + " " + f["gpu"]
-    f["split"] = "all"
-    summary = ape_summary(f)
-    table = Table(title=f"model error ({p.method})")
-    for c in ("data set", "split", "metric", "rows", "median APE %", "p90 APE %"):
-        table.add_column(c)
-    for r in summary.itertuples():
-        table.add_row(r.dataset, r.split, r.metric, str(r.rows), f"{r.median_ape_pct:.1f}",
+    fitted, data = fit_all()
+    pred = prediction_frame(fitted, data)
+    rep = report_table(pred)
+    table = Table(title=f"calibration: {fitted.method}")
+    for c in ("data set", "metric", "split", "rows", "median APE %", "p90 APE %"):
+        table.add_column(c, justify="right" if c in ("rows",) or "APE" in c else "left")
+    for r in rep.itertuples():
+        table.add_row(r.dataset, r.metric, r.split, str(r.rows), f"{r.median_ape_pct:.1f}",
                       f"{r.p90_ape_pct:.1f}")
     console.print(table)
+    _print_checks(fitted, anchors)
+    if write:
+        path = write_params(fitted, params)
+        console.print(f"wrote {path}")
+    if plots:
+        from planner.perf.calibrate import plot_predictions
+
+        for p in plot_predictions(pred, plots):
+            console.print(f"wrote {p}")
+
+
+def _print_checks(fitted, anchors: bool):
+    from rich.table import Table
+
+    from planner.perf.checks import anchor_comparison, power_checks
+
+    pc = power_checks(fitted)
+    t = Table(title="power and energy against constants.md (not fitted on these)")
+    for c in ("check", "reference", "model", "source"):
+        t.add_column(c)
+    for r in pc.itertuples():
+        t.add_row(r.check, f"{r.reference:g}", f"{r.model:.3g}", r.source)
+    console.print(t)
+    if anchors:
+        for engine in ("graph", "splitwise"):
+            ac = anchor_comparison(fitted, engine)
+            t = Table(title=f"TensorRT-LLM published max throughput vs model ({engine} engine, "
+                            "fp8, 256 sequences, 8192-token budget)")
+            for c in ("model", "tp", "in/out", "published tok/s", "model tok/s", "ratio"):
+                t.add_column(c)
+            for r in ac.itertuples():
+                t.add_row(r.model, str(r.tp), getattr(r, "_4"), f"{r.published_tok_s:,.0f}",
+                          f"{r.model_tok_s:,.0f}", f"{r.ratio:.2f}")
+            console.print(t)

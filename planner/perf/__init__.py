@@ -1,0 +1,9 @@
+"""Latency and power model of one serving replica, its simulator and the profile tables.
+
+Public entry points:
+
+* :func:`planner.perf.profile.load_profile` — the planner's view (profile tables);
+* :func:`planner.perf.replay.replay_replica` — one replica over a request stream;
+* :func:`planner.perf.ssd.effective_ssd_lifetime_h` — SSD lifetime under write wear;
+* :func:`planner.perf.synth.synthesize` — build a profile table.
+"""

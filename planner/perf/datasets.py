@@ -88,3 +88,118 @@ def physically_possible(frame: pd.DataFrame, peak_flops_per_gpu: dict[str, float
     flops = 2.0 * params_b * 1e9 * frame["batch"] * frame["prompt"]
     peak = frame["gpu"].map(peak_flops_per_gpu) * frame["tp"]
     return (flops / frame["ttft_s"] <= peak).to_numpy()
+
+
+# ------------------------------------------------------------------------------------------
+# Vidur (MIT © Microsoft): per-operator times of the linear layers and all-reduce times
+# ------------------------------------------------------------------------------------------
+VIDUR_GPUS = {"a100": "a100-80gb", "h100": "h100-sxm"}
+VIDUR_MODELS = {"Meta-Llama-3-8B": "llama-3-8b", "Meta-Llama-3-70B": "llama-3-70b",
+                "Llama-2-70b-hf": "llama-2-70b", "Llama-2-7b-hf": "llama-2-7b"}
+VIDUR_GEMM_OPS = ("attn_pre_proj", "attn_post_proj", "mlp_up_proj", "mlp_down_proj")
+VIDUR_ELEMENTWISE_OPS = ("input_layernorm", "post_attention_layernorm", "attn_rope", "mlp_act",
+                         "add")
+VIDUR_MLP_COLUMNS = ("num_tokens", "num_tensor_parallel_workers") + tuple(
+    f"time_stats.{op}.median" for op in VIDUR_GEMM_OPS + VIDUR_ELEMENTWISE_OPS)
+VIDUR_AR_COLUMNS = ("num_workers", "size", "devices_per_node", "rank",
+                    "time_stats.all_reduce.median")
+
+
+def derive_vidur(src: Path, dst: Path) -> list[Path]:
+    """Reduce Vidur's profiling CSVs to what the fit uses (written as *_derived.csv).
+
+    mlp.csv → the median time (ms) of every linear and elementwise operator per
+    (num_tokens, num_tensor_parallel_workers); all_reduce.csv → rank 0, single-node rows
+    (devices_per_node = num_workers), median time (ms) per (num_workers, size in bytes).
+    """
+    written = []
+    for gdir in sorted((src / "compute").iterdir()):
+        for mlp in sorted(gdir.glob("meta-llama/*/mlp.csv")):
+            frame = _read_csv(mlp, VIDUR_MLP_COLUMNS)
+            out = dst / "compute" / gdir.name / mlp.parent.name / "mlp_derived.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            frame.loc[:, list(VIDUR_MLP_COLUMNS)].sort_values(
+                ["num_tensor_parallel_workers", "num_tokens"]).to_csv(
+                out, index=False, lineterminator="\n")
+            written.append(out)
+    for ndir in sorted((src / "network").iterdir()):
+        ar = ndir / "all_reduce.csv"
+        frame = _read_csv(ar, VIDUR_AR_COLUMNS)
+        keep = (frame["rank"] == 0) & (frame["devices_per_node"] == frame["num_workers"])
+        out = dst / "network" / ndir.name / "all_reduce_derived.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.loc[keep, ["num_workers", "size", "time_stats.all_reduce.median"]].sort_values(
+            ["num_workers", "size"]).to_csv(out, index=False, lineterminator="\n")
+        written.append(out)
+    return written
+
+
+def load_vidur_mlp(root: Path | None = None) -> pd.DataFrame:
+    """Rows ``gpu, model, tp, tokens, op, time_s``; op is one of the four GEMMs or
+    ``elementwise`` (the sum of the norm, RoPE, activation and add operators)."""
+    root = Path(root) if root else measured_dir() / "vidur"
+    files = sorted((root / "compute").glob("*/*/mlp_derived.csv"))
+    if not files:
+        raise InputDataError(f"no Vidur operator profiles under {root / 'compute'}")
+    frames = []
+    for f in files:
+        gpu, model = f.parent.parent.name, f.parent.name
+        if gpu not in VIDUR_GPUS or model not in VIDUR_MODELS:
+            raise InputDataError(f"{f}: unknown GPU {gpu!r} or model {model!r}")
+        raw = _read_csv(f, VIDUR_MLP_COLUMNS)
+        _positive(f, raw, VIDUR_MLP_COLUMNS)
+        base = pd.DataFrame({"gpu": VIDUR_GPUS[gpu], "model": VIDUR_MODELS[model],
+                             "tp": raw["num_tensor_parallel_workers"].astype(int),
+                             "tokens": raw["num_tokens"].astype(int)})
+        for op in VIDUR_GEMM_OPS:
+            frames.append(base.assign(op=op, time_s=raw[f"time_stats.{op}.median"] / 1e3))
+        elem = sum(raw[f"time_stats.{op}.median"] for op in VIDUR_ELEMENTWISE_OPS)
+        frames.append(base.assign(op="elementwise", time_s=elem / 1e3))
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_vidur_allreduce(root: Path | None = None) -> pd.DataFrame:
+    """Rows ``gpu, tp, bytes, time_s`` (single-node all-reduce, rank 0)."""
+    root = Path(root) if root else measured_dir() / "vidur"
+    files = sorted((root / "network").glob("*_dgx/all_reduce_derived.csv"))
+    if not files:
+        raise InputDataError(f"no Vidur all-reduce profiles under {root / 'network'}")
+    frames = []
+    for f in files:
+        gpu = f.parent.name.removesuffix("_dgx")
+        if gpu not in VIDUR_GPUS:
+            raise InputDataError(f"{f}: unknown GPU {gpu!r}")
+        cols = ("num_workers", "size", "time_stats.all_reduce.median")
+        raw = _read_csv(f, cols)
+        _positive(f, raw, cols)
+        frames.append(pd.DataFrame({"gpu": VIDUR_GPUS[gpu], "tp": raw["num_workers"].astype(int),
+                                    "bytes": raw["size"].astype(float),
+                                    "time_s": raw["time_stats.all_reduce.median"] / 1e3}))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ------------------------------------------------------------------------------------------
+# greencache's own H100 measurements (profiles/measured/h100-sxm-llama-3-8b-shape)
+# ------------------------------------------------------------------------------------------
+OWN_H100 = "h100-sxm-llama-3-8b-shape"
+
+
+def load_own_h100(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """The prefill, decode, mixed, power and kv_io tables of the own H100 runs."""
+    root = Path(root) if root else measured_dir() / OWN_H100
+    spec = {
+        "prefill": ("batch", "new_tokens", "cached_tokens", "time_s", "mode"),
+        "decode": ("batch", "context", "time_s", "mode"),
+        "mixed": ("new_tokens", "cached_tokens", "decode_batch", "context", "time_s", "mode"),
+        "power": ("phase", "batch", "tokens", "context", "mean_power_w", "iteration_s"),
+        "kv_io": ("tokens", "bytes", "file_write_s", "file_read_s", "h2d_s", "d2h_s"),
+    }
+    out = {}
+    for name, cols in spec.items():
+        path = root / f"{name}.csv"
+        frame = _read_csv(path, cols)
+        num = [c for c in cols if c not in ("mode", "phase", "iteration_s", "cached_tokens",
+                                            "context", "batch", "tokens")]
+        _positive(path, frame, num)
+        out[name] = frame
+    return out

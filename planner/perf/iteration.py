@@ -22,9 +22,15 @@ where ``pairs`` counts query-key products (a prompt chunk of n tokens after c ca
 n (c + (n + 1)/2), a decoding request with c tokens of context has c) and ``ctx`` the KV tokens
 read. Elementwise kernels (norms, RoPE, SiLU, residual adds) move
 N (c_h h + c_i I/tp) bytes per layer: T_elem = t_elem + that / W. With tp > 1 each layer has
-two all-reduces of N h 2 bytes: T_ar = 2 (α_tp + N h 2 / β_tp). ``t_iter``, ``t_layer(tp) =
-t_layer + t_layer_tp · log2 tp`` and the kernel scale ``s`` are the serving engine's own cost
-(scheduling, launches, synchronisation), which kernel benchmarks do not see.
+two all-reduces of N h 2 bytes: T_ar = 2 r (α_tp + N h 2 / β_tp). ``t_iter``, ``t_layer(tp) =
+t_layer + t_layer_tp · log2 tp``, the kernel scale ``s``, the all-reduce scale ``r`` and the
+activation-traffic scale ``e`` (multiplying T_elem: unfused kernels move more bytes) and a
+batch-quadratic term ``L · t_quad · N_p²`` in the prompt tokens N_p of the iteration are the
+serving engine's own cost (scheduling, launches, synchronisation), which kernel benchmarks do
+not see; they are kept per engine (:data:`ENGINES`). The quadratic term is empirical: the
+splitwise-sim measurements cost more per prompt token the more prompt tokens a batch holds, also
+for batches of short prompts whose attention is cheap (as if the engine's prompt attention
+spanned the whole batch); the CUDA-graph engine measured by greencache has none (t_quad = 0).
 
 The parameters live in :class:`DeviceParams` (one per GPU type); :func:`prior_params` gives
 datasheet values with assumed efficiencies (the first, uncalibrated model) and
@@ -33,7 +39,7 @@ datasheet values with assumed efficiencies (the first, uncalibrated model) and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -73,6 +79,16 @@ class EngineParams:
     t_layer_s: float         # per layer and iteration
     t_layer_tp_s: float      # added per layer for each doubling of tp (rank synchronisation)
     kernel_scale: float      # the engine's kernels relative to the benchmarked ones
+    ar_scale: float = 1.0    # the engine's all-reduce relative to the benchmarked one
+    elem_scale: float = 1.0  # the engine's activation traffic relative to the benchmarked one
+    t_quad_s: float = 0.0    # per layer per (prompt tokens of the iteration)² (see below)
+
+
+# Engines the parameters describe. "graph": an engine replaying CUDA graphs (vLLM V1, SGLang,
+# TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine behind
+# splitwise-sim's measurements (2023), calibrated on them.
+ENGINES = ("graph", "splitwise")
+DEFAULT_ENGINE = "graph"
 
 
 @dataclass(frozen=True)
@@ -82,9 +98,16 @@ class DeviceParams:
     gpu: str
     kernel: KernelParams
     comm: dict[int, CommParams]
-    engine: EngineParams
+    engines: dict[str, EngineParams]
     source: str = "prior"
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def engine(self, name: str) -> EngineParams:
+        if name not in self.engines:
+            from planner.errors import UsageError
+
+            raise UsageError(f"unknown engine {name!r}; choose {', '.join(sorted(self.engines))}")
+        return self.engines[name]
 
     def comm_for(self, tp: int) -> CommParams:
         if tp in self.comm:
@@ -96,18 +119,16 @@ class DeviceParams:
 
     def to_dict(self) -> dict:
         return {"gpu": self.gpu, "source": self.source, "notes": list(self.notes),
-                "kernel": asdict(self.kernel), "engine": asdict(self.engine),
+                "kernel": asdict(self.kernel),
+                "engines": {k: asdict(v) for k, v in sorted(self.engines.items())},
                 "comm": {str(k): asdict(v) for k, v in sorted(self.comm.items())}}
 
     @classmethod
     def from_dict(cls, d: dict) -> DeviceParams:
         return cls(gpu=d["gpu"], kernel=KernelParams(**d["kernel"]),
-                   engine=EngineParams(**d["engine"]),
+                   engines={k: EngineParams(**v) for k, v in d["engines"].items()},
                    comm={int(k): CommParams(**v) for k, v in d["comm"].items()},
                    source=d.get("source", ""), notes=tuple(d.get("notes", ())))
-
-    def with_engine(self, **changes) -> DeviceParams:
-        return replace(self, engine=replace(self.engine, **changes))
 
 
 def prior_params(gpu: str, nvlink_gbps: float) -> DeviceParams:
@@ -119,14 +140,15 @@ def prior_params(gpu: str, nvlink_gbps: float) -> DeviceParams:
     """
     comm = {tp: CommParams(alpha_s=20e-6, bytes_per_s=0.4 * nvlink_gbps * 1e9)
             for tp in (2, 4, 8)}
+    engine = EngineParams(t_iteration_s=1e-3, t_layer_s=30e-6, t_layer_tp_s=1e-6,
+                          kernel_scale=1.0)
     return DeviceParams(
         gpu=gpu,
         kernel=KernelParams(eta_compute=0.6, eta_memory=0.8, sharpness=4.0, t_kernel_s=5e-6,
                             eta_attn_prefill=0.4, eta_attn_decode=0.7, elem_bytes_hidden=16.0,
                             elem_bytes_inter=6.0, t_elem_s=20e-6),
         comm=comm,
-        engine=EngineParams(t_iteration_s=1e-3, t_layer_s=30e-6, t_layer_tp_s=0.0,
-                            kernel_scale=1.0),
+        engines={name: engine for name in ENGINES},
         source="prior: datasheet peaks with assumed efficiencies (uncalibrated)")
 
 
@@ -142,9 +164,11 @@ class IterationCost:
 class IterationModel:
     """The equation of the module docstring for one replica spec and one parameter set."""
 
-    def __init__(self, spec: ReplicaSpec, params: DeviceParams):
+    def __init__(self, spec: ReplicaSpec, params: DeviceParams, engine: str = DEFAULT_ENGINE):
         self.spec = spec
         self.params = params
+        self.engine_name = engine
+        self.engine = params.engine(engine)
         s, tp = spec, spec.tp
         qkv_out = (s.heads / tp + 2 * s.kv_heads_per_gpu) * s.head_dim
         # (K, O) of the four GEMMs of one layer on one GPU
@@ -165,9 +189,9 @@ class IterationModel:
         m = np.asarray(m, dtype=float)
         flops = 2.0 * m * k_dim * o_dim
         nbytes = k_dim * o_dim * s.weight_bytes_per_value + ACT_BYTES * m * (k_dim + o_dim)
+        q = kp.sharpness
         tc = flops / (s.peak_flops * kp.eta_compute)
         tm = nbytes / (s.hbm_bytes_per_s * kp.eta_memory)
-        q = kp.sharpness
         t = (tc ** q + tm ** q) ** (1.0 / q) + kp.t_kernel_s
         t = np.where(m > 0, t, 0.0)
         return t, flops / s.peak_flops, np.where(m > 0, nbytes, 0.0) / s.hbm_bytes_per_s
@@ -184,7 +208,8 @@ class IterationModel:
         if self.comm is None:
             return np.zeros_like(n)
         size = n * self.spec.hidden * ACT_BYTES
-        return np.where(n > 0, 2.0 * (self.comm.alpha_s + size / self.comm.bytes_per_s), 0.0)
+        t = 2.0 * (self.comm.alpha_s + size / self.comm.bytes_per_s) * self.engine.ar_scale
+        return np.where(n > 0, t, 0.0)
 
     def layer_linear(self, n):
         """Per-layer time of the GEMMs of N tokens (kernel time, before the engine scale)."""
@@ -193,10 +218,12 @@ class IterationModel:
             total = total + self.gemm(n, k_dim, o_dim)[0]
         return total
 
-    def token_part(self, n_tokens, n_logits) -> IterationCost:
-        """Cost of everything that depends on the token count N and the logit count S."""
-        s, e = self.spec, self.params.engine
+    def token_part(self, n_tokens, n_logits, n_prompt=None) -> IterationCost:
+        """Cost of everything that depends on the token count N (N_p of them prompt tokens,
+        default all) and the logit count S."""
+        s, e = self.spec, self.engine
         n = np.asarray(n_tokens, dtype=float)
+        n_p = n if n_prompt is None else np.asarray(n_prompt, dtype=float)
         lin_t = np.zeros_like(n)
         lin_f = np.zeros_like(n)
         lin_b = np.zeros_like(n)
@@ -204,18 +231,20 @@ class IterationModel:
             t, f, b = self.gemm(n, k_dim, o_dim)
             lin_t, lin_f, lin_b = lin_t + t, lin_f + f, lin_b + b
         el_t, el_b = self.elementwise(n)
+        el_t, el_b = el_t * e.elem_scale, el_b * e.elem_scale
         ar = self.all_reduce(n)
         t_layer = e.t_layer_s + e.t_layer_tp_s * np.log2(s.tp)
         lm_t, lm_f, lm_b = self.gemm(n_logits, *self.lm_head)
         busy = n > 0
         time = np.where(busy, e.t_iteration_s + s.layers * (e.kernel_scale * lin_t + el_t + ar
-                                                            + t_layer), 0.0)
+                                                            + t_layer + e.t_quad_s * n_p * n_p),
+                        0.0)
         time = time + e.kernel_scale * lm_t
         return IterationCost(time, s.layers * lin_f + lm_f, s.layers * (lin_b + el_b) + lm_b)
 
     def attention(self, pairs, ctx_tokens) -> IterationCost:
         """Attention over all layers: ``pairs`` query-key products, ``ctx_tokens`` KV read."""
-        s, e = self.spec, self.params.engine
+        s, e = self.spec, self.engine
         pairs = np.asarray(pairs, dtype=float)
         ctx = np.asarray(ctx_tokens, dtype=float)
         t = s.layers * e.kernel_scale * (pairs * self.t_per_pair + ctx * self.t_per_ctx)
@@ -223,8 +252,8 @@ class IterationModel:
         b = s.layers * ctx * self.kv_bytes_per_token_layer / s.hbm_bytes_per_s
         return IterationCost(t, f, b)
 
-    def iteration(self, n_tokens, n_logits, pairs, ctx_tokens) -> IterationCost:
-        a = self.token_part(n_tokens, n_logits)
+    def iteration(self, n_tokens, n_logits, pairs, ctx_tokens, n_prompt=None) -> IterationCost:
+        a = self.token_part(n_tokens, n_logits, n_prompt)
         b = self.attention(pairs, ctx_tokens)
         return IterationCost(a.time_s + b.time_s, a.flop_time_s + b.flop_time_s,
                              a.byte_time_s + b.byte_time_s)
@@ -234,10 +263,10 @@ class IterationModel:
         marginal time per token at a full token budget, t0 the rest of a full-budget
         iteration; b and c the attention costs per query-key pair and per KV token read."""
         n1, n2 = token_budget / 2, token_budget
-        t1, t2 = self.token_part(np.array([n1, n2]), 1).time_s
+        t1, t2 = self.token_part(np.array([n1, n2]), 1, np.zeros(2)).time_s
         a = (t2 - t1) / (n2 - n1)
         t0 = max(0.0, float(t2 - a * n2))
-        sc = self.params.engine.kernel_scale * self.spec.layers
+        sc = self.engine.kernel_scale * self.spec.layers
         return t0, float(a), sc * self.t_per_pair, sc * self.t_per_ctx
 
     # ---- the two measurement shapes of the calibration data --------------------------------
@@ -249,10 +278,10 @@ class IterationModel:
         cached = np.asarray(cached, dtype=float)
         new = prompt - cached
         pairs = batch * new * (cached + (new + 1) / 2)
-        return self.iteration(batch * new, batch, pairs, batch * prompt)
+        return self.iteration(batch * new, batch, pairs, batch * prompt, batch * new)
 
     def decode(self, batch, context) -> IterationCost:
         """One decode iteration of ``batch`` requests with ``context`` tokens of KV each."""
         batch = np.asarray(batch, dtype=float)
         context = np.asarray(context, dtype=float)
-        return self.iteration(batch, batch, batch * context, batch * context)
+        return self.iteration(batch, batch, batch * context, batch * context, 0 * batch)

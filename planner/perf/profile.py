@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.interpolate import RegularGridInterpolator
 
 from planner.errors import InputDataError
 from planner.paths import profiles_dir
@@ -67,15 +66,17 @@ class ProfileLookup:
     gpu_power_w: np.ndarray
     ssd_read_gbps: np.ndarray
     ssd_write_gbps: np.ndarray
-    stable: np.ndarray  # bool: every grid point the interpolation leans on is stable
+    stable: np.ndarray  # bool: the load is within the capacity interpolated between mixes
 
 
 class ProfileTable:
-    """A loaded profile table with multilinear interpolation over its four axes.
+    """A loaded profile table with interpolation over its four axes.
 
-    Rate and hit rate interpolate linearly; token lengths interpolate in log space, where
-    latency is closer to linear. Loads beyond the last rate are reported unstable, never
-    extrapolated; token mixes outside the table's range raise :class:`InputDataError`.
+    Hit rate interpolates linearly, token lengths in log space (where latency is closer to
+    linear); between token mixes the table is read at equal utilisation (load over each mix's
+    capacity, see ``_interpolate``), so a knee that moves with the mix is not averaged away.
+    Loads beyond a mix's last stable rate are reported unstable, never extrapolated; token
+    mixes outside the table's range raise :class:`InputDataError`.
     """
 
     def __init__(self, frame: pd.DataFrame, meta: dict, source: str = "<memory>"):
@@ -103,17 +104,21 @@ class ProfileTable:
             raise InputDataError(f"profile table {source}: hit_rate must lie in [0, 1]")
         if self.axes[2][0] <= 0 or self.axes[3][0] <= 0:
             raise InputDataError(f"profile table {source}: token axes must be positive")
-        stable = self.frame["stable"].to_numpy(dtype=float)
-        grid_axes = (self.axes[0], self.axes[1], np.log(self.axes[2]), np.log(self.axes[3]))
-        self._stable = RegularGridInterpolator(grid_axes, stable.reshape(shape))
-        self._values = {}
+        stable = self.frame["stable"].to_numpy(dtype=float).reshape(shape) > 0.5
+        # a mix's capacity: its last rate of an unbroken run of stable rows from rate 0
+        # (index -1 when even rate 0 is unstable)
+        run = np.cumprod(stable, axis=0).astype(bool)
+        self._cap_idx = run.sum(axis=0) - 1
+        self._cap = np.where(self._cap_idx >= 0, self.axes[0][np.maximum(self._cap_idx, 0)],
+                             -1.0)
+        self._grid = {}
         for col in VALUES:
-            v = self.frame[col].to_numpy(dtype=float)
-            if col.endswith("_s"):
-                v = np.where(stable > 0.5, v, _UNSTABLE_LATENCY_S)
-            if np.isnan(v).any():
+            v = self.frame[col].to_numpy(dtype=float).reshape(shape)
+            if np.isnan(v[run]).any():
                 raise InputDataError(f"profile table {source}: {col} has empty stable cells")
-            self._values[col] = RegularGridInterpolator(grid_axes, v.reshape(shape))
+            if not col.endswith("_s") and np.isnan(v).any():
+                raise InputDataError(f"profile table {source}: {col} has empty cells")
+            self._grid[col] = v
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -172,13 +177,73 @@ class ProfileTable:
         lout = np.broadcast_to(np.log(np.asarray(mean_output, dtype=float)), (n,))
         if np.any(rate < 0) or np.any((hit < 0) | (hit > 1)):
             raise ValueError("rates must be ≥ 0 and hit rates within [0, 1]")
-        inside = rate <= self.max_rate
-        pts = np.column_stack([np.minimum(rate, self.max_rate), hit, lin, lout])
-        stable = (self._stable(pts) >= 1.0 - 1e-9) & inside
-        out = {c: self._values[c](pts) for c in ("p90_ttft_s", "p90_tpot_s", "gpu_power_w",
-                                                 "ssd_read_gbps", "ssd_write_gbps")}
+        return self._interpolate(rate, hit, lin, lout)
+
+    def _interpolate(self, rate, hit, lin, lout) -> ProfileLookup:
+        """Interpolation at equal utilisation between neighbouring token mixes.
+
+        The 8 grid mixes (hit rate, log prompt, log output) around a query carry weights w_c
+        (multilinear) and capacities C_c (last stable rate). The query's capacity is
+        C = exp(Σ w_c log C_c); it is stable when rate ≤ C. Each corner is read at the same
+        utilisation u = rate / C, i.e. at rate u·C_c ≤ C_c, linearly between its rate rows, and
+        the values are combined with w_c. So the knee moves smoothly between token mixes, and no
+        value comes from beyond a corner's last stable rate. An unstable query reports
+        ``_UNSTABLE_LATENCY_S`` and the power and SSD traffic of the replica at its capacity.
+        """
+        rates = self.axes[0]
+        locs = [_locate(ax, x) for ax, x in ((self.axes[1], hit), (np.log(self.axes[2]), lin),
+                                             (np.log(self.axes[3]), lout))]
+        corners = []
+        for dh in (0, 1):
+            for di in (0, 1):
+                for do in (0, 1):
+                    w = np.ones_like(rate)
+                    idx = []
+                    for d, (j, t) in zip((dh, di, do), locs):
+                        w = w * (t if d else 1.0 - t)
+                        idx.append(j + d)
+                    corners.append((w, tuple(idx)))
+        none = np.zeros(rate.shape, dtype=bool)
+        zero = np.zeros(rate.shape, dtype=bool)
+        logcap = np.zeros_like(rate)
+        for w, idx in corners:
+            used = w > 1e-12
+            cap = self._cap[idx]
+            none |= used & (cap < 0)
+            zero |= used & (cap == 0)
+            logcap += np.where(used & (cap > 0), w * np.log(np.where(cap > 0, cap, 1.0)), 0.0)
+        cap_q = np.where(none, -1.0, np.where(zero, 0.0, np.exp(logcap)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.where(rate == 0, 0.0, rate / np.where(cap_q > 0, cap_q, np.nan))
+        u = np.where(np.isnan(u), np.inf, u)
+        stable = (~none) & (u <= 1.0 + 1e-12) & (rate <= self.max_rate)
+        u_eval = np.minimum(u, 1.0)
+        out = {c: np.zeros_like(rate) for c in ("p90_ttft_s", "p90_tpot_s", "gpu_power_w",
+                                                "ssd_read_gbps", "ssd_write_gbps")}
+        for w, idx in corners:
+            k = np.maximum(self._cap_idx[idx], 0)
+            r_c = u_eval * np.maximum(self._cap[idx], 0.0)
+            j = np.clip(np.searchsorted(rates, r_c, side="right") - 1, 0, np.maximum(k - 1, 0))
+            j1 = np.minimum(j + 1, k)
+            span = rates[j1] - rates[j]
+            t = np.where(span > 0, np.clip((r_c - rates[j]) / np.where(span > 0, span, 1.0),
+                                           0.0, 1.0), 0.0)
+            for c in out:
+                g = self._grid[c]
+                v0 = g[(j, *idx)]
+                v1 = g[(j1, *idx)]
+                val = v0 * (1.0 - t) + v1 * t
+                out[c] += np.where(w > 1e-12, w * np.nan_to_num(val, nan=_UNSTABLE_LATENCY_S), 0.0)
+        for c in ("p90_ttft_s", "p90_tpot_s"):
+            out[c] = np.where(stable, out[c], _UNSTABLE_LATENCY_S)
         return ProfileLookup(stable=stable, **out)
 
+
+def _locate(axis: np.ndarray, x: np.ndarray):
+    """Lower cell index and fractional position of x on an axis (clipped to its range)."""
+    j = np.clip(np.searchsorted(axis, x, side="right") - 1, 0, len(axis) - 2)
+    t = np.clip((x - axis[j]) / (axis[j + 1] - axis[j]), 0.0, 1.0)
+    return j, t
 
 def load_profile(model: str, gpu: str, tp: int, ssd: str,
                  directory: Path | None = None) -> ProfileTable:
@@ -206,12 +271,14 @@ def read_profile(csv_path: Path) -> ProfileTable:
 
 
 def write_profile(frame: pd.DataFrame, meta: dict, csv_path: Path) -> None:
-    """Write a table and its metadata in the documented column order (atomically)."""
-    from planner.outputs import atomic_write_text
+    """Write a table and its metadata in the documented column order, both or neither."""
+    from planner.outputs import OutputSet
 
     csv_path = Path(csv_path)
     ordered = frame.loc[:, list(COLUMNS)].sort_values(list(AXES))
     text = ordered.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    atomic_write_text(csv_path, text)
-    atomic_write_text(csv_path.with_suffix(".meta.json"),
-                      json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    out = OutputSet(csv_path.parent)
+    out.add_text(csv_path.name, text)
+    out.add_text(csv_path.with_suffix(".meta.json").name,
+                 json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    out.commit()

@@ -11,16 +11,16 @@ import sys
 
 from planner.errors import GreencacheError
 
-# (model, gpu, tp) × every SSD type
-SHIPPED_REPLICAS = (
-    ("llama-3-8b", "h100-sxm", 1),
-    ("llama-3-70b", "h100-sxm", 4),
-)
+# (model, tp) × GPU × SSD type: 4 × 3 × 2 = 24 tables
+SHIPPED_MODELS = (("llama-3-8b", 1), ("llama-3-70b", 4), ("llama-3-70b", 8),
+                  ("qwen2.5-72b", 4))
+SHIPPED_GPUS = ("a100-80gb", "h100-sxm", "h200")
 SHIPPED_SSDS = ("nvme-gen4", "nvme-gen5")
 
 
 def shipped_configs():
-    return [(m, g, tp, s) for m, g, tp in SHIPPED_REPLICAS for s in SHIPPED_SSDS]
+    return [(m, g, tp, s) for m, tp in SHIPPED_MODELS for g in SHIPPED_GPUS
+            for s in SHIPPED_SSDS]
 
 
 def main(argv=None) -> int:
@@ -29,9 +29,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--date", required=True, help="generation date written into every table")
     ap.add_argument("--out", default=None, help="folder (default profiles/tables)")
+    ap.add_argument("--only", default=None, help="substring of the table names to rebuild")
     args = ap.parse_args(argv)
     try:
         for m, g, tp, s in shipped_configs():
+            if args.only and args.only not in f"{m}__{g}-tp{tp}__{s}":
+                continue
             frame, meta = synthesize(SynthOptions(model=m, gpu=g, tp=tp, ssd=s, date=args.date))
             path = write_table(frame, meta, args.out)
             print(f"wrote {path} ({len(frame):,} rows, {int(frame['stable'].sum()):,} stable)")

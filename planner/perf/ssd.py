@@ -22,6 +22,7 @@ never make a prefill slower, and with a fast SSD tier k = C (load all).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from planner.errors import InputDataError
 
@@ -36,6 +37,18 @@ def overlapped_hit_time(load_s, new_s, layers: int):
     return np.maximum(load_s, new_s) + np.minimum(load_s, new_s) / layers
 
 
+@njit(cache=True)
+def _prefill_compute_s(prompt, k, t0, per_token, per_pair, per_ctx):
+    n = prompt - k
+    return t0 + per_token * n + per_pair * n * (k + (n + 1.0) / 2.0) + per_ctx * (n + k)
+
+
+@njit(cache=True)
+def _overlap_s(load, comp, layers):
+    return max(load, comp) + min(load, comp) / layers
+
+
+@njit(cache=True)
 def best_loaded_tokens(prompt: float, cached: float, load_s_per_token: float,
                        t0: float, per_token: float, per_pair: float, per_ctx: float,
                        layers: int, wait_s: float = 0.0) -> tuple[float, float]:
@@ -47,35 +60,31 @@ def best_loaded_tokens(prompt: float, cached: float, load_s_per_token: float,
     query-key pair, c per KV token read, all layers), so T_c falls as k grows while
     T_load(k) = wait + k · s rises; k* is their crossing, found by bisection.
     """
-    def t_comp(k):
-        n = prompt - k
-        return t0 + per_token * n + per_pair * n * (k + (n + 1) / 2) + per_ctx * (n + k)
-
-    def t_load(k):
-        return (wait_s + k * load_s_per_token) if k > 0 else 0.0
-
-    def total(k):
-        a, b = t_load(k), t_comp(k)
-        return max(a, b) + min(a, b) / layers
-
-    cached = min(cached, prompt - 1)
-    if cached <= 0 or not np.isfinite(load_s_per_token):
-        return 0.0, t_comp(0.0)
-    if t_load(cached) <= t_comp(cached):
+    cached = min(cached, prompt - 1.0)
+    full = _prefill_compute_s(prompt, 0.0, t0, per_token, per_pair, per_ctx)
+    if cached <= 0.0 or not np.isfinite(load_s_per_token):
+        return 0.0, full
+    if wait_s + cached * load_s_per_token <= _prefill_compute_s(prompt, cached, t0, per_token,
+                                                                per_pair, per_ctx):
         k = cached
     else:
         lo, hi = 0.0, cached
         for _ in range(40):
             mid = 0.5 * (lo + hi)
-            if t_load(mid) <= t_comp(mid):
+            if wait_s + mid * load_s_per_token <= _prefill_compute_s(prompt, mid, t0, per_token,
+                                                                     per_pair, per_ctx):
                 lo = mid
             else:
                 hi = mid
         k = lo
+    if k <= 0.0:
+        return 0.0, full
+    total = _overlap_s(wait_s + k * load_s_per_token,
+                       _prefill_compute_s(prompt, k, t0, per_token, per_pair, per_ctx), layers)
     # a queue wait can make loading anything slower than recomputing everything
-    if total(k) >= t_comp(0.0):
-        return 0.0, t_comp(0.0)
-    return k, total(k)
+    if total >= full:
+        return 0.0, full
+    return k, total
 
 
 def effective_ssd_lifetime_h(write_gbps_per_drive: float, capacity_gb: float, dwpd: float,

@@ -1,0 +1,599 @@
+"""Discrete-event simulator of one replica: continuous batching with chunked prefill.
+
+The engine modelled (vLLM V1 / Sarathi-Serve style):
+
+* Requests arrive (a trace or Poisson) and wait; admission is first come, first served while
+  fewer than ``max_seqs`` run and the KV of every running request (prompt + output tokens,
+  reserved at admission) fits in HBM; a request that does not fit waits (no preemption). A
+  request alone that does not fit is admitted anyway, so the simulation cannot stall.
+* At admission a request with C cached prefix tokens on the SSD tier decides how many to
+  load, k ≤ C (:func:`planner.perf.ssd.best_loaded_tokens`, given the wait in the SSD's FIFO
+  queue), as vLLM V1 loads external KV asynchronously for requests it has allocated blocks to;
+  the drives serve loads one after another at the striped bandwidth. Its prefill may start once
+  the remaining load is no longer than the compute of its P − k new tokens (layer-wise
+  overlap), and its first token comes no earlier than the end of the load plus one layer's
+  pipeline drain.
+* Every iteration carries one token of each decoding request and fills the rest of the token
+  budget with prompt chunks in admission order (chunked prefill). Its duration comes from the
+  calibrated iteration model (:mod:`planner.perf.iteration`, tabulated per token count), its
+  GPU power from :mod:`planner.perf.power`.
+* The last prompt chunk produces the first token (TTFT = first token − arrival); each later
+  iteration one more (TPOT = (finish − first token) / (output − 1)).
+* When its prefill ends, the prompt's uncached tokens are written to the SSD tier (admission),
+  queued at the striped write bandwidth; writes that would wait more than
+  ``WRITE_BACKLOG_S`` are dropped (the tier cannot absorb them).
+
+Everything is deterministic: the same inputs give the same outputs, bit for bit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from planner.errors import InputDataError, UsageError
+from planner.perf.iteration import IterationModel
+from planner.perf.power import PowerParams
+from planner.perf.ssd import _prefill_compute_s, best_loaded_tokens
+
+WRITE_BACKLOG_S = 5.0
+
+
+@dataclass(frozen=True)
+class ReplicaCosts:
+    """The iteration model tabulated for the simulator (all per GPU of the replica)."""
+
+    base_t: np.ndarray     # time of the token-dependent part for N = 0..token_budget tokens
+    base_f: np.ndarray     # its ideal compute time (FLOPs / peak)
+    base_b: np.ndarray     # its ideal HBM time (bytes / bandwidth)
+    lm_t: np.ndarray       # LM head for S = 0..max_seqs sequences
+    lm_f: np.ndarray
+    lm_b: np.ndarray
+    scalars: np.ndarray    # see _SCALARS
+    token_budget: int
+    max_seqs: int
+    kv_capacity_tokens: int
+    kv_bytes_per_token: float
+
+
+_SCALARS = ("c_pair", "c_ctx", "f_pair", "b_ctx", "quad", "t0", "a", "b", "c", "layers",
+            "load_s_per_token", "store_bytes_per_s", "kv_bytes", "idle_w", "tdp_w", "w_c", "w_m")
+
+
+def replica_costs(model: IterationModel, power: PowerParams, token_budget: int = 8192,
+                  max_seqs: int = 256) -> ReplicaCosts:
+    if token_budget < 16 or max_seqs < 1:
+        raise UsageError("the token budget must be ≥ 16 and max sequences ≥ 1")
+    if max_seqs > token_budget:
+        raise UsageError("max sequences may not exceed the token budget (each decoding "
+                         "request needs one token of it per iteration)")
+    s = model.spec
+    n = np.arange(token_budget + 1, dtype=float)
+    base = model.token_part(n, np.zeros_like(n), np.zeros_like(n))
+    sq = np.arange(max_seqs + 1, dtype=float)
+    lm = model.gemm(sq, *model.lm_head)
+    scale = model.engine.kernel_scale
+    att1 = model.attention(1.0, 0.0)
+    att2 = model.attention(0.0, 1.0)
+    t0, a, b, c = model.prefill_coefficients(token_budget)
+    load = s.kv_bytes_per_token / s.kv_load_bytes_per_s if s.kv_load_bytes_per_s > 0 else np.inf
+    sc = dict(c_pair=float(att1.time_s), c_ctx=float(att2.time_s), f_pair=float(att1.flop_time_s),
+              b_ctx=float(att2.byte_time_s), quad=s.layers * model.engine.t_quad_s,
+              t0=t0, a=a, b=b, c=c, layers=float(s.layers), load_s_per_token=load,
+              store_bytes_per_s=s.kv_store_bytes_per_s, kv_bytes=float(s.kv_bytes_per_token),
+              idle_w=s.loaded_idle_w, tdp_w=s.tdp_w, w_c=power.w_compute, w_m=power.w_memory)
+    return ReplicaCosts(
+        base_t=np.ascontiguousarray(base.time_s), base_f=np.ascontiguousarray(base.flop_time_s),
+        base_b=np.ascontiguousarray(base.byte_time_s),
+        lm_t=np.ascontiguousarray(scale * lm[0]), lm_f=np.ascontiguousarray(lm[1]),
+        lm_b=np.ascontiguousarray(lm[2]),
+        scalars=np.array([sc[k] for k in _SCALARS], dtype=float), token_budget=token_budget,
+        max_seqs=max_seqs, kv_capacity_tokens=s.kv_capacity_tokens(token_budget),
+        kv_bytes_per_token=float(s.kv_bytes_per_token))
+
+
+@njit(cache=True)
+def _window_overlap(t0, t1, lo, hi):
+    a = max(t0, lo)
+    b = min(t1, hi)
+    return b - a if b > a else 0.0
+
+
+@njit(cache=True)
+def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc,
+              budget, max_seqs, kv_cap, win_lo, win_hi):
+    c_pair, c_ctx, f_pair, b_ctx, quad = sc[0], sc[1], sc[2], sc[3], sc[4]
+    t0, pa, pb, pc, layers = sc[5], sc[6], sc[7], sc[8], sc[9]
+    s_tok, store_bw, kvb = sc[10], sc[11], sc[12]
+    idle_w, tdp_w, w_c, w_m = sc[13], sc[14], sc[15], sc[16]
+    n = arrival.shape[0]
+    first = np.full(n, np.nan)
+    finish = np.full(n, np.nan)
+    loaded = np.zeros(n)
+    written = np.zeros(n)
+    ready = np.zeros(n)
+    load_end = np.zeros(n)
+    comp_total = np.zeros(n, dtype=np.int64)
+    wq = np.empty(n, dtype=np.int64)
+    w_head = 0
+    w_tail = 0
+    r_id = np.empty(max_seqs, dtype=np.int64)
+    r_done = np.zeros(max_seqs, dtype=np.int64)
+    r_gen = np.zeros(max_seqs, dtype=np.int64)
+    r_kind = np.zeros(max_seqs, dtype=np.int64)
+    r_chunk = np.zeros(max_seqs, dtype=np.int64)
+    count = 0
+    kv_used = 0
+    completed = 0
+    i_arr = 0
+    ssd_free = -1e300
+    write_free = -1e300
+    e_win = 0.0
+    e_tot = 0.0
+    busy_win = 0.0
+    busy_tot = 0.0
+    t = arrival[0] if n > 0 else 0.0
+    t_start = t
+    while completed < n:
+        while i_arr < n and arrival[i_arr] <= t:
+            wq[w_tail] = i_arr
+            w_tail += 1
+            i_arr += 1
+        # admission, first come first served: HBM for the whole request is reserved, then the
+        # cached prefix (its loaded share) is queued on the SSD tier; the request computes once
+        # the rest of its load overlaps its own prefill (vLLM V1's asynchronous KV loading)
+        while w_head < w_tail:
+            j = wq[w_head]
+            need = prompt[j] + output[j]
+            if count >= max_seqs or (kv_used + need > kv_cap and count > 0):
+                break
+            k = 0.0
+            if cached[j] > 0 and np.isfinite(s_tok):
+                wait = ssd_free - t if ssd_free > t else 0.0
+                k, _ = best_loaded_tokens(float(prompt[j]), float(cached[j]), s_tok, t0, pa, pb,
+                                          pc, int(layers), wait)
+                k = np.floor(k)
+            if k > 0:
+                start = ssd_free if ssd_free > t else t
+                le = start + k * s_tok
+                ssd_free = le
+                comp = _prefill_compute_s(float(prompt[j]), k, t0, pa, pb, pc)
+                r0 = le - comp
+                ready[j] = r0 if r0 > t else t
+                load_end[j] = le + min(le - start, comp) / layers
+            else:
+                ready[j] = t
+                load_end[j] = t
+            loaded[j] = k
+            comp_total[j] = prompt[j] - np.int64(k)
+            r_id[count] = j
+            r_done[count] = 0
+            r_gen[count] = 0
+            count += 1
+            kv_used += need
+            w_head += 1
+        # the batch: every decoding request, then prompt chunks up to the budget
+        n_dec = 0
+        pairs = 0.0
+        ctx = 0.0
+        for r in range(count):
+            j = r_id[r]
+            r_chunk[r] = 0
+            if r_done[r] >= comp_total[j]:
+                r_kind[r] = 1
+                n_dec += 1
+                cj = prompt[j] + r_gen[r]
+                pairs += cj
+                ctx += cj
+            else:
+                r_kind[r] = 0
+        left = budget - n_dec
+        n_pf = 0
+        s_out = n_dec
+        for r in range(count):
+            if left <= 0:
+                break
+            if r_kind[r] == 0 and ready[r_id[r]] <= t:
+                j = r_id[r]
+                rem = comp_total[j] - r_done[r]
+                ch = rem if rem < left else left
+                before = loaded[j] + r_done[r]
+                pairs += ch * (before + (ch + 1) / 2.0)
+                ctx += before + ch
+                r_chunk[r] = ch
+                r_kind[r] = 2
+                left -= ch
+                n_pf += ch
+                if ch == rem:
+                    s_out += 1
+        n_tok = n_dec + n_pf
+        if n_tok == 0:
+            nxt = np.inf
+            if i_arr < n:
+                nxt = arrival[i_arr]
+            for r in range(count):
+                j = r_id[r]
+                if ready[j] > t and ready[j] < nxt:
+                    nxt = ready[j]
+            if not np.isfinite(nxt):
+                break
+            e_win += idle_w * _window_overlap(t, nxt, win_lo, win_hi)
+            e_tot += idle_w * (nxt - t)
+            t = nxt
+            continue
+        dt = base_t[n_tok] + lm_t[s_out] + c_pair * pairs + c_ctx * ctx + quad * n_pf * n_pf
+        f = base_f[n_tok] + lm_f[s_out] + f_pair * pairs
+        b = base_b[n_tok] + lm_b[s_out] + b_ctx * ctx
+        load = (w_c * f + w_m * b) / dt
+        p = idle_w + (tdp_w - idle_w) * (load if load < 1.0 else 1.0)
+        ov = _window_overlap(t, t + dt, win_lo, win_hi)
+        e_win += p * ov
+        busy_win += ov
+        e_tot += p * dt
+        busy_tot += dt
+        t += dt
+        keep = 0
+        for r in range(count):
+            j = r_id[r]
+            done = False
+            if r_kind[r] == 1:
+                r_gen[r] += 1
+                if r_gen[r] >= output[j]:
+                    finish[j] = t
+                    done = True
+            elif r_kind[r] == 2:
+                r_done[r] += r_chunk[r]
+                if r_done[r] >= comp_total[j]:
+                    ft = t if t > load_end[j] else load_end[j]
+                    first[j] = ft
+                    r_gen[r] = 1
+                    if store_bw > 0:
+                        w = (prompt[j] - cached[j]) * kvb
+                        if w > 0:
+                            st = write_free if write_free > t else t
+                            if st - t <= 5.0:
+                                write_free = st + w / store_bw
+                                written[j] = w
+                    if output[j] <= 1:
+                        finish[j] = ft
+                        done = True
+            if done:
+                kv_used -= prompt[j] + output[j]
+                completed += 1
+            else:
+                r_id[keep] = r_id[r]
+                r_done[keep] = r_done[r]
+                r_gen[keep] = r_gen[r]
+                keep += 1
+        count = keep
+    return first, finish, loaded, written, e_win, busy_win, e_tot, busy_tot, t - t_start
+
+
+@dataclass(frozen=True)
+class ReplicaRun:
+    """Per-request results and totals of one simulated replica.
+
+    ``gpu_energy_j`` is the energy of each of the replica's GPUs from the first arrival to the
+    last completion (idle power between iterations); multiply by tp for the replica.
+    """
+
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray            # NaN for requests with a single output token
+    first_token_s: np.ndarray
+    finish_s: np.ndarray
+    loaded_tokens: np.ndarray     # cached tokens read from the SSD tier
+    written_bytes: np.ndarray     # KV written to the SSD tier at admission
+    gpu_energy_j: float
+    busy_s: float
+    span_s: float
+    ssd_read_bytes: float
+    ssd_write_bytes: float
+    tp: int
+
+    @property
+    def mean_gpu_power_w(self) -> float:
+        return self.gpu_energy_j / self.span_s if self.span_s > 0 else float("nan")
+
+    def percentiles(self, q=(50, 90, 99)) -> dict:
+        t = self.tpot_s[np.isfinite(self.tpot_s)]
+        return {"ttft_s": np.percentile(self.ttft_s, q),
+                "tpot_s": np.percentile(t, q) if t.size else np.full(len(q), np.nan)}
+
+
+def _validate(arrival, prompt, cached, output):
+    n = len(arrival)
+    if not (len(prompt) == len(cached) == len(output) == n):
+        raise InputDataError("request arrays differ in length")
+    if n == 0:
+        raise InputDataError("the request stream is empty")
+    for name, v in (("arrival time", arrival), ("prompt tokens", prompt),
+                    ("cached tokens", cached), ("output tokens", output)):
+        if not np.all(np.isfinite(v)):
+            raise InputDataError(f"request {int(np.flatnonzero(~np.isfinite(v))[0])}: {name} "
+                                 "is not a finite number")
+    if np.any(np.diff(arrival) < 0):
+        raise InputDataError("arrival times must be sorted")
+    for name, v, lo in (("prompt tokens", prompt, 1), ("output tokens", output, 1),
+                        ("cached tokens", cached, 0)):
+        bad = np.flatnonzero(v < lo)
+        if bad.size:
+            raise InputDataError(f"request {int(bad[0])}: {name} must be ≥ {lo} (got {v[bad[0]]})")
+    bad = np.flatnonzero(cached > prompt)
+    if bad.size:
+        raise InputDataError(f"request {int(bad[0])}: more cached tokens ({cached[bad[0]]}) than "
+                             f"prompt tokens ({prompt[bad[0]]})")
+
+
+def simulate(costs: ReplicaCosts, arrival_s, prompt_tokens, cached_tokens, output_tokens,
+             tp: int = 1, window: tuple[float, float] | None = None):
+    """Run the simulator; returns (ReplicaRun, window energy J, window busy s)."""
+    arrival = np.ascontiguousarray(arrival_s, dtype=np.float64)
+    prompt = np.ascontiguousarray(prompt_tokens, dtype=np.int64)
+    cached = np.ascontiguousarray(cached_tokens, dtype=np.int64)
+    output = np.ascontiguousarray(output_tokens, dtype=np.int64)
+    _validate(arrival, prompt, cached, output)
+    lo, hi = window if window is not None else (arrival[0], np.inf)
+    res = _simulate(arrival, prompt, cached, output, costs.base_t, costs.base_f, costs.base_b,
+                    costs.lm_t, costs.lm_f, costs.lm_b, costs.scalars, costs.token_budget,
+                    costs.max_seqs, costs.kv_capacity_tokens, float(lo), float(hi))
+    first, finish, loaded, written, e_win, busy_win, e_tot, busy_tot, span = res
+    out = output.astype(float)
+    tpot = np.where(out > 1, (finish - first) / np.maximum(out - 1, 1), np.nan)
+    run = ReplicaRun(ttft_s=first - arrival, tpot_s=tpot, first_token_s=first, finish_s=finish,
+                     loaded_tokens=loaded, written_bytes=written, gpu_energy_j=float(e_tot),
+                     busy_s=float(busy_tot), span_s=float(span),
+                     ssd_read_bytes=float(loaded.sum() * costs.kv_bytes_per_token),
+                     ssd_write_bytes=float(written.sum()), tp=tp)
+    return run, float(e_win), float(busy_win)
+
+
+# ------------------------------------------------------------------------------------------
+# Many operating points at once (profile tables): common random numbers, points spread over
+# worker processes
+# ------------------------------------------------------------------------------------------
+@njit(cache=True)
+def _pct(values, q):
+    """q-th percentile with linear interpolation between order statistics (numpy's default)."""
+    x = np.sort(values)
+    pos = q / 100.0 * (x.shape[0] - 1)
+    lo = int(np.floor(pos))
+    hi = min(lo + 1, x.shape[0] - 1)
+    return x[lo] + (x[hi] - x[lo]) * (pos - lo)
+
+
+@njit(cache=True)
+def _lengths(mean, sigma, z, lo, hi):
+    x = np.empty(z.shape[0], dtype=np.int64)
+    for i in range(z.shape[0]):
+        v = np.rint(mean * np.exp(sigma * z[i] - 0.5 * sigma * sigma))
+        v = max(v, lo)
+        v = min(v, hi)
+        x[i] = np.int64(v)
+    return x
+
+
+@njit(cache=True)
+def _stream(rate, hit, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out, max_context):
+    n = e.shape[0]
+    out = _lengths(mean_out, sig_out, z_out, 1.0, max_context / 2.0)
+    prompt = np.empty(n, dtype=np.int64)
+    cached = np.empty(n, dtype=np.int64)
+    raw = _lengths(mean_in, sig_in, z_in, 1.0, 1e18)
+    for i in range(n):
+        p = min(raw[i], max_context - out[i])
+        prompt[i] = p
+        cached[i] = np.int64(np.floor(hit * p))
+    arrival = np.empty(n)
+    if rate > 0:
+        acc = 0.0
+        for i in range(n):
+            acc += e[i] / rate
+            arrival[i] = acc
+    else:
+        arrival[:] = 0.0
+    return arrival, prompt, cached, out
+
+
+@njit(cache=True)
+def _simulate_points(rates, hits, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out,
+                     max_context, warm, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc, budget,
+                     max_seqs, kv_cap, kv_bytes):
+    """For each point: p50/p90/p99 TTFT and TPOT, mean GPU power, SSD read and write bytes/s
+    over the window from request ``warm`` to the last arrival; rate 0 means every request
+    arrives at once (saturation): column 0 is then the steady throughput (requests/s between
+    the 20th and 80th percentile completions)."""
+    m = rates.shape[0]
+    res = np.full((m, 10), np.nan)
+    for i in range(m):
+        arrival, prompt, cached, out = _stream(rates[i], hits[i], mean_in[i], mean_out[i],
+                                               sig_in, sig_out, e, z_in, z_out, max_context)
+        n = arrival.shape[0]
+        lo = arrival[warm]
+        hi = arrival[n - 1]
+        first, finish, loaded, written, e_win, busy_win, e_tot, busy_tot, span = _simulate(
+            arrival, prompt, cached, out, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc, budget,
+            max_seqs, kv_cap, lo, hi)
+        if rates[i] <= 0:
+            f = np.sort(finish)
+            a, b = int(0.2 * n), int(0.8 * n)
+            res[i, 0] = (b - a) / (f[b] - f[a]) if f[b] > f[a] else np.inf
+            continue
+        ttft = (first - arrival)[warm:]
+        cnt = 0
+        tp = np.empty(n - warm)
+        for k in range(warm, n):
+            if out[k] > 1:
+                tp[cnt] = (finish[k] - first[k]) / (out[k] - 1)
+                cnt += 1
+        res[i, 0] = _pct(ttft, 50.0)
+        res[i, 1] = _pct(ttft, 90.0)
+        res[i, 2] = _pct(ttft, 99.0)
+        if cnt > 0:
+            res[i, 3] = _pct(tp[:cnt], 50.0)
+            res[i, 4] = _pct(tp[:cnt], 90.0)
+            res[i, 5] = _pct(tp[:cnt], 99.0)
+        width = hi - lo
+        res[i, 6] = e_win / width if width > 0 else sc[13]
+        rd = 0.0
+        wr = 0.0
+        for k in range(n):
+            if arrival[k] >= lo:
+                rd += loaded[k] * kv_bytes
+                wr += written[k]
+        res[i, 7] = rd / width if width > 0 else 0.0
+        res[i, 8] = wr / width if width > 0 else 0.0
+        res[i, 9] = busy_win / width if width > 0 else 0.0
+    return res
+
+
+@njit(cache=True)
+def _lone(prompt, cached, output, base_t, lm_t, sc, budget):
+    """TTFT and TPOT of one request alone on the replica (arrival at 0): the simulator's own
+    steps for a single request, in closed form (no queue, no other request)."""
+    c_pair, c_ctx, quad = sc[0], sc[1], sc[4]
+    t0, pa, pb, pc, layers, s_tok = sc[5], sc[6], sc[7], sc[8], sc[9], sc[10]
+    k = 0.0
+    if cached > 0 and np.isfinite(s_tok):
+        k, _ = best_loaded_tokens(float(prompt), float(cached), s_tok, t0, pa, pb, pc,
+                                  int(layers), 0.0)
+        k = np.floor(k)
+    ready = 0.0
+    load_end = 0.0
+    if k > 0:
+        le = k * s_tok
+        comp = _prefill_compute_s(float(prompt), k, t0, pa, pb, pc)
+        ready = le - comp if le > comp else 0.0
+        load_end = le + min(le, comp) / layers
+    t = ready
+    done = 0
+    total = prompt - np.int64(k)
+    while done < total:
+        rem = total - done
+        ch = rem if rem < budget else budget
+        before = k + done
+        s_out = 1 if ch == rem else 0
+        t += (base_t[ch] + lm_t[s_out] + c_pair * ch * (before + (ch + 1) / 2.0)
+              + c_ctx * (before + ch) + quad * ch * ch)
+        done += ch
+    first = t if t > load_end else load_end
+    if output <= 1:
+        return first, np.nan
+    fin = t
+    for g in range(1, output):
+        cj = prompt + g
+        fin += base_t[1] + lm_t[1] + (c_pair + c_ctx) * cj
+    return first, (fin - first) / (output - 1)
+
+
+@njit(cache=True)
+def _lone_points(hits, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out, max_context, warm,
+                 base_t, lm_t, sc, budget):
+    m = hits.shape[0]
+    res = np.full((m, 6), np.nan)
+    for i in range(m):
+        _, prompt, cached, out = _stream(1.0, hits[i], mean_in[i], mean_out[i], sig_in, sig_out,
+                                         e, z_in, z_out, max_context)
+        n = prompt.shape[0]
+        ttft = np.empty(n - warm)
+        tp = np.empty(n - warm)
+        cnt = 0
+        for k in range(warm, n):
+            a, b = _lone(prompt[k], cached[k], out[k], base_t, lm_t, sc, budget)
+            ttft[k - warm] = a
+            if out[k] > 1:
+                tp[cnt] = b
+                cnt += 1
+        res[i, 0] = _pct(ttft, 50.0)
+        res[i, 1] = _pct(ttft, 90.0)
+        res[i, 2] = _pct(ttft, 99.0)
+        if cnt > 0:
+            res[i, 3] = _pct(tp[:cnt], 50.0)
+            res[i, 4] = _pct(tp[:cnt], 90.0)
+            res[i, 5] = _pct(tp[:cnt], 99.0)
+    return res
+
+
+def _f64(x):
+    return np.ascontiguousarray(x, dtype=np.float64)
+
+
+def _lone_chunk(costs, hits, mean_in, mean_out, sig, draws, max_context, warm):
+    e, z_in, z_out = draws
+    return _lone_points(_f64(hits), _f64(mean_in), _f64(mean_out), sig[0], sig[1], _f64(e),
+                        _f64(z_in), _f64(z_out), float(max_context), int(warm), costs.base_t,
+                        costs.lm_t, costs.scalars, costs.token_budget)
+
+
+def _points_chunk(costs, rates, hits, mean_in, mean_out, sig, draws, max_context, warm):
+    e, z_in, z_out = draws
+    return _simulate_points(_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out), sig[0],
+                            sig[1], _f64(e), _f64(z_in), _f64(z_out), float(max_context),
+                            int(warm), costs.base_t, costs.base_f, costs.base_b, costs.lm_t,
+                            costs.lm_f, costs.lm_b, costs.scalars, costs.token_budget,
+                            costs.max_seqs, costs.kv_capacity_tokens, costs.kv_bytes_per_token)
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _spread(fn, point_arrays, fixed, workers):
+    """Run ``fn`` over the points in chunks, in worker processes (fork) when there are many;
+    each point is computed independently, so the result does not depend on the chunking."""
+    m = len(point_arrays[0])
+    workers = default_workers() if workers is None else max(1, int(workers))
+    if m == 0:
+        return fn(*fixed[:1], *[a[:0] for a in point_arrays], *fixed[1:])
+    # the first point runs here: it compiles (or loads) the kernel before any fork
+    head = fn(*fixed[:1], *[a[:1] for a in point_arrays], *fixed[1:])
+    if m == 1:
+        return head
+    if workers == 1 or m < 32 or "fork" not in mp.get_all_start_methods():
+        rest = fn(*fixed[:1], *[a[1:] for a in point_arrays], *fixed[1:])
+        return np.vstack([head, rest])
+    # interleaved chunks balance cheap and costly points across the workers
+    idx = np.arange(1, m)
+    parts = [idx[k::workers * 4] for k in range(workers * 4)]
+    parts = [p for p in parts if p.size]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+        futs = [ex.submit(fn, fixed[0], *[a[p] for a in point_arrays], *fixed[1:])
+                for p in parts]
+        outs = [f.result() for f in futs]
+    res = np.empty((m, head.shape[1]))
+    res[0] = head[0]
+    for p, o in zip(parts, outs):
+        res[p] = o
+    return res
+
+
+def lone_points(costs: ReplicaCosts, hits, mean_in, mean_out, lengths, draws, max_context: int,
+                warm: int, workers: int | None = None) -> np.ndarray:
+    """p50/p90/p99 TTFT and TPOT of lone requests (the limit of a vanishing load), over the
+    same request sample as :func:`simulate_points`."""
+    sig = (float(lengths.sigma_input), float(lengths.sigma_output))
+    arrays = [_f64(hits), _f64(mean_in), _f64(mean_out)]
+    return _spread(_lone_chunk, arrays, (costs, sig, draws, max_context, warm), workers)
+
+
+def simulate_points(costs: ReplicaCosts, rates, hits, mean_in, mean_out, lengths, draws,
+                    max_context: int, warm: int, workers: int | None = None) -> np.ndarray:
+    """Summary statistics of many operating points (see ``_simulate_points``), spread over
+    ``workers`` processes (default: the CPUs available)."""
+    sig = (float(lengths.sigma_input), float(lengths.sigma_output))
+    arrays = [_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out)]
+    return _spread(_points_chunk, arrays, (costs, sig, draws, max_context, warm), workers)
+
+
+def common_draws(n: int, seed: int):
+    """Unit-rate exponential inter-arrivals and standard-normal length draws shared by every
+    point of a table (common random numbers keep neighbouring points comparable)."""
+    rng = np.random.default_rng(seed)
+    return rng.exponential(1.0, n), rng.standard_normal(n), rng.standard_normal(n)
