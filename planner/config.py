@@ -8,6 +8,12 @@ Default SLOs (p90, interactive chat):
 * TPOT ≤ 0.1 s. 10 tokens/s streams faster than people read (≈4–8 words/s, ≈5–10 tokens/s), so
   a slower decode would be visible; DistServe uses 0.1–0.2 s for chatbots.
 
+Default burst window, 60 s: a window's mean rate hides its bursts, and p90 latency follows
+them. Replaying the Azure conversation hour through the replica simulator gives p90 TTFT 0.60 s
+with Poisson arrivals at the mean rate, 0.82 s with the trace's per-minute rates (arrivals
+Poisson inside each minute) and 1.00 s with its real arrivals: one-minute buckets recover most
+of the gap at little cost (10-s buckets: 0.97 s).
+
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
 hour, Mooncake conversation ≈31 TB of unique blocks).
@@ -36,6 +42,7 @@ class PlanOptions:
     ci_basis: str = "lifecycle"
     start: str | None = None          # ISO time placing a trace with relative timestamps
     window: str = "1h"
+    burst_window_s: float = 60.0      # sub-window for load bursts inside a window; 0 = mean only
     model: str = "llama-3-70b"
     gpu: str = "h100-sxm"
     tp: int = 4
@@ -72,6 +79,8 @@ class PlanOptions:
             raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
         if self.eviction not in EVICTION_POLICIES:
             raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if not (self.burst_window_s == 0 or 1 <= self.burst_window_s <= 3600):
+            raise UsageError("--burst-window must be 0 (off) or 1..3600 seconds")
         if not 0 < self.scale <= 1000:
             raise UsageError(f"--scale must be within (0, 1000], got {self.scale}")
         if not 0 < self.time_limit_s <= 86_400:

@@ -77,6 +77,30 @@ def schedule_windows(trace, schedule: pd.DataFrame) -> np.ndarray:
     return w.astype(np.int64)
 
 
+class SimulatedReplica:
+    """The calibrated replica simulator (:mod:`planner.perf.simulator`) for one deployment,
+    its iteration costs tabulated once and reused for every replica and window."""
+
+    def __init__(self, model: str, gpu: str, tp: int, ssd: str):
+        from planner.perf.iteration import DEFAULT_ENGINE, IterationModel
+        from planner.perf.params import load_params
+        from planner.perf.simulator import replica_costs
+        from planner.perf.spec import build_spec
+
+        params = load_params(None)
+        spec = build_spec(model, gpu, tp, ssd, None, "bf16")
+        self.costs = replica_costs(IterationModel(spec, params.device(spec.gpu), DEFAULT_ENGINE),
+                                   params.power)
+        self.tp = tp
+        self.loaded_idle_w = float(spec.loaded_idle_w)
+
+    def __call__(self, arrival_s, prompt, cached, output):
+        from planner.perf.simulator import simulate
+
+        run, _, _ = simulate(self.costs, arrival_s, prompt, cached, output, self.tp)
+        return run
+
+
 @dataclass
 class Served:
     """What happened physically under a schedule, before any carbon intensity is applied:

@@ -27,7 +27,13 @@ from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves
 from planner.workload.load import load_workload
 from planner.workload.trace import Trace
-from planner.workload.windows import Windowing, make_windows, parse_window
+from planner.workload.windows import (
+    LoadBuckets,
+    Windowing,
+    load_buckets,
+    make_windows,
+    parse_window,
+)
 
 Progress = Callable[[str], None]
 
@@ -46,6 +52,7 @@ class PlanInputs:
     cache_levels_gb: np.ndarray
     kv_bytes_per_token: int
     grid_info: dict
+    buckets: LoadBuckets | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -121,6 +128,11 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
     trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, lcs)
     notes.extend(hits.notes)
 
+    buckets = None
+    if opt.burst_window_s > 0:
+        buckets = load_buckets(trace, windowing, opt.burst_window_s)
+        notes.append(f"p90 latency is read per window as the mixture over 8 buckets of "
+                     f"{opt.burst_window_s:g}-s sub-windows grouped by arrival rate (bursts)")
     grid_info = {
         "spec": opt.grid, "zone": series.zone, "basis": series.basis,
         "attribution": series.attribution, "aligned_to_series_year": wi.aligned,
@@ -129,7 +141,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
                                                            weights=windowing.stats["hours"])),
     }
     return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
-                      grid_info, notes)
+                      grid_info, buckets, notes)
 
 
 def place_trace(trace: Trace, start: str | None, series) -> Trace:
@@ -204,7 +216,7 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop) -> PlanResult:
     labels = inputs.windowing.labels()
     progress("building candidates")
     cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
-                             inputs.cache_levels_gb, opt.max_replicas)
+                             inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets)
     diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]

@@ -83,6 +83,9 @@ def plan(
         help="Start time (ISO 8601, UTC) for traces with relative timestamps.")] = None,
     window: Annotated[Optional[str], typer.Option(
         help="Planning window: 1h, 15min, 30m, 2h … [default: 1h]")] = None,
+    burst_window: Annotated[Optional[float], typer.Option(
+        help="Seconds of the sub-windows whose rates shape each window's p90 latency; "
+             "0 reads latency at the mean rate. [default: 60]")] = None,
     model: Annotated[Optional[str], typer.Option(help="Model. [default: llama-3-70b]")] = None,
     gpu: Annotated[Optional[str], typer.Option(help="GPU type. [default: h100-sxm]")] = None,
     tp: Annotated[Optional[int], typer.Option(
@@ -143,6 +146,7 @@ def plan(
         "trace_format": trace_format.value if trace_format else None,
         "scale": scale, "series": series,
         "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
+        "burst_window_s": burst_window,
         "model": model, "gpu": gpu, "tp": tp, "ssd": ssd,
         "cache_levels_tb": parse_levels(cache_levels) if cache_levels else None,
         "max_replicas": max_replicas, "slo_ttft_s": slo_ttft, "slo_tpot_s": slo_tpot,

@@ -20,8 +20,10 @@ import pandas as pd
 
 from planner.catalog import Hardware
 from planner.deployment import deployment_carbon
+from planner.perf.mixture import lookup_buckets
 from planner.perf.profile import ProfileTable
 from planner.workload.hitcurve import HitCurves
+from planner.workload.windows import LoadBuckets
 
 CANDIDATE_COLUMNS = (
     "window", "replicas", "level", "cache_gb", "gpus", "ssd_drives", "rate_per_replica",
@@ -43,8 +45,12 @@ class CandidateSet:
 
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
-                     prune: bool = True) -> CandidateSet:
-    """Enumerate (t, n, c), look each up in the profile and account its carbon."""
+                     prune: bool = True, buckets: LoadBuckets | None = None) -> CandidateSet:
+    """Enumerate (t, n, c), look each up in the profile and account its carbon.
+
+    With ``buckets`` (how the load varies inside each window) latency is the p90 of the
+    mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
+    read at its mean rate."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
@@ -58,7 +64,11 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     cache_gb = levels[c]
     hit = np.where(cache_gb > 0, hits.token_hit[t, c], 0.0)
     rate = lam[t] / n
-    look = profile.lookup(rate, hit, mean_in[t], mean_out[t])
+    if buckets is None:
+        ones = np.ones((W, 1))
+        buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
+    look = lookup_buckets(profile, buckets.rate_rps[t] / n[:, None], buckets.request_share[t],
+                          buckets.time_share[t], hit, mean_in[t], mean_out[t])
 
     hours = stats["hours"].to_numpy(dtype=float)[t]
     br, drives, ssd_w, life, write_total = deployment_carbon(

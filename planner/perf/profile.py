@@ -67,6 +67,8 @@ class ProfileLookup:
     ssd_read_gbps: np.ndarray
     ssd_write_gbps: np.ndarray
     stable: np.ndarray  # bool: the load is within the capacity interpolated between mixes
+    p50_ttft_s: np.ndarray | None = None
+    p50_tpot_s: np.ndarray | None = None
 
 
 class ProfileTable:
@@ -219,7 +221,8 @@ class ProfileTable:
         stable = (~none) & (u <= 1.0 + 1e-12) & (rate <= self.max_rate)
         u_eval = np.minimum(u, 1.0)
         out = {c: np.zeros_like(rate) for c in ("p90_ttft_s", "p90_tpot_s", "gpu_power_w",
-                                                "ssd_read_gbps", "ssd_write_gbps")}
+                                                "ssd_read_gbps", "ssd_write_gbps",
+                                                "p50_ttft_s", "p50_tpot_s")}
         for w, idx in corners:
             k = np.maximum(self._cap_idx[idx], 0)
             r_c = u_eval * np.maximum(self._cap[idx], 0.0)
@@ -234,7 +237,7 @@ class ProfileTable:
                 v1 = g[(j1, *idx)]
                 val = v0 * (1.0 - t) + v1 * t
                 out[c] += np.where(w > 1e-12, w * np.nan_to_num(val, nan=_UNSTABLE_LATENCY_S), 0.0)
-        for c in ("p90_ttft_s", "p90_tpot_s"):
+        for c in ("p90_ttft_s", "p90_tpot_s", "p50_ttft_s", "p50_tpot_s"):
             out[c] = np.where(stable, out[c], _UNSTABLE_LATENCY_S)
         return ProfileLookup(stable=stable, **out)
 

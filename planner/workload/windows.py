@@ -113,3 +113,57 @@ def _stats(starts_ns, ends_ns, idx, inp, out, n) -> pd.DataFrame:
         "prompt_tokens": prompt,
         "output_tokens": gen,
     })
+
+
+@dataclass(frozen=True)
+class LoadBuckets:
+    """How the load varies inside each window: K buckets of sub-windows, grouped by rate.
+
+    ``rate_rps[t, k]`` is the mean rate of bucket k of window t, ``request_share[t, k]`` the share
+    of the window's requests that arrived in it and ``time_share[t, k]`` the share of the
+    window's time it covers. Σ_k time_share · rate = the window's mean rate exactly.
+    """
+
+    rate_rps: np.ndarray
+    request_share: np.ndarray
+    time_share: np.ndarray
+    sub_window_s: float
+
+
+def load_buckets(trace: Trace, windowing: Windowing, sub_window_s: float = 60.0,
+                 buckets: int = 8) -> LoadBuckets:
+    """Cut every window into sub-windows of ``sub_window_s``, sort them by their arrival rate
+    and merge them into ``buckets`` groups of (nearly) equal time.
+
+    A window's mean rate hides its bursts, and tail latency follows the bursts: the planner
+    reads latency at each bucket's rate and mixes the results by request share.
+    """
+    st = windowing.stats
+    W = len(st)
+    starts = pd.DatetimeIndex(st["window_start"]).as_unit("ns").asi8
+    ends = pd.DatetimeIndex(st["window_end"]).as_unit("ns").asi8
+    step = int(round(sub_window_s * 1e9))
+    arrivals = trace.absolute_start.value + np.round(trace.arrival_s * 1e9).astype(np.int64)
+    rate = np.zeros((W, buckets))
+    req = np.zeros((W, buckets))
+    tim = np.zeros((W, buckets))
+    order = np.argsort(windowing.request_window, kind="stable")
+    cuts = np.searchsorted(windowing.request_window[order], np.arange(1, W))
+    for t, idx in enumerate(np.split(order, cuts)):
+        edges = np.arange(starts[t], ends[t], step, dtype=np.int64)
+        edges = np.append(edges, ends[t])
+        dur = np.diff(edges) / 1e9
+        counts = np.histogram(arrivals[idx], bins=edges)[0] if len(idx) else \
+            np.zeros(len(dur), dtype=np.int64)
+        # Edge sub-windows shorter than a second are merged rather than read as huge rates.
+        r = counts / np.maximum(dur, 1.0)
+        srt = np.argsort(r, kind="stable")
+        group = np.minimum((np.cumsum(dur[srt]) - dur[srt] / 2) / dur.sum() * buckets,
+                           buckets - 1).astype(int)
+        c = np.bincount(group, weights=counts[srt], minlength=buckets)
+        d = np.bincount(group, weights=dur[srt], minlength=buckets)
+        total = max(counts.sum(), 1)
+        rate[t] = np.where(d > 0, c / np.maximum(d, 1e-9), 0.0)
+        req[t] = c / total
+        tim[t] = d / d.sum()
+    return LoadBuckets(rate, req, tim, sub_window_s)
