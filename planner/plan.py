@@ -85,20 +85,37 @@ def sha256_file(path: Path) -> str:
 # stage 1: inputs
 # --------------------------------------------------------------------------------------------
 
-def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
+# Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
+# plans that agree on them can share it (an experiment over many grids prepares it once).
+WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", "window",
+                   "burst_window_s", "model", "cache_levels_tb", "eviction")
+
+
+def same_workload(a: PlanOptions, b: PlanOptions) -> bool:
+    return all(getattr(a, f) == getattr(b, f) for f in WORKLOAD_FIELDS) and a.eviction == "lru"
+
+
+def load_inputs(opt: PlanOptions, progress: Progress = _noop,
+                reuse: PlanInputs | None = None) -> PlanInputs:
+    """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
+    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is."""
     opt = opt.validate()
     notes: list[str] = []
     catalog = load_catalog()
     arch = catalog.model(opt.model)
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
+    shared = reuse if reuse is not None and same_workload(reuse.options, opt) else None
 
-    progress("reading trace")
-    trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
-                          series=opt.series)
     progress("reading grid")
     series = load_grid(opt.grid, opt.ci_basis)
     notes.extend(series.notes)
-    trace = place_trace(trace, opt.start, series)
+    if shared is None:
+        progress("reading trace")
+        trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
+                              series=opt.series)
+        trace = place_trace(trace, opt.start, series)
+    else:
+        trace = shared.trace
     notes.extend(trace.notes)
     if int(trace.input_tokens.max()) > arch.max_context:
         i = int(np.argmax(trace.input_tokens))
@@ -106,7 +123,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
             f"request {i + 1} of {trace.name} has a {int(trace.input_tokens[i]):,}-token prompt, "
             f"beyond {arch.name}'s context of {arch.max_context:,} tokens")
 
-    windowing = make_windows(trace, parse_window(opt.window))
+    windowing = shared.windowing if shared else make_windows(trace, parse_window(opt.window))
     if windowing.n == 0:
         raise InputDataError("the trace yields no planning windows")
     wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
@@ -123,14 +140,19 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop) -> PlanInputs:
     levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
     kv = arch.kv_bytes_per_token()
     capacities_tokens = np.floor(levels_gb * 1e9 / kv).astype(np.int64)
-    progress("computing hit-rate curves")
-    lcs = lcs_params(opt, profile, windowing, wi.values, hw) if opt.eviction == "lcs" else None
-    trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, lcs)
+    if shared is None:
+        progress("computing hit-rate curves")
+        lcs = lcs_params(opt, profile, windowing, wi.values, hw) if opt.eviction == "lcs" \
+            else None
+        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, lcs)
+    else:
+        hits = shared.hits
     notes.extend(hits.notes)
 
-    buckets = None
+    buckets = shared.buckets if shared else None
     if opt.burst_window_s > 0:
-        buckets = load_buckets(trace, windowing, opt.burst_window_s)
+        if buckets is None:
+            buckets = load_buckets(trace, windowing, opt.burst_window_s)
         notes.append(f"p90 latency is read per window as the mixture over 8 buckets of "
                      f"{opt.burst_window_s:g}-s sub-windows grouped by arrival rate (bursts)")
     grid_info = {
@@ -209,8 +231,9 @@ def _rel(p: Path) -> str:
 # stage 2: optimise
 # --------------------------------------------------------------------------------------------
 
-def run_plan(opt: PlanOptions, progress: Progress = _noop) -> PlanResult:
-    inputs = load_inputs(opt, progress)
+def run_plan(opt: PlanOptions, progress: Progress = _noop,
+             reuse: PlanInputs | None = None) -> PlanResult:
+    inputs = load_inputs(opt, progress, reuse)
     opt = inputs.options.validate()
     stats = inputs.windowing.stats
     labels = inputs.windowing.labels()
