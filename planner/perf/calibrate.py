@@ -113,15 +113,19 @@ def prediction_frame(params: ModelParams, data: dict) -> pd.DataFrame:
             "metric": "all-reduce", "measured": r["time_s"],
             "predicted": c.alpha_s + r["bytes"] / c.bytes_per_s,
             "label": f"tp{tp}×" + r["bytes"].astype(int).astype(str)}))
-    own = data["own"]
-    po = predict_own(params.device("h100-sxm"), own)
-    for key, metric in (("prefill", "ttft"), ("decode", "tpot"), ("mixed", "mixed")):
-        r = own[key]
-        graph = (r["mode"] == "graph").to_numpy()
-        frames.append(pd.DataFrame({
-            "dataset": "own h100 llama-3-8b-shape", "split": _split(masks[f"own_{key}"])[graph],
-            "metric": metric, "measured": r["time_s"].to_numpy()[graph],
-            "predicted": po[key][graph], "label": r.index.astype(str)[graph]}))
+    own_sets = [("h100-sxm", data["own"], masks)]
+    own_sets += [(gpu, d, None) for gpu, d in data.get("validation", {}).items()]
+    for gpu, own, m in own_sets:
+        po = predict_own(params.device(gpu), own)
+        for key, metric in (("prefill", "ttft"), ("decode", "tpot"), ("mixed", "mixed")):
+            r = own[key]
+            graph = (r["mode"] == "graph").to_numpy()
+            # a validation data set is held out whole: none of its rows reach the fit
+            split = _split(m[f"own_{key}"] if m is not None else np.ones(len(r), bool))
+            frames.append(pd.DataFrame({
+                "dataset": f"own {gpu.split('-')[0]} llama-3-8b-shape", "split": split[graph],
+                "metric": metric, "measured": r["time_s"].to_numpy()[graph],
+                "predicted": po[key][graph], "label": r.index.astype(str)[graph]}))
     out = pd.concat(frames, ignore_index=True)
     out["ape"] = (out["predicted"] - out["measured"]).abs() / out["measured"]
     return out

@@ -179,27 +179,38 @@ def load_vidur_allreduce(root: Path | None = None) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------------
-# greencache's own H100 measurements (profiles/measured/h100-sxm-llama-3-8b-shape)
+# greencache's own measurements (profiles/measured/<gpu>-llama-3-8b-shape)
 # ------------------------------------------------------------------------------------------
-OWN_H100 = "h100-sxm-llama-3-8b-shape"
+OWN = {"h100-sxm": "h100-sxm-llama-3-8b-shape", "h200": "h200-llama-3-8b-shape"}
+OWN_H100 = OWN["h100-sxm"]
+_OWN_TABLES = {
+    "prefill": ("batch", "new_tokens", "cached_tokens", "time_s", "mode"),
+    "decode": ("batch", "context", "time_s", "mode"),
+    "mixed": ("new_tokens", "cached_tokens", "decode_batch", "context", "time_s", "mode"),
+    "power": ("phase", "batch", "tokens", "context", "mean_power_w", "iteration_s"),
+    "kv_io": ("tokens", "bytes", "file_write_s", "file_read_s", "h2d_s", "d2h_s"),
+}
+_OPTIONAL = ("kv_io",)
 
 
-def load_own_h100(root: Path | None = None) -> dict[str, pd.DataFrame]:
-    """The prefill, decode, mixed, power and kv_io tables of the own H100 runs."""
-    root = Path(root) if root else measured_dir() / OWN_H100
-    spec = {
-        "prefill": ("batch", "new_tokens", "cached_tokens", "time_s", "mode"),
-        "decode": ("batch", "context", "time_s", "mode"),
-        "mixed": ("new_tokens", "cached_tokens", "decode_batch", "context", "time_s", "mode"),
-        "power": ("phase", "batch", "tokens", "context", "mean_power_w", "iteration_s"),
-        "kv_io": ("tokens", "bytes", "file_write_s", "file_read_s", "h2d_s", "d2h_s"),
-    }
+def load_own(gpu: str, root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """The prefill, decode, mixed and power tables (and kv_io where measured) of the own runs
+    on one GPU type."""
+    if gpu not in OWN:
+        raise InputDataError(f"no own measurements for GPU {gpu!r}; measured: {', '.join(OWN)}")
+    root = Path(root) if root else measured_dir() / OWN[gpu]
     out = {}
-    for name, cols in spec.items():
+    for name, cols in _OWN_TABLES.items():
         path = root / f"{name}.csv"
+        if name in _OPTIONAL and not path.exists():
+            continue
         frame = _read_csv(path, cols)
         num = [c for c in cols if c not in ("mode", "phase", "iteration_s", "cached_tokens",
                                             "context", "batch", "tokens")]
         _positive(path, frame, num)
         out[name] = frame
     return out
+
+
+def load_own_h100(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    return load_own("h100-sxm", root)

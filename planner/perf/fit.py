@@ -14,7 +14,8 @@ C. the splitwise engine per GPU (per-iteration and per-layer overhead, its kerne
 
 The power weights w_c, w_m are fitted on the own H100 power phases. H200 takes the H100's
 parameters (same compute die; its own HBM bandwidth and capacity come from the catalog), which
-the notes of its entry say. A fraction ``HOLDOUT_FRACTION`` of the configurations of every data
+the notes of its entry say; the own H200 runs are kept out of the fit entirely and serve as an
+independent check of that transfer. A fraction ``HOLDOUT_FRACTION`` of the configurations of every data
 set (per stratum, seeded) is held out of all fits; :mod:`planner.perf.calibrate` reports the
 errors on both parts.
 """
@@ -113,7 +114,8 @@ def predict_allreduce(comm: CommParams, nbytes: np.ndarray) -> np.ndarray:
 
 
 def predict_own(dev: DeviceParams, own: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
-    """Predicted times of the own H100 prefill, decode and mixed rows (graph engine)."""
+    """Predicted times of the own prefill, decode and mixed rows on ``dev.gpu`` (graph
+    engine)."""
     spec = build_spec("llama-3-8b", dev.gpu, 1, "nvme-gen4")
     m = IterationModel(spec, dev, "graph")
     p = own["prefill"]
@@ -324,9 +326,14 @@ def load_all():
     return sw, vidur, ar, own, masks
 
 
+FIT_DATA_DIRS = ("splitwise-sim", "vidur", ds.OWN_H100)
+
+
 def measured_inputs() -> dict:
+    """sha256 of every measured file the fit reads (validation-only data sets excluded)."""
     root = ds.measured_dir()
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".csv", ".json"))
+    files = sorted(p for d in FIT_DATA_DIRS for p in (root / d).rglob("*")
+                   if p.is_file() and p.suffix in (".csv", ".json"))
     base = root.parent.parent
     return {str(p.relative_to(base)): {"sha256": file_sha256(p)} for p in files}
 
@@ -366,7 +373,7 @@ def fit_all() -> tuple[ModelParams, dict]:
     devices["h200"] = replace(
         h, gpu="h200",
         notes=("H100 parameters (same compute die, efficiencies as fractions of the peaks); "
-               "no H200 measurements were available",))
+               "checked, not fitted, on the own H200 runs",))
     g = cat.gpu("h100-sxm")
     power = fit_power(h, own["power"], g.loaded_idle_w, g.tdp_w)
     lengths, trace_inputs = length_model_from_examples()
@@ -374,5 +381,5 @@ def fit_all() -> tuple[ModelParams, dict]:
                          extra={"inputs": {**trace_inputs, **measured_inputs()},
                                 "split": {"seed": SPLIT_SEED, "holdout_fraction": HOLDOUT_FRACTION}})
     data = {"splitwise": sw, "vidur": vidur, "allreduce": ar, "own": own, "masks": masks,
-            "possible": possible}
+            "possible": possible, "validation": {"h200": ds.load_own("h200")}}
     return params, data
