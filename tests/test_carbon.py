@@ -33,6 +33,13 @@ def test_wear_shortens_ssd_lifetime():
     assert float(carbon.ssd_effective_lifetime_h(0.0, 1.0, 1, 5, 43800.0)) == 43800.0
 
 
+def test_wear_lifetime_scales_with_endurance():
+    one = float(carbon.ssd_effective_lifetime_h(7680.0, 1.0, 1, 5, 43800.0))
+    three = float(carbon.ssd_effective_lifetime_h(7680.0, 1.0, 3, 5, 43800.0))
+    assert three == pytest.approx(3 * one)
+    assert 155 < one / 24 < 165   # constants.md: about 160 days at 1 GB/s
+
+
 def test_ssd_power_between_idle_and_active():
     p = carbon.ssd_drive_power_w(np.array([0.0, 3.5, 7.0, 20.0]), 0.0, 5.0, 20.0, 7.0, 4.0)
     assert list(p) == pytest.approx([5.0, 12.5, 20.0, 20.0])

@@ -4,6 +4,6 @@ Public entry points:
 
 * :func:`planner.perf.profile.load_profile` — the planner's view (profile tables);
 * :func:`planner.perf.replay.replay_replica` — one replica over a request stream;
-* :func:`planner.perf.ssd.effective_ssd_lifetime_h` — SSD lifetime under write wear;
+* SSD wear and power for carbon accounting live in :mod:`planner.carbon`;
 * :func:`planner.perf.synth.synthesize` — build a profile table.
 """

@@ -1,4 +1,5 @@
-"""The SSD KV tier: loading a cached prefix (or recomputing it), admissions, wear, power.
+"""The SSD KV tier: loading a cached prefix or recomputing it (wear and power are carbon
+accounting: :mod:`planner.carbon`).
 
 Bandwidth of a replica of g GPUs striping its KV over d drives (DGX layout: d = g):
 B_load = min(d · drive read, g · PCIe host-to-device), B_store = min(d · drive write, g · PCIe).
@@ -23,11 +24,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from planner.errors import InputDataError
-
-HOURS_PER_DAY = 24.0
-DAYS_PER_YEAR = 365.0
 
 
 def overlapped_hit_time(load_s, new_s, layers: int):
@@ -85,39 +81,3 @@ def best_loaded_tokens(prompt: float, cached: float, load_s_per_token: float,
     if total >= full:
         return 0.0, full
     return k, total
-
-
-def effective_ssd_lifetime_h(write_gbps_per_drive: float, capacity_gb: float, dwpd: float,
-                             warranty_years: float, calendar_lifetime_h: float) -> float:
-    """Hours until a drive is replaced: by age or by wear, whichever comes first.
-
-    Rated endurance TBW = DWPD × capacity × 365 × warranty years (GB written). Written at a
-    steady ``write_gbps_per_drive`` (GB/s), it wears out after TBW / (rate × 3600) hours:
-
-        L_eff = min(L_calendar, DWPD · C · 365 · Y / (w · 3600))
-
-    A drive that is never written keeps its calendar lifetime. The result feeds the embodied
-    amortisation of SSD capacity (kgCO2e / L_eff per hour held).
-    """
-    for name, v in (("write rate", write_gbps_per_drive), ("capacity", capacity_gb),
-                    ("DWPD", dwpd), ("warranty", warranty_years),
-                    ("calendar lifetime", calendar_lifetime_h)):
-        if not np.isfinite(v) or v < 0:
-            raise InputDataError(f"SSD {name} must be a finite non-negative number (got {v})")
-    if capacity_gb == 0 or dwpd == 0 or warranty_years == 0:
-        raise InputDataError("an SSD needs positive capacity, DWPD and warranty for its endurance")
-    if write_gbps_per_drive == 0:
-        return float(calendar_lifetime_h)
-    tbw_gb = dwpd * capacity_gb * DAYS_PER_YEAR * warranty_years
-    wear_h = tbw_gb / (write_gbps_per_drive * 3600.0)
-    return float(min(calendar_lifetime_h, wear_h))
-
-
-def ssd_power_w(read_gbps: float, write_gbps: float, drives: int, read_gbps_per_drive: float,
-                write_gbps_per_drive: float, idle_w: float, active_w: float) -> float:
-    """Power of the replica's drives: each draws idle + (active − idle) × utilisation, where
-    utilisation = read/(d · read bandwidth) + write/(d · write bandwidth), capped at 1."""
-    if drives <= 0:
-        return 0.0
-    util = read_gbps / (drives * read_gbps_per_drive) + write_gbps / (drives * write_gbps_per_drive)
-    return drives * (idle_w + (active_w - idle_w) * min(1.0, util))
