@@ -41,5 +41,10 @@ profiles: $(STAMP)
 calibrate: $(STAMP)
 	$(GC) profile calibrate --write --plots out/calibration
 
+## The paper's experiment, judged by replay: regenerates docs/experiment/ (tens of minutes).
+EXPERIMENT_SCALE ?= 1
+experiment: $(STAMP)
+	$(PY) -m planner.experiment --out docs/experiment --scale $(EXPERIMENT_SCALE)
+
 clean:
 	rm -rf out build *.egg-info .pytest_cache

@@ -59,6 +59,7 @@ class PlanOptions:
     allow_slo_violation: bool = False
     eviction: str = "lru"
     seed: int = 0
+    reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
 
     def validate(self) -> PlanOptions:

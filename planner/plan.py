@@ -88,7 +88,7 @@ def sha256_file(path: Path) -> str:
 # Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
 # plans that agree on them can share it (an experiment over many grids prepares it once).
 WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", "window",
-                   "burst_window_s", "model", "cache_levels_tb", "eviction")
+                   "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model")
 
 
 def same_workload(a: PlanOptions, b: PlanOptions) -> bool:
@@ -212,7 +212,10 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     from planner.workload import hitcurve
 
     if not trace.has_prefixes:
-        trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed)
+        from planner.workload.reuse_model import load_reuse_params
+
+        params = load_reuse_params(opt.reuse_model) if opt.reuse_model else None
+        trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed, params=params)
     curves = hitcurve.window_hit_curves(trace, windowing.request_window, windowing.n,
                                         capacities_tokens, policy=opt.eviction, lcs=lcs)
     return trace, curves

@@ -93,8 +93,11 @@ def prepare(opt: PlanOptions, progress=lambda msg: None) -> ReplaySetup:
     series = load_grid(opt.grid, opt.ci_basis)
     trace = place_trace(trace, opt.start, series)
     if not trace.has_prefixes:
+        from planner.workload.reuse_model import load_reuse_params
+
         progress("synthesising prefixes")
-        trace = synthesize_prefixes(trace, seed=opt.seed)
+        params = load_reuse_params(opt.reuse_model) if opt.reuse_model else None
+        trace = synthesize_prefixes(trace, seed=opt.seed, params=params)
     catalog = load_catalog()
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
     kv = catalog.model(opt.model).kv_bytes_per_token()

@@ -122,6 +122,9 @@ def plan(
         help="Seed of the reuse model for traces without prefixes. [default: 0]")] = None,
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped profiles/tables.")] = None,
+    reuse_model: Annotated[Optional[Path], typer.Option(
+        help="Reuse-model parameters (JSON) for traces without prefixes. "
+             "[default: profiles/reuse/mooncake-conversation.json]")] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -153,6 +156,7 @@ def plan(
         "pue": pue, "solver": solver.value if solver else None, "time_limit_s": time_limit,
         "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
         "profile_dir": str(profile_dir) if profile_dir else None,
+        "reuse_model": str(reuse_model) if reuse_model else None,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:
