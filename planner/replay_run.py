@@ -19,7 +19,7 @@ from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.evaluate import ReplayResult, replay
 from planner.grid import load_grid, window_intensity
-from planner.schedule import SCHEDULE_COLUMNS
+from planner.schedule import SCHEDULE_COLUMNS, window_csv
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
               ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"))
@@ -134,12 +134,7 @@ _DECIMALS = {"predicted_hit_rate": 4, "replayed_hit_rate": 4, "predicted_p90_ttf
 
 
 def replay_csv(frame: pd.DataFrame) -> str:
-    df = frame.copy()
-    for col in ("window_start", "window_end"):
-        df[col] = pd.DatetimeIndex(df[col]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    for col, d in _DECIMALS.items():
-        df[col] = [f"{v:.{d}f}" for v in df[col].to_numpy(dtype=float)]
-    return df.to_csv(index=False, lineterminator="\n")
+    return window_csv(frame, _DECIMALS, frame.columns)
 
 
 def _round(obj):

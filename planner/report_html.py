@@ -42,12 +42,10 @@ def _read_csv(path: Path, what: str) -> pd.DataFrame:
 
 
 def load_plan_outputs(folder: Path) -> PlanOutputs:
+    from planner.replay_run import read_schedule
+
     folder = Path(folder)
-    sched = _read_csv(folder / "schedule.csv", "schedule")
-    for col in ("window_start", "window_end"):
-        if col not in sched.columns:
-            raise InputDataError(f"{folder / 'schedule.csv'} lacks the column {col}")
-        sched[col] = pd.to_datetime(sched[col], utc=True)
+    sched = read_schedule(folder / "schedule.csv")
     summary_path = folder / "summary.json"
     if not summary_path.exists():
         raise InputDataError(f"summary {summary_path} does not exist")

@@ -92,12 +92,20 @@ def components_csv(stats: pd.DataFrame, chosen: pd.DataFrame) -> str:
     return df.to_csv(index=False, lineterminator="\n")
 
 
-def to_csv(schedule: pd.DataFrame) -> str:
-    """The schedule as CSV text: ISO 8601 UTC times, fixed decimals, LF line ends."""
-    df = schedule.copy()
+def window_csv(frame: pd.DataFrame, decimals: dict[str, int], columns) -> str:
+    """A per-window frame as CSV text: ISO 8601 UTC window times, fixed decimals per column
+    (byte-identical across platforms), booleans as true/false, LF line ends."""
+    df = frame.copy()
     for col in ("window_start", "window_end"):
         df[col] = pd.DatetimeIndex(df[col]).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
-    for col, d in _DECIMALS.items():
+    for col, d in decimals.items():
         df[col] = [f"{v:.{d}f}" for v in df[col].to_numpy(dtype=float)]
-    df["slo_met"] = np.where(df["slo_met"].to_numpy(dtype=bool), "true", "false")
-    return df.loc[:, list(SCHEDULE_COLUMNS)].to_csv(index=False, lineterminator="\n")
+    for col in df.columns:
+        if df[col].dtype == bool:
+            df[col] = np.where(df[col].to_numpy(), "true", "false")
+    return df.loc[:, list(columns)].to_csv(index=False, lineterminator="\n")
+
+
+def to_csv(schedule: pd.DataFrame) -> str:
+    """The schedule as CSV text (SCHEDULE_COLUMNS, in that order)."""
+    return window_csv(schedule.astype({"slo_met": bool}), _DECIMALS, SCHEDULE_COLUMNS)
