@@ -159,8 +159,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
         "spec": opt.grid, "zone": series.zone, "basis": series.basis,
         "attribution": series.attribution, "aligned_to_series_year": wi.aligned,
         "files": [{"path": _rel(p), "sha256": sha256_file(p)} for p in series.files],
-        "mean_gco2_per_kwh_over_windows": float(np.average(wi.values,
-                                                           weights=windowing.stats["hours"])),
+        "mean_gco2_per_kwh_over_windows": round(float(np.average(
+            wi.values, weights=windowing.stats["hours"])), 6),
     }
     return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
                       grid_info, buckets, notes)

@@ -168,3 +168,12 @@ def test_static_baseline_by_levels_equals_the_coupled_milp(seed):
     coupled = solve(build_model(cands, 2.0, 0.15, static_cache=True), "highs")
     if coupled.status == "optimal" and static.get("slo_violated_windows") == 0:
         assert static["total_kgco2e"] == pytest.approx(coupled.objective, rel=1e-9)
+
+
+def test_iis_names_the_window_and_its_binding_rows():
+    from planner.optimize.diagnostics import iis
+
+    cands = random_candidates(np.random.default_rng(5), windows=3, replicas=2, levels=2)
+    cands.loc[cands.window == 1, "p90_ttft_s"] = 9.0      # window 1 cannot meet 2 s
+    names = iis(build_model(cands, 2.0, 1.0))
+    assert set(names) == {"one_config(t=1)", "slo_ttft(t=1)"}

@@ -82,12 +82,12 @@ def iis(m: PlanModel) -> list[str]:
     """Constraint names of an irreducible infeasible subset of the LP relaxation (HiGHS)."""
     import highspy
 
-    from planner.optimize.solve import _quiet_stdout
+    from planner.optimize.solve import quiet_stdout
 
     with tempfile.TemporaryDirectory(prefix="greencache-iis-") as tmp:
         path = os.path.join(tmp, "model.mps")
         m.problem.writeMPS(path)
-        with _quiet_stdout():
+        with quiet_stdout():
             h = highspy.Highs()
             h.setOptionValue("output_flag", False)
             h.readModel(path)

@@ -48,7 +48,7 @@ class SolveResult:
 
 
 @contextlib.contextmanager
-def _quiet_stdout():
+def quiet_stdout():
     """HiGHS prints its banner straight to file descriptor 1 when constructed, around Python's
     sys.stdout; the CLI's stdout must carry only greencache's own output."""
     sys.stdout.flush()
@@ -92,7 +92,7 @@ def _solve_highs(m: PlanModel, time_limit_s, mip_gap, threads):
 
     backend = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=mip_gap,
                          threads=threads or 1)
-    with _quiet_stdout():
+    with quiet_stdout():
         m.problem.solve(backend)
     h = m.problem.solverModel
     status = h.getModelStatus()
