@@ -122,6 +122,10 @@ def plan(
         help="Seed of the reuse model for traces without prefixes. [default: 0]")] = None,
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped profiles/tables.")] = None,
+    workload_shape: Annotated[Optional[str], typer.Option(
+        help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
+             "lognormal, …); auto picks the one nearest to the trace's lengths. "
+             "[default: auto]")] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -153,6 +157,7 @@ def plan(
         "pue": pue, "solver": solver.value if solver else None, "time_limit_s": time_limit,
         "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
         "profile_dir": str(profile_dir) if profile_dir else None,
+        "workload_shape": workload_shape,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:
