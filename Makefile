@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 GC      = $(VENV)/bin/greencache
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: install plan plan-de test bench profiles calibrate experiment clean
+.PHONY: install plan plan-de test bench fidelity profiles calibrate experiment clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,14 @@ test: $(STAMP)
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
+## The planner's predicted p90 latencies and carbon against a replay of every request, on the
+## Azure hour, the Mooncake hour and the Azure week (about 8 min on 2 cores; out/fidelity/).
+fidelity: $(STAMP)
+	$(PY) bench/fidelity.py
+
 ## Profile tables from the performance model (profiles/tables); the date is part of the output,
-## so a fixed one keeps regenerated tables byte-identical.
+## so a fixed one keeps regenerated tables byte-identical. Workload shapes (profiles/shapes)
+## come from `$(PY) scripts/fit_workload_shapes.py --date 2026-11-25`; regenerate the tables after.
 PROFILE_DATE ?= 2026-11-24
 profiles: $(STAMP)
 	$(PY) -m planner.perf.shipped --date $(PROFILE_DATE)

@@ -2,8 +2,8 @@
 
 1. One replica simulated over 10,000 Poisson requests (Llama-3-70B, 4 × H100, Azure-conv-like
    lengths, half of each prompt cached, 60 % of the saturated throughput). Target < 2 s.
-2. One full profile table (Llama-3-8B, 1 × H100, Gen4 SSD; 8,960 rows). Target < 2 min on 2
-   cores.
+2. One full profile table (Llama-3-8B, 1 × H100, Gen4 SSD, azure-conv shape; 3,920 rows).
+   Target < 2 min on 2 cores.
 Numba compiles on first use (cached on disk afterwards); the first figure of each benchmark
 includes it when the cache is cold, the second does not.
 """
@@ -17,15 +17,16 @@ import numpy as np
 def bench_simulator():
     from planner.perf.iteration import IterationModel
     from planner.perf.params import load_params
-    from planner.perf.simulator import common_draws, replica_costs, simulate, simulate_points
+    from planner.perf.shapes import load_shape
+    from planner.perf.simulator import replica_costs, shape_draws, simulate, simulate_points
     from planner.perf.spec import build_spec
 
     p = load_params()
     spec = build_spec("llama-3-70b", "h100-sxm", 4, "nvme-gen4")
     costs = replica_costs(IterationModel(spec, p.device("h100-sxm")), p.power)
+    draws = shape_draws(load_shape("lognormal", p), [(0, 0)], 800, 7)
     mu = simulate_points(costs, np.zeros(1), np.array([0.5]), np.array([1155.0]),
-                         np.array([211.0]), p.lengths, common_draws(800, 7), spec.max_context,
-                         0)[0, 0]
+                         np.array([211.0]), [800], [0], draws, spec.max_context)[0, 0]
     n = 10_000
     rng = np.random.default_rng(7)
     arr = np.cumsum(rng.exponential(1 / (0.6 * mu), n))
@@ -48,8 +49,8 @@ def bench_table():
     frame, _ = synthesize(SynthOptions("llama-3-8b", "h100-sxm", 1, "nvme-gen4",
                                        date="2026-01-01"))
     dt = time.perf_counter() - t
-    print(f"one full table (llama-3-8b, h100-sxm tp1, nvme-gen4): {dt:.1f} s, "
-          f"{len(frame):,} rows, {int(frame['stable'].sum()):,} stable")
+    print(f"one full table (llama-3-8b, h100-sxm tp1, nvme-gen4, azure-conv): {dt:.1f} s, "
+          f"{len(frame):,} rows")
 
 
 if __name__ == "__main__":

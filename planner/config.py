@@ -14,6 +14,12 @@ with Poisson arrivals at the mean rate, 0.82 s with the trace's per-minute rates
 Poisson inside each minute) and 1.00 s with its real arrivals: one-minute buckets recover most
 of the gap at little cost (10-s buckets: 0.97 s).
 
+Default workload shape, auto: the profile table whose simulated requests have the length
+spread (length / mean, :mod:`planner.perf.shapes`) nearest to the trace's own. p90 TTFT follows
+the longest prompts, and real traces differ there: with log-normal lengths of the same means a
+replayed Azure-week window's p90 TTFT rose from 0.66 s to 0.92 s (docs/perf-model.md,
+"Prediction against replay").
+
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
 hour, Mooncake conversation ≈31 TB of unique blocks).
@@ -61,6 +67,7 @@ class PlanOptions:
     seed: int = 0
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
+    workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:
@@ -80,6 +87,9 @@ class PlanOptions:
             raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
         if self.eviction not in EVICTION_POLICIES:
             raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if not self.workload_shape or any(c in self.workload_shape for c in "/\\ "):
+            raise UsageError(f"--workload-shape must be auto or a shape name, got "
+                             f"{self.workload_shape!r}")
         if not (self.burst_window_s == 0 or 1 <= self.burst_window_s <= 3600):
             raise UsageError("--burst-window must be 0 (off) or 1..3600 seconds")
         if not 0 < self.scale <= 1000:

@@ -153,3 +153,34 @@ def test_scenario_file_and_command_line_override(profiles, tmp_path):
     cfg.write_text('trace = "x"\ncolour = "green"\n')
     r = plan("--config", cfg, "--out", tmp_path / "o2")
     assert r.exit_code == 3 and "unknown key(s) colour" in r.output
+
+
+def test_workload_shape_chosen_per_trace(tmp_path):
+    import json
+
+    d = tmp_path / "profiles"
+    for shape in ("azure-conv", "mooncake-conv"):
+        synthetic_profile.write(d, shape=shape)
+    r = base(d, tmp_path / "auto", "--no-timing")
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "auto" / "summary.json").read_text())
+    chosen = s["inputs"]["profile"]["workload_shape"]
+    assert chosen["name"] == "mooncake-conv" and chosen["distance"] < 0.01
+    assert chosen["distances"]["azure-conv"] > 0.25
+    assert s["inputs"]["profile"]["path"].endswith("__mooncake-conv.csv")
+    assert any("mooncake-conv workload shape" in n for n in s["notes"])
+    r = base(d, tmp_path / "named", "--workload-shape", "azure-conv")
+    assert r.exit_code == 0, r.output
+    s = json.loads((tmp_path / "named" / "summary.json").read_text())
+    assert s["inputs"]["profile"]["workload_shape"]["name"] == "azure-conv"
+    r = base(d, tmp_path / "bad", "--workload-shape", "azure-code")
+    assert r.exit_code == 2 and "available: azure-conv, mooncake-conv" in r.output
+    assert not (tmp_path / "bad").exists()
+
+
+def test_old_table_layout_is_one_sentence(tmp_path):
+    d = tmp_path / "profiles"
+    path = synthetic_profile.write(d)
+    path.rename(d / "llama-3-70b__h100-sxm-tp4__nvme-gen4.csv")
+    r = base(d, tmp_path / "o")
+    assert r.exit_code == 3 and "before workload shapes" in r.output

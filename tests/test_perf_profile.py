@@ -9,9 +9,9 @@ import pytest
 from planner.errors import InputDataError
 from planner.perf.profile import COLUMNS, ProfileTable
 
-RATES = (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0)
+LOADS = (0.0, 0.25, 0.5, 0.75, 1.0)
 META = {"model": "m", "gpu": "g", "tp": 1, "ssd": "s", "drives_per_replica": 1,
-        "method": "test", "modelled": True}
+        "method": "test", "modelled": True, "workload_shape": {"name": "test"}}
 
 
 def cap_of(h, i, o):
@@ -19,18 +19,25 @@ def cap_of(h, i, o):
     return 8.0 * (1000 / i) * (1 + h)
 
 
-def table(cap=cap_of) -> ProfileTable:
+def lat(lf, i):
+    return 0.1 * i / 1000 / (1 - 0.9 * lf)
+
+
+def frame(cap=cap_of) -> pd.DataFrame:
     rows = []
-    for r, h, i, o in itertools.product(RATES, (0.0, 1.0), (1000.0, 2000.0), (100.0, 200.0)):
+    for lf, h, i, o in itertools.product(LOADS, (0.0, 1.0), (1000.0, 2000.0), (100.0, 200.0)):
         c = cap(h, i, o)
-        st = r <= c
-        lat = 0.1 * i / 1000 / (1 - 0.9 * r / c) if st else np.nan
-        rows.append(dict(rate_rps=r, hit_rate=h, mean_input_tokens=i, mean_output_tokens=o,
-                         stable=int(st), p50_ttft_s=lat, p90_ttft_s=lat, p99_ttft_s=lat,
-                         p50_tpot_s=lat / 10 if st else np.nan, p90_tpot_s=lat / 10 if st else np.nan,
-                         p99_tpot_s=lat / 10 if st else np.nan, gpu_power_w=100 + 50 * min(r / c, 1),
-                         ssd_read_gbps=r * h, ssd_write_gbps=r * (1 - h)))
-    return ProfileTable(pd.DataFrame(rows, columns=list(COLUMNS)), META)
+        v = lat(lf, i)
+        rows.append(dict(load_fraction=lf, hit_rate=h, mean_input_tokens=i, mean_output_tokens=o,
+                         rate_rps=lf * c, p50_ttft_s=v, p90_ttft_s=v, p99_ttft_s=v,
+                         p50_tpot_s=v / 10, p90_tpot_s=v / 10, p99_tpot_s=v / 10,
+                         gpu_power_w=100 + 50 * lf, ssd_read_gbps=lf * c * h,
+                         ssd_write_gbps=lf * c * (1 - h)))
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def table(cap=cap_of) -> ProfileTable:
+    return ProfileTable(frame(cap), META)
 
 
 def test_exact_on_grid_points():
@@ -38,33 +45,42 @@ def test_exact_on_grid_points():
     f = t.frame
     look = t.lookup(f["rate_rps"].to_numpy(), f["hit_rate"].to_numpy(),
                     f["mean_input_tokens"].to_numpy(), f["mean_output_tokens"].to_numpy())
-    st = f["stable"].to_numpy() == 1
-    assert np.array_equal(look.stable, st)
-    assert np.allclose(look.p90_ttft_s[st], f["p90_ttft_s"][st])
-    assert np.allclose(look.gpu_power_w, np.where(st, f["gpu_power_w"], look.gpu_power_w))
-    assert (look.p90_ttft_s[~st] >= 1e5).all()
+    assert look.stable.all()
+    assert np.allclose(look.p90_ttft_s, f["p90_ttft_s"])
+    assert np.allclose(look.gpu_power_w, f["gpu_power_w"])
 
 
-def test_capacity_interpolates_between_mixes():
+def test_capacity_interpolates_service_time_linearly_in_tokens():
     t = table()
-    # prompt 1414 (log-midpoint of 1000 and 2000): corner capacities 8 and 4 (last stable rates)
+    # prompt 1500: halfway between the 1000- and 2000-token mixes (capacities 8 and 4), so the
+    # time per request at capacity is halfway between 1/8 and 1/4 s
+    assert t.capacity(0.0, 1500.0, 100.0)[0] == pytest.approx(1 / (0.5 / 8 + 0.5 / 4))
     r = np.linspace(0, 8, 801)
-    look = t.lookup(r, 0.0, np.sqrt(1000 * 2000), 100.0)
-    cap = r[look.stable].max()
-    assert cap == pytest.approx(np.sqrt(8 * 4), abs=0.01)
-    # latencies rise with the load and are finite only where stable
+    look = t.lookup(r, 0.0, 1500.0, 100.0)
+    assert r[look.stable].max() == pytest.approx(1 / (0.5 / 8 + 0.5 / 4), abs=0.01)
+    # latencies rise with the load; a rate axis shared by both mixes would have capped the
+    # query at the smaller capacity, 4
     v = look.p90_ttft_s[look.stable]
     assert np.all(np.diff(v) >= -1e-12)
-    # the old rule (every corner stable at the same absolute rate) would stop at 4
-    assert cap > 4.0
 
 
-def test_never_beyond_last_stable_rate_and_axis():
+def test_corners_are_read_at_the_same_utilisation():
+    t = table()
+    c = t.capacity(0.0, 1500.0, 100.0)[0]
+    look = t.lookup(np.array([0.5 * c]), 0.0, 1500.0, 100.0)
+    # both corners at load fraction 0.5, mixed geometrically with log-token weights
+    w = np.log(1500 / 1000) / np.log(2)
+    assert look.p90_ttft_s[0] == pytest.approx(lat(0.5, 1000) ** (1 - w) * lat(0.5, 2000) ** w)
+    # latency proportional to the prompt is then read exactly between the mixes
+    assert look.p90_ttft_s[0] == pytest.approx(lat(0.5, 1500))
+
+
+def test_beyond_capacity_is_unstable_with_power_at_capacity():
     t = table()
     look = t.lookup(np.array([8.0, 8.01, 1e6]), 0.0, 1000.0, 100.0)
     assert list(look.stable) == [True, False, False]
-    look = t.lookup(np.array([16.0, 16.5]), 1.0, 1000.0, 100.0)   # capacity 16 > axis max 8
-    assert not look.stable.any()
+    assert (look.p90_ttft_s[1:] >= 1e5).all()
+    assert np.allclose(look.gpu_power_w, 150.0)
 
 
 def test_zero_load_always_reads_the_first_row():
@@ -74,15 +90,20 @@ def test_zero_load_always_reads_the_first_row():
     assert np.allclose(look.gpu_power_w, 100.0)
 
 
-def test_broken_stable_run_and_empty_cells_rejected():
-    t = table()
-    f = t.frame.copy()
-    # a stable row beyond an unstable one is not trusted: capacity stops at the break
-    m = (f.hit_rate == 0) & (f.mean_input_tokens == 1000) & (f.mean_output_tokens == 100)
-    f.loc[m & (f.rate_rps == 3.0), "stable"] = 0
-    look = ProfileTable(f, META).lookup(np.array([2.0, 4.0]), 0.0, 1000.0, 100.0)
-    assert list(look.stable) == [True, False]
-    g = t.frame.copy()
-    g.loc[m & (g.rate_rps == 2.0), "p90_ttft_s"] = np.nan
-    with pytest.raises(InputDataError, match="empty stable cells"):
+def test_bad_tables_rejected_with_one_sentence():
+    f = frame()
+    old = f.drop(columns="load_fraction").assign(stable=1)
+    with pytest.raises(InputDataError, match="old layout"):
+        ProfileTable(old, META)
+    g = f.copy()
+    g.loc[g.index[10], "rate_rps"] *= 1.5  # a row at load fraction 0.25
+    with pytest.raises(InputDataError, match="load_fraction times"):
         ProfileTable(g, META)
+    g = f.copy()
+    g.loc[g.index[7], "p90_ttft_s"] = np.nan
+    with pytest.raises(InputDataError, match="empty cells"):
+        ProfileTable(g, META)
+    with pytest.raises(InputDataError, match="capacity"):
+        ProfileTable(frame(lambda h, i, o: 0.0), META)
+    with pytest.raises(InputDataError, match="workload_shape"):
+        ProfileTable(f, {k: v for k, v in META.items() if k != "workload_shape"})

@@ -5,7 +5,8 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.perf.synth import SynthOptions, synthesize, write_table
 
-SMALL = dict(hit_axis=(0.0, 1.0), input_axis=(512, 4096), output_axis=(64, 256), rate_points=4)
+SMALL = dict(hit_axis=(0.0, 1.0), input_axis=(512, 4096), output_axis=(64, 256),
+             load_axis=(0.0, 0.5, 1.0))
 
 
 def test_synth_is_deterministic(tmp_path):
@@ -18,6 +19,7 @@ def test_synth_is_deterministic(tmp_path):
     meta = json.loads(ma.read_text())
     assert meta["generated"] == "2026-01-02" and meta["modelled"] is True
     assert all(len(v["sha256"]) == 64 for v in meta["inputs"].values())
+    assert meta["workload_shape"]["name"] == "azure-conv" and a.stem.endswith("__azure-conv")
 
 
 def test_cli_errors_exit_codes(tmp_path):
@@ -33,6 +35,12 @@ def test_cli_errors_exit_codes(tmp_path):
     res = r.invoke(app, ["profile", "synth", "--model", "llama-3-70b", "--gpu", "h100-sxm",
                          "--tp", "1", "--ssd", "nvme-gen4", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "does not fit" in res.output
+    res = r.invoke(app, base + ["--model", "llama-3-8b", "--shape", "weibull"])
+    assert res.exit_code == 2 and "unknown workload shape" in res.output
+    res = r.invoke(app, base + ["--model", "llama-3-8b", "--method", "analytic"])
+    assert res.exit_code == 2 and "log-normal lengths only" in res.output
+    res = r.invoke(app, base + ["--model", "llama-3-8b", "--loads", "0,0.5"])
+    assert res.exit_code == 2 and "from 0 to 1" in res.output
     assert not list(tmp_path.iterdir())
 
 
@@ -44,15 +52,17 @@ def test_simulated_and_closed_form_agree_at_light_load():
     from planner.perf.analytic import operating_point
     from planner.perf.iteration import IterationModel
     from planner.perf.params import load_params
-    from planner.perf.simulator import common_draws, replica_costs, simulate_points
+    from planner.perf.shapes import load_shape
+    from planner.perf.simulator import replica_costs, shape_draws, simulate_points
     from planner.perf.spec import build_spec
 
     p = load_params()
     spec = build_spec("llama-3-70b", "h100-sxm", 4, "nvme-gen4")
     m = IterationModel(spec, p.device("h100-sxm"))
     c = replica_costs(m, p.power)
+    draws = shape_draws(load_shape("lognormal", p), [(2048, 256)], 600, 1)
     r = simulate_points(c, np.array([0.5]), np.array([0.0]), np.array([2048.0]),
-                        np.array([256.0]), p.lengths, common_draws(600, 1), spec.max_context, 100)
+                        np.array([256.0]), [600], [0], draws, spec.max_context)
     a = operating_point(m, p.power, p.lengths, 0.5, 0.0, 2048, 256, 8192, 256)
     assert a.stable
     assert abs(r[0, 0] / a.ttft_s[0] - 1) < 0.3
@@ -61,10 +71,11 @@ def test_simulated_and_closed_form_agree_at_light_load():
 
 def test_analytic_method_still_available(tmp_path):
     opts = SynthOptions("llama-3-8b", "a100-80gb", 1, "nvme-gen4", date="2026-01-02",
-                        method="analytic", **SMALL)
+                        method="analytic", shape="lognormal", **SMALL)
     frame, meta = synthesize(opts)
     assert meta["method"].startswith("analytic") and meta["simulation"] is None
-    assert frame["stable"].sum() > 0 and (frame["stable"] == 0).any()
+    assert (frame.loc[frame["load_fraction"] == 1, "rate_rps"] > 0).all()
+    assert frame["p90_ttft_s"].notna().all()
 
 
 def test_seed_changes_the_draws_not_the_grid():

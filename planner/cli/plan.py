@@ -125,6 +125,10 @@ def plan(
     reuse_model: Annotated[Optional[Path], typer.Option(
         help="Reuse-model parameters (JSON) for traces without prefixes. "
              "[default: profiles/reuse/mooncake-conversation.json]")] = None,
+    workload_shape: Annotated[Optional[str], typer.Option(
+        help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
+             "lognormal, …); auto picks the one nearest to the trace's lengths. "
+             "[default: auto]")] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -157,6 +161,7 @@ def plan(
         "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
         "profile_dir": str(profile_dir) if profile_dir else None,
         "reuse_model": str(reuse_model) if reuse_model else None,
+        "workload_shape": workload_shape,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:

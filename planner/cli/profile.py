@@ -33,7 +33,12 @@ def synth(
     max_seqs: Annotated[int, typer.Option(help="Running requests per replica at most.")] = 256,
     method: Annotated[str, typer.Option(
         help="simulated (replica simulator) or analytic (closed form, M1).")] = "simulated",
-    requests: Annotated[int, typer.Option(help="Simulated requests per table point.")] = 2000,
+    shape: Annotated[str, typer.Option(
+        help="Workload shape of the simulated requests: a file in profiles/shapes "
+             "(azure-conv, azure-code, mooncake-conv) or lognormal.")] = "azure-conv",
+    requests: Annotated[int, typer.Option(
+        help="Simulated requests per point at a vanishing load; a point at load fraction u "
+             "simulates requests / (1 − 0.9 u), at most 12,000.")] = 1600,
     seed: Annotated[int, typer.Option(help="Seed of the simulated arrivals and lengths.")] = 20261124,
     date: Annotated[Optional[str], typer.Option(
         help="Generation date written into the metadata (ISO, default today); fix it to "
@@ -41,32 +46,32 @@ def synth(
     params: ParamsOpt = None,
     out: Annotated[Optional[Path], typer.Option(
         help="Folder for the table (default profiles/tables).")] = None,
+    loads: Annotated[Optional[str], typer.Option(
+        help="Load-fraction axis (of each mix's capacity), comma-separated, 0 first and 1 last "
+             "(default 0,0.1,…,0.7,0.75,…,1).")] = None,
     hit_rates: Annotated[Optional[str], typer.Option(
         help="Hit-rate axis, comma-separated (default 0,0.25,0.5,0.75,1).")] = None,
     inputs: Annotated[Optional[str], typer.Option(
         help="Mean prompt axis, comma-separated (default 128,256,…,16384).")] = None,
     outputs: Annotated[Optional[str], typer.Option(
         help="Mean output axis, comma-separated (default 16,32,…,1024).")] = None,
-    rate_points: Annotated[int, typer.Option(help="Rates above 0 on the rate axis.")] = 31,
 ):
     """Write the profile table of one replica configuration (CSV + .meta.json)."""
     from planner.perf import synth as sy
 
     axes = {}
-    for key, text, kind in (("hit_axis", hit_rates, float), ("input_axis", inputs, int),
-                            ("output_axis", outputs, int)):
+    for key, text, kind in (("load_axis", loads, float), ("hit_axis", hit_rates, float),
+                            ("input_axis", inputs, int), ("output_axis", outputs, int)):
         if text is not None:
             axes[key] = _parse_list(text, kind, key.split("_")[0])
     opts = sy.SynthOptions(model=model, gpu=gpu, tp=tp, ssd=ssd, drives=drives,
                            precision=precision, engine=engine, token_budget=token_budget,
-                           max_seqs=max_seqs, method=method, requests=requests, seed=seed,
-                           date=date, params_path=str(params) if params else None,
-                           rate_points=rate_points, **axes)
-    synthesize, write_table = sy.synthesize, sy.write_table
-    frame, meta = synthesize(opts)
-    path = write_table(frame, meta, out)
-    stable = int(frame["stable"].sum())
-    console.print(f"wrote {path} ({len(frame):,} rows, {stable:,} stable)")
+                           max_seqs=max_seqs, method=method, shape=shape, requests=requests,
+                           seed=seed, date=date, params_path=str(params) if params else None,
+                           **axes)
+    frame, meta = sy.synthesize(opts)
+    path = sy.write_table(frame, meta, out)
+    console.print(f"wrote {path} ({len(frame):,} rows)")
 
 
 def _parse_list(text: str, kind, what: str):
@@ -88,6 +93,8 @@ def show(
     ssd: Annotated[str, typer.Option(help="SSD type key.")],
     mean_input: Annotated[float, typer.Option(help="Mean prompt tokens of the workload.")] = 1155,
     mean_output: Annotated[float, typer.Option(help="Mean output tokens.")] = 211,
+    shape: Annotated[str, typer.Option(
+        help="Workload shape of the table (azure-conv, mooncake-conv, …).")] = "azure-conv",
     tables: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables (default profiles/tables).")] = None,
     plot: Annotated[Optional[Path], typer.Option(
@@ -99,36 +106,33 @@ def show(
 
     from planner.perf.profile import load_profile
 
-    t = load_profile(model, gpu, tp, ssd, tables)
+    t = load_profile(model, gpu, tp, ssd, tables, shape=shape)
     t.check_mix(np.array([mean_input]), np.array([mean_output]), ["(show)"])
     hits = t.axes[1]
-    rates = t.axes[0]
+    loads = t.axes[0]
     table = Table(title=f"{t.source}: mean prompt {mean_input:,.0f}, output {mean_output:,.0f} "
                         f"({'modelled' if t.modelled else 'measured'})")
-    table.add_column("rate req/s", justify="right")
+    table.add_column("load / capacity", justify="right")
     for h in hits:
-        table.add_column(f"hit {h:.2f}\np90 TTFT / TPOT ms, W", justify="right")
+        table.add_column(f"hit {h:.2f}\nreq/s: p90 TTFT / TPOT ms, W", justify="right")
     curves = {}
     for h in hits:
-        r = t.lookup(rates, h, mean_input, mean_output)
-        curves[h] = r
-    for k, rate in enumerate(rates):
+        rates = loads * t.capacity(h, mean_input, mean_output)[0]
+        curves[h] = (rates, t.lookup(rates, h, mean_input, mean_output))
+    for k, u in enumerate(loads):
         cells = []
         for h in hits:
-            r = curves[h]
-            if r.stable[k]:
-                cells.append(f"{r.p90_ttft_s[k] * 1e3:,.0f} / {r.p90_tpot_s[k] * 1e3:,.1f}, "
-                             f"{r.gpu_power_w[k]:,.0f}")
-            else:
-                cells.append("unstable")
-        table.add_row(f"{rate:,.3g}", *cells)
+            rates, r = curves[h]
+            cells.append(f"{rates[k]:,.3g}: {r.p90_ttft_s[k] * 1e3:,.0f} / "
+                         f"{r.p90_tpot_s[k] * 1e3:,.1f}, {r.gpu_power_w[k]:,.0f}")
+        table.add_row(f"{u:.2f}", *cells)
     console.print(table)
     if plot:
-        _plot_show(plot, rates, curves, t.source)
+        _plot_show(plot, curves, t.source)
         console.print(f"wrote {plot}")
 
 
-def _plot_show(path: Path, rates, curves, title):
+def _plot_show(path: Path, curves, title):
     import io
 
     import matplotlib
@@ -138,7 +142,7 @@ def _plot_show(path: Path, rates, curves, title):
     from planner.outputs import atomic_write_bytes
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    for h, r in curves.items():
+    for h, (rates, r) in curves.items():
         s = r.stable & (rates > 0)
         axes[0].plot(rates[s], r.p90_ttft_s[s], marker=".", label=f"hit {h:.2f}")
         axes[1].plot(rates[s], r.p90_tpot_s[s] * 1e3, marker=".", label=f"hit {h:.2f}")

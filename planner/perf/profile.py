@@ -3,27 +3,38 @@
 A profile table is the planner's only view of serving performance, so that a synthetic table
 (from the latency model) and a measured one are interchangeable.
 
-File pair ``profiles/tables/<model>__<gpu>-tp<tp>__<ssd>.csv`` + ``.meta.json``.
+File pair ``profiles/tables/<model>__<gpu>-tp<tp>__<ssd>__<shape>.csv`` + ``.meta.json``, where
+``<shape>`` names the workload shape (:mod:`planner.perf.shapes`) of the requests the numbers
+describe: the same replica serves Azure-like and Mooncake-like prompts with different tails.
 
 CSV columns, in this order (one row for every combination of the four axes):
 
 =====================  ==========================================================================
-``rate_rps``           offered load per replica, requests/s (axis; the first value is 0)
+``load_fraction``      offered load over the token mix's capacity (axis: 0 first, 1 last)
 ``hit_rate``           fraction of prompt tokens served from the SSD KV tier (axis, 0..1)
 ``mean_input_tokens``  mean prompt length of the workload (axis)
 ``mean_output_tokens`` mean generated length of the workload (axis)
-``stable``             1 when the replica keeps up with the load, 0 when its queue grows
-``p50_ttft_s`` …       p50 / p90 / p99 time to first token, seconds (empty when unstable)
+``rate_rps``           offered load per replica, requests/s: load_fraction × the mix's capacity
+``p50_ttft_s`` …       p50 / p90 / p99 time to first token, seconds
 ``p50_tpot_s`` …       p50 / p90 / p99 time per output token after the first, seconds
 ``gpu_power_w``        mean power per GPU of the replica, W (model loaded, at that load)
 ``ssd_read_gbps``      mean SSD read rate of the replica (KV loads of hits), GB/s
 ``ssd_write_gbps``     mean SSD write rate of the replica (KV admissions), GB/s
 =====================  ==========================================================================
 
+A mix's *capacity* is its ``rate_rps`` at load fraction 1: the largest load the table vouches
+for (for simulated tables, 0.9 × the saturated throughput); beyond it the queue is unstable.
+Why a load-fraction axis rather than one rate axis shared by all mixes: with a shared axis a
+mix's capacity is known only to the nearest rate row below it (up to a third too low with the
+31 geometric rows the tables had), the mixes with the least capacity get a handful of rows,
+and a query between mixes is read at a utilisation that the quantisation distorts: it
+over-predicted p90 TTFT of the Azure week by ≈30 % (docs/perf-model.md, "Prediction against
+replay"). On a load-fraction axis every mix has the same rows up to its exact capacity.
+
 The ``.meta.json`` sidecar records provenance: ``model``, ``gpu``, ``tp``, ``ssd``,
-``drives_per_replica``, ``precision``, ``method`` (how the numbers were produced),
-``modelled`` (true unless every row was measured), ``generator``, ``generated``, ``inputs``,
-``notes``.
+``drives_per_replica``, ``method`` (how the numbers were produced), ``modelled`` (true unless
+every row was measured), ``workload_shape`` (``name`` at least), ``generator``, ``generated``,
+``inputs``, ``notes``.
 """
 
 from __future__ import annotations
@@ -38,19 +49,26 @@ import pandas as pd
 from planner.errors import InputDataError
 from planner.paths import profiles_dir
 
-AXES = ("rate_rps", "hit_rate", "mean_input_tokens", "mean_output_tokens")
+AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
 VALUES = ("p50_ttft_s", "p90_ttft_s", "p99_ttft_s", "p50_tpot_s", "p90_tpot_s", "p99_tpot_s",
           "gpu_power_w", "ssd_read_gbps", "ssd_write_gbps")
-COLUMNS = AXES + ("stable",) + VALUES
-META_REQUIRED = ("model", "gpu", "tp", "ssd", "drives_per_replica", "method", "modelled")
+COLUMNS = AXES + ("rate_rps",) + VALUES
+META_REQUIRED = ("model", "gpu", "tp", "ssd", "drives_per_replica", "method", "modelled",
+                 "workload_shape")
+# The shape a table is read for when the caller names none: that of the project's default
+# example workload (the Azure conversation trace).
+DEFAULT_SHAPE = "azure-conv"
 
-# Latency written for an unstable grid point before interpolation: large enough to fail any
-# SLO, finite so that a stable neighbour's interpolation is not poisoned by NaN.
+# Latency reported for an unstable query: large enough to fail any SLO, finite so that sums
+# and comparisons stay well defined.
 _UNSTABLE_LATENCY_S = 1.0e6
+_LOOKUP_COLUMNS = ("p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_read_gbps",
+                   "ssd_write_gbps", "p50_ttft_s", "p50_tpot_s")
+_LATENCY = ("p90_ttft_s", "p90_tpot_s", "p50_ttft_s", "p50_tpot_s")
 
 
-def table_name(model: str, gpu: str, tp: int, ssd: str) -> str:
-    return f"{model}__{gpu}-tp{tp}__{ssd}"
+def table_name(model: str, gpu: str, tp: int, ssd: str, shape: str = DEFAULT_SHAPE) -> str:
+    return f"{model}__{gpu}-tp{tp}__{ssd}__{shape}"
 
 
 def tables_dir() -> Path:
@@ -74,22 +92,29 @@ class ProfileLookup:
 class ProfileTable:
     """A loaded profile table with interpolation over its four axes.
 
-    Hit rate interpolates linearly, token lengths in log space (where latency is closer to
-    linear); between token mixes the table is read at equal utilisation (load over each mix's
-    capacity, see ``_interpolate``), so a knee that moves with the mix is not averaged away.
-    Loads beyond a mix's last stable rate are reported unstable, never extrapolated; token
-    mixes outside the table's range raise :class:`InputDataError`.
+    Between token mixes the table is read at equal utilisation (load over each mix's capacity,
+    see ``_interpolate``), so a knee that moves with the mix is not averaged away; latencies
+    interpolate geometrically, power and SSD traffic arithmetically. Loads
+    beyond the interpolated capacity are reported unstable, never extrapolated; token mixes
+    outside the table's range raise :class:`InputDataError`.
     """
 
     def __init__(self, frame: pd.DataFrame, meta: dict, source: str = "<memory>"):
         self.meta = meta
         self.source = source
+        if "stable" in frame.columns and "load_fraction" not in frame.columns:
+            raise InputDataError(
+                f"profile table {source} has the old layout (one rate axis for every mix); "
+                "regenerate it with `greencache profile synth` (make profiles)")
         missing = [c for c in COLUMNS if c not in frame.columns]
         if missing:
             raise InputDataError(f"profile table {source} lacks column(s) {', '.join(missing)}")
         missing = [k for k in META_REQUIRED if k not in meta]
         if missing:
             raise InputDataError(f"profile metadata for {source} lacks {', '.join(missing)}")
+        if not isinstance(meta["workload_shape"], dict) or "name" not in meta["workload_shape"]:
+            raise InputDataError(f"profile metadata for {source}: workload_shape must name its "
+                                 "shape")
         self.frame = frame.sort_values(list(AXES)).reset_index(drop=True)
         self.axes = [np.unique(self.frame[a].to_numpy(dtype=float)) for a in AXES]
         shape = tuple(len(a) for a in self.axes)
@@ -100,27 +125,27 @@ class ProfileTable:
         for name, ax in zip(AXES, self.axes):
             if len(ax) < 2:
                 raise InputDataError(f"profile table {source}: axis {name} needs ≥ 2 values")
-        if self.axes[0][0] != 0.0:
-            raise InputDataError(f"profile table {source}: the rate axis must start at 0")
+        if self.axes[0][0] != 0.0 or self.axes[0][-1] != 1.0:
+            raise InputDataError(f"profile table {source}: the load_fraction axis must run from "
+                                 "0 to 1")
         if self.axes[1][0] < 0 or self.axes[1][-1] > 1:
             raise InputDataError(f"profile table {source}: hit_rate must lie in [0, 1]")
         if self.axes[2][0] <= 0 or self.axes[3][0] <= 0:
             raise InputDataError(f"profile table {source}: token axes must be positive")
-        stable = self.frame["stable"].to_numpy(dtype=float).reshape(shape) > 0.5
-        # a mix's capacity: its last rate of an unbroken run of stable rows from rate 0
-        # (index -1 when even rate 0 is unstable)
-        run = np.cumprod(stable, axis=0).astype(bool)
-        self._cap_idx = run.sum(axis=0) - 1
-        self._cap = np.where(self._cap_idx >= 0, self.axes[0][np.maximum(self._cap_idx, 0)],
-                             -1.0)
-        self._grid = {}
-        for col in VALUES:
-            v = self.frame[col].to_numpy(dtype=float).reshape(shape)
-            if np.isnan(v[run]).any():
-                raise InputDataError(f"profile table {source}: {col} has empty stable cells")
-            if not col.endswith("_s") and np.isnan(v).any():
+        for col in ("rate_rps",) + VALUES:
+            if self.frame[col].isna().any():
                 raise InputDataError(f"profile table {source}: {col} has empty cells")
-            self._grid[col] = v
+        rate = self.frame["rate_rps"].to_numpy(dtype=float).reshape(shape)
+        self._cap = rate[-1]
+        if np.any(self._cap <= 0):
+            raise InputDataError(f"profile table {source}: every token mix needs a capacity "
+                                 "(rate_rps at load fraction 1) above 0")
+        # rate_rps must be load_fraction × capacity (written with 6 significant digits)
+        expect = self.axes[0][:, None, None, None] * self._cap[None]
+        if not np.allclose(rate, expect, rtol=1e-4, atol=0.0):
+            raise InputDataError(f"profile table {source}: rate_rps is not load_fraction times "
+                                 "the mix's capacity")
+        self._grid = {c: self.frame[c].to_numpy(dtype=float).reshape(shape) for c in VALUES}
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -136,8 +161,8 @@ class ProfileTable:
         return bool(self.meta["modelled"])
 
     @property
-    def max_rate(self) -> float:
-        return float(self.axes[0][-1])
+    def shape(self) -> str:
+        return str(self.meta["workload_shape"]["name"])
 
     def token_range(self) -> tuple[tuple[float, float], tuple[float, float]]:
         return ((self.axes[2][0], self.axes[2][-1]), (self.axes[3][0], self.axes[3][-1]))
@@ -158,87 +183,78 @@ class ProfileTable:
 
     def hit_energy_j_per_token(self, mean_input: float, mean_output: float) -> float:
         """GPU energy a cache hit saves per prompt token, from the table itself:
-        g · [P(ρ, h=0) − P(ρ, h=1)] / (ρ · mean prompt), at half the largest load the replica
-        sustains without a cache (a representative operating point). NaN when the table shows
-        no saving there."""
-        rates = self.axes[0][1:]
-        look = self.lookup(rates, np.zeros(len(rates)), mean_input, mean_output)
-        stable = rates[look.stable]
-        if not len(stable):
-            return float("nan")
-        rho = 0.5 * float(stable[-1])
+        g · [P(ρ, h=0) − P(ρ, h=1)] / (ρ · mean prompt), at half the capacity of the replica
+        without a cache (a representative operating point). NaN when the table shows no
+        saving there."""
+        rho = 0.5 * float(self.capacity(0.0, mean_input, mean_output)[0])
         p = self.lookup(np.array([rho, rho]), np.array([0.0, 1.0]), mean_input, mean_output)
         saved_w = self.tp * float(p.gpu_power_w[0] - p.gpu_power_w[1])
         return saved_w / (rho * mean_input) if saved_w > 0 else float("nan")
+
+    def capacity(self, hit_rate, mean_input, mean_output) -> np.ndarray:
+        """Largest stable load (requests/s) of the query mixes, interpolated between mixes.
+
+        1/C, the time per request at the stability limit, is interpolated multilinearly in hit
+        rate and in the (linear) token means: per-request work is, to first order, affine in
+        the uncached prompt tokens and the output tokens, so 1/C is too. Against the
+        simulator's saturated throughput at eight query mixes this rule came out 1.6–5.8 % low
+        (mean 3.4 %), geometric interpolation in log tokens 1.2–4.7 % (mean 3.8 %)."""
+        hit, mi, mo = (np.atleast_1d(np.asarray(x, dtype=float)) for x in
+                       (hit_rate, mean_input, mean_output))
+        n = max(len(hit), len(mi), len(mo))
+        hit, mi, mo = (np.broadcast_to(x, (n,)) for x in (hit, mi, mo))
+        locs = [_locate(ax, x) for ax, x in ((self.axes[1], hit), (self.axes[2], mi),
+                                             (self.axes[3], mo))]
+        inv = np.zeros(n)
+        for w, idx in _corners(locs, n):
+            inv += w / self._cap[idx]
+        return 1.0 / inv
 
     def lookup(self, rate_rps, hit_rate, mean_input, mean_output) -> ProfileLookup:
         rate = np.asarray(rate_rps, dtype=float)
         n = rate.shape[0]
         hit = np.broadcast_to(np.asarray(hit_rate, dtype=float), (n,))
-        lin = np.broadcast_to(np.log(np.asarray(mean_input, dtype=float)), (n,))
-        lout = np.broadcast_to(np.log(np.asarray(mean_output, dtype=float)), (n,))
+        mi = np.broadcast_to(np.asarray(mean_input, dtype=float), (n,))
+        mo = np.broadcast_to(np.asarray(mean_output, dtype=float), (n,))
         if np.any(rate < 0) or np.any((hit < 0) | (hit > 1)):
             raise ValueError("rates must be ≥ 0 and hit rates within [0, 1]")
-        return self._interpolate(rate, hit, lin, lout)
+        return self._interpolate(rate, hit, mi, mo)
 
-    def _interpolate(self, rate, hit, lin, lout) -> ProfileLookup:
+    def _interpolate(self, rate, hit, mi, mo) -> ProfileLookup:
         """Interpolation at equal utilisation between neighbouring token mixes.
 
-        The 8 grid mixes (hit rate, log prompt, log output) around a query carry weights w_c
-        (multilinear) and capacities C_c (last stable rate). The query's capacity is
-        C = exp(Σ w_c log C_c); it is stable when rate ≤ C. Each corner is read at the same
-        utilisation u = rate / C, i.e. at rate u·C_c ≤ C_c, linearly between its rate rows, and
-        the values are combined with w_c. So the knee moves smoothly between token mixes, and no
-        value comes from beyond a corner's last stable rate. An unstable query reports
-        ``_UNSTABLE_LATENCY_S`` and the power and SSD traffic of the replica at its capacity.
+        The query's capacity C comes from :meth:`capacity`; it is stable when rate ≤ C. Its
+        utilisation u = rate / C is the load fraction at which each of the 8 neighbouring mixes
+        (hit rate, log prompt, log output) is read, linearly between load-fraction rows. So the
+        knee moves smoothly between token mixes, and no value comes from beyond a mix's
+        capacity. The corners combine with multilinear weights: latencies geometrically (their
+        logs), because prefill time grows faster than linearly with the prompt (attention is
+        quadratic in it), so a latency is closer to a power of the token means than to a line
+        in their logs (arithmetic weights over-predicted p90 TTFT by 5–21 % between the
+        8,192- and 16,384-token prompt mixes, geometric ones were within −9 to +4 % of the
+        simulator at the query mix); power and SSD traffic arithmetically. An unstable query
+        reports ``_UNSTABLE_LATENCY_S`` and the power and SSD traffic of the replica at its
+        capacity.
         """
-        rates = self.axes[0]
-        locs = [_locate(ax, x) for ax, x in ((self.axes[1], hit), (np.log(self.axes[2]), lin),
-                                             (np.log(self.axes[3]), lout))]
-        corners = []
-        for dh in (0, 1):
-            for di in (0, 1):
-                for do in (0, 1):
-                    w = np.ones_like(rate)
-                    idx = []
-                    for d, (j, t) in zip((dh, di, do), locs):
-                        w = w * (t if d else 1.0 - t)
-                        idx.append(j + d)
-                    corners.append((w, tuple(idx)))
-        none = np.zeros(rate.shape, dtype=bool)
-        zero = np.zeros(rate.shape, dtype=bool)
-        logcap = np.zeros_like(rate)
-        for w, idx in corners:
-            used = w > 1e-12
-            cap = self._cap[idx]
-            none |= used & (cap < 0)
-            zero |= used & (cap == 0)
-            logcap += np.where(used & (cap > 0), w * np.log(np.where(cap > 0, cap, 1.0)), 0.0)
-        cap_q = np.where(none, -1.0, np.where(zero, 0.0, np.exp(logcap)))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where(rate == 0, 0.0, rate / np.where(cap_q > 0, cap_q, np.nan))
-        u = np.where(np.isnan(u), np.inf, u)
-        stable = (~none) & (u <= 1.0 + 1e-12) & (rate <= self.max_rate)
-        u_eval = np.minimum(u, 1.0)
-        out = {c: np.zeros_like(rate) for c in ("p90_ttft_s", "p90_tpot_s", "gpu_power_w",
-                                                "ssd_read_gbps", "ssd_write_gbps",
-                                                "p50_ttft_s", "p50_tpot_s")}
-        for w, idx in corners:
-            k = np.maximum(self._cap_idx[idx], 0)
-            r_c = u_eval * np.maximum(self._cap[idx], 0.0)
-            j = np.clip(np.searchsorted(rates, r_c, side="right") - 1, 0, np.maximum(k - 1, 0))
-            j1 = np.minimum(j + 1, k)
-            span = rates[j1] - rates[j]
-            t = np.where(span > 0, np.clip((r_c - rates[j]) / np.where(span > 0, span, 1.0),
-                                           0.0, 1.0), 0.0)
+        n = rate.shape[0]
+        cap = self.capacity(hit, mi, mo)
+        u = rate / cap
+        stable = u <= 1.0 + 1e-9
+        lf = self.axes[0]
+        ue = np.minimum(u, 1.0)
+        j = np.clip(np.searchsorted(lf, ue, side="right") - 1, 0, len(lf) - 2)
+        t = np.clip((ue - lf[j]) / (lf[j + 1] - lf[j]), 0.0, 1.0)
+        locs = [_locate(ax, x) for ax, x in ((self.axes[1], hit), (np.log(self.axes[2]),
+                                                                  np.log(mi)),
+                                             (np.log(self.axes[3]), np.log(mo)))]
+        out = {c: np.zeros(n) for c in _LOOKUP_COLUMNS}
+        for w, idx in _corners(locs, n):
             for c in out:
                 g = self._grid[c]
-                v0 = g[(j, *idx)]
-                v1 = g[(j1, *idx)]
-                val = v0 * (1.0 - t) + v1 * t
-                out[c] += np.where(w > 1e-12, w * np.nan_to_num(val, nan=_UNSTABLE_LATENCY_S), 0.0)
-        for c in ("p90_ttft_s", "p90_tpot_s", "p50_ttft_s", "p50_tpot_s"):
-            out[c] = np.where(stable, out[c], _UNSTABLE_LATENCY_S)
+                v = g[(j, *idx)] * (1.0 - t) + g[(j + 1, *idx)] * t
+                out[c] += w * (np.log(np.maximum(v, 1e-12)) if c in _LATENCY else v)
+        for c in _LATENCY:
+            out[c] = np.where(stable, np.exp(out[c]), _UNSTABLE_LATENCY_S)
         return ProfileLookup(stable=stable, **out)
 
 
@@ -248,10 +264,34 @@ def _locate(axis: np.ndarray, x: np.ndarray):
     t = np.clip((x - axis[j]) / (axis[j + 1] - axis[j]), 0.0, 1.0)
     return j, t
 
-def load_profile(model: str, gpu: str, tp: int, ssd: str,
-                 directory: Path | None = None) -> ProfileTable:
+
+def _corners(locs, n: int):
+    """(weight, index tuple) of the 2^len(locs) grid corners around each query (multilinear)."""
+    out = []
+    for bits in range(1 << len(locs)):
+        w = np.ones(n)
+        idx = []
+        for d, (j, t) in enumerate(locs):
+            up = (bits >> (len(locs) - 1 - d)) & 1
+            w = w * (t if up else 1.0 - t)
+            idx.append(j + up)
+        out.append((w, tuple(idx)))
+    return out
+
+
+def available_shapes(model: str, gpu: str, tp: int, ssd: str,
+                     directory: Path | None = None) -> list[str]:
+    """Workload shapes that have a table for this replica configuration, sorted."""
     directory = Path(directory) if directory else tables_dir()
-    name = table_name(model, gpu, tp, ssd)
+    prefix = f"{model}__{gpu}-tp{tp}__{ssd}__"
+    return sorted(p.stem[len(prefix):] for p in directory.glob(f"{prefix}*.csv"))
+
+
+def load_profile(model: str, gpu: str, tp: int, ssd: str, directory: Path | None = None,
+                 shape: str | None = None) -> ProfileTable:
+    """The table of a replica configuration for a workload shape (default ``DEFAULT_SHAPE``)."""
+    directory = Path(directory) if directory else tables_dir()
+    name = table_name(model, gpu, tp, ssd, shape or DEFAULT_SHAPE)
     return read_profile(directory / f"{name}.csv")
 
 

@@ -367,52 +367,76 @@ def _pct(values, q):
 
 
 @njit(cache=True)
-def _lengths(mean, sigma, z, lo, hi):
-    x = np.empty(z.shape[0], dtype=np.int64)
-    for i in range(z.shape[0]):
-        v = np.rint(mean * np.exp(sigma * z[i] - 0.5 * sigma * sigma))
-        v = max(v, lo)
-        v = min(v, hi)
-        x[i] = np.int64(v)
-    return x
+def _stream(rate, hit, mean_in, mean_out, e, m_in, m_out, reuse, n, max_context):
+    """The first ``n`` requests of a draw row as a request stream of the given means and
+    token hit rate.
 
+    The row's inter-arrival draws and length multipliers are rescaled so that their sample
+    means are exactly 1: the stream then offers exactly the nominal load. A finite sample
+    whose load is a few percent off would move p90 TTFT near the knee by several times that
+    (latency grows like 1/(1 − ρ)), the largest part of the run-to-run scatter there.
 
-@njit(cache=True)
-def _stream(rate, hit, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out, max_context):
-    n = e.shape[0]
-    out = _lengths(mean_out, sig_out, z_out, 1.0, max_context / 2.0)
+    Hits spread over the requests by their reuse potential g (:mod:`planner.perf.shapes`):
+    with G the token-weighted mean of g, request i caches the share g_i · hit / G of its
+    prompt when hit ≤ G, else g_i + (1 − g_i)(hit − G)/(1 − G); the stream's token hit rate
+    is then exactly ``hit`` (before rounding down to whole tokens)."""
+    se = 0.0
+    si = 0.0
+    so = 0.0
+    for i in range(n):
+        se += e[i]
+        si += m_in[i]
+        so += m_out[i]
+    se /= n
+    si /= n
+    so /= n
+    out = np.empty(n, dtype=np.int64)
     prompt = np.empty(n, dtype=np.int64)
     cached = np.empty(n, dtype=np.int64)
-    raw = _lengths(mean_in, sig_in, z_in, 1.0, 1e18)
-    for i in range(n):
-        p = min(raw[i], max_context - out[i])
-        prompt[i] = p
-        cached[i] = np.int64(np.floor(hit * p))
     arrival = np.empty(n)
-    if rate > 0:
-        acc = 0.0
-        for i in range(n):
-            acc += e[i] / rate
-            arrival[i] = acc
-    else:
-        arrival[:] = 0.0
+    acc = 0.0
+    tok = 0.0
+    reusable = 0.0
+    for i in range(n):
+        o = np.rint(mean_out * m_out[i] / so)
+        o = min(max(o, 1.0), max_context / 2.0)
+        out[i] = np.int64(o)
+        p = max(np.rint(mean_in * m_in[i] / si), 1.0)
+        p = min(p, max_context - out[i])
+        prompt[i] = np.int64(p)
+        tok += p
+        reusable += reuse[i] * p
+        if rate > 0:
+            acc += e[i] / se / rate
+        arrival[i] = acc
+    G = reusable / tok
+    for i in range(n):
+        if G <= 0.0:
+            f = hit
+        elif hit <= G:
+            f = reuse[i] * hit / G
+        else:
+            f = reuse[i] + (1.0 - reuse[i]) * (hit - G) / (1.0 - G) if G < 1.0 else 1.0
+        cached[i] = np.int64(np.floor(min(f, 1.0) * prompt[i]))
     return arrival, prompt, cached, out
 
 
 @njit(cache=True)
-def _simulate_points(rates, hits, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out,
-                     max_context, warm, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc, budget,
-                     max_seqs, kv_cap, kv_bytes):
+def _simulate_points(rates, hits, mean_in, mean_out, nreq, rows, E, MI, MO, RG, max_context,
+                     base_t, base_f, base_b, lm_t, lm_f, lm_b, sc, budget, max_seqs, kv_cap,
+                     kv_bytes):
     """For each point: p50/p90/p99 TTFT and TPOT, mean GPU power, SSD read and write bytes/s
-    over the window from request ``warm`` to the last arrival; rate 0 means every request
-    arrives at once (saturation): column 0 is then the steady throughput (requests/s between
-    the 20th and 80th percentile completions)."""
+    over the window from request n/5 (the first fifth is warm-up) to the last arrival; rate 0
+    means every request arrives at once (saturation): column 0 is then the steady throughput
+    (requests/s between the 20th and 80th percentile completions)."""
     m = rates.shape[0]
     res = np.full((m, 10), np.nan)
     for i in range(m):
-        arrival, prompt, cached, out = _stream(rates[i], hits[i], mean_in[i], mean_out[i],
-                                               sig_in, sig_out, e, z_in, z_out, max_context)
-        n = arrival.shape[0]
+        n = nreq[i]
+        r = rows[i]
+        arrival, prompt, cached, out = _stream(rates[i], hits[i], mean_in[i], mean_out[i], E[r],
+                                               MI[r], MO[r], RG[r], n, max_context)
+        warm = n // 5
         lo = arrival[warm]
         hi = arrival[n - 1]
         first, finish, loaded, written, e_win, busy_win, e_tot, busy_tot, span = _simulate(
@@ -491,14 +515,16 @@ def _lone(prompt, cached, output, base_t, lm_t, sc, budget):
 
 
 @njit(cache=True)
-def _lone_points(hits, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out, max_context, warm,
-                 base_t, lm_t, sc, budget):
+def _lone_points(hits, mean_in, mean_out, nreq, rows, E, MI, MO, RG, max_context, base_t, lm_t,
+                 sc, budget):
     m = hits.shape[0]
     res = np.full((m, 6), np.nan)
     for i in range(m):
-        _, prompt, cached, out = _stream(1.0, hits[i], mean_in[i], mean_out[i], sig_in, sig_out,
-                                         e, z_in, z_out, max_context)
-        n = prompt.shape[0]
+        n = nreq[i]
+        r = rows[i]
+        _, prompt, cached, out = _stream(1.0, hits[i], mean_in[i], mean_out[i], E[r], MI[r],
+                                         MO[r], RG[r], n, max_context)
+        warm = n // 5
         ttft = np.empty(n - warm)
         tp = np.empty(n - warm)
         cnt = 0
@@ -518,24 +544,59 @@ def _lone_points(hits, mean_in, mean_out, sig_in, sig_out, e, z_in, z_out, max_c
     return res
 
 
+@dataclass(frozen=True)
+class PointDraws:
+    """Random draws that table points share (common random numbers).
+
+    Row k holds unit-mean exponential inter-arrival draws ``e``, the length multipliers
+    ``m_in``, ``m_out`` (length / mean) and the reuse potentials ``g`` of one request sample,
+    drawn from a workload shape; a point names its row and how many of the row's requests it
+    simulates (the first n)."""
+
+    e: np.ndarray
+    m_in: np.ndarray
+    m_out: np.ndarray
+    g: np.ndarray
+
+    @property
+    def requests(self) -> int:
+        return int(self.e.shape[1])
+
+
+def shape_draws(shape, keys, n: int, seed: int) -> PointDraws:
+    """One row of ``n`` draws per key (a tuple of integers, e.g. a token mix), each from its
+    own generator seeded by (seed, *key), so a row does not depend on which other keys exist."""
+    e, m_in, m_out, g = (np.empty((len(keys), n)) for _ in range(4))
+    for k, key in enumerate(keys):
+        rng = np.random.default_rng([int(seed), *(int(x) for x in key)])
+        e[k] = rng.exponential(1.0, n)
+        u_in = rng.random(n)
+        m_in[k], m_out[k] = shape.multipliers(u_in, rng.random(n))
+        g[k] = shape.reuse(u_in, rng.random(n))
+    return PointDraws(e, m_in, m_out, g)
+
+
 def _f64(x):
     return np.ascontiguousarray(x, dtype=np.float64)
 
 
-def _lone_chunk(costs, hits, mean_in, mean_out, sig, draws, max_context, warm):
-    e, z_in, z_out = draws
-    return _lone_points(_f64(hits), _f64(mean_in), _f64(mean_out), sig[0], sig[1], _f64(e),
-                        _f64(z_in), _f64(z_out), float(max_context), int(warm), costs.base_t,
+def _i64(x):
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def _lone_chunk(costs, hits, mean_in, mean_out, nreq, rows, draws, max_context):
+    return _lone_points(_f64(hits), _f64(mean_in), _f64(mean_out), _i64(nreq), _i64(rows),
+                        draws.e, draws.m_in, draws.m_out, draws.g, float(max_context), costs.base_t,
                         costs.lm_t, costs.scalars, costs.token_budget)
 
 
-def _points_chunk(costs, rates, hits, mean_in, mean_out, sig, draws, max_context, warm):
-    e, z_in, z_out = draws
-    return _simulate_points(_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out), sig[0],
-                            sig[1], _f64(e), _f64(z_in), _f64(z_out), float(max_context),
-                            int(warm), costs.base_t, costs.base_f, costs.base_b, costs.lm_t,
-                            costs.lm_f, costs.lm_b, costs.scalars, costs.token_budget,
-                            costs.max_seqs, costs.kv_capacity_tokens, costs.kv_bytes_per_token)
+def _points_chunk(costs, rates, hits, mean_in, mean_out, nreq, rows, draws, max_context):
+    return _simulate_points(_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out), _i64(nreq),
+                            _i64(rows), draws.e, draws.m_in, draws.m_out, draws.g,
+                            float(max_context),
+                            costs.base_t, costs.base_f, costs.base_b, costs.lm_t, costs.lm_f,
+                            costs.lm_b, costs.scalars, costs.token_budget, costs.max_seqs,
+                            costs.kv_capacity_tokens, costs.kv_bytes_per_token)
 
 
 def default_workers() -> int:
@@ -574,26 +635,31 @@ def _spread(fn, point_arrays, fixed, workers):
     return res
 
 
-def lone_points(costs: ReplicaCosts, hits, mean_in, mean_out, lengths, draws, max_context: int,
-                warm: int, workers: int | None = None) -> np.ndarray:
+def _check_points(requests, rows, draws: PointDraws):
+    requests = _i64(requests)
+    rows = _i64(rows)
+    if requests.size and (requests.min() < 5 or requests.max() > draws.requests):
+        raise UsageError(f"a point simulates 5 to {draws.requests} requests (its draw row)")
+    if rows.size and (rows.min() < 0 or rows.max() >= draws.e.shape[0]):
+        raise UsageError("a point names a draw row that does not exist")
+    return requests, rows
+
+
+def lone_points(costs: ReplicaCosts, hits, mean_in, mean_out, requests, rows, draws: PointDraws,
+                max_context: int, workers: int | None = None) -> np.ndarray:
     """p50/p90/p99 TTFT and TPOT of lone requests (the limit of a vanishing load), over the
-    same request sample as :func:`simulate_points`."""
-    sig = (float(lengths.sigma_input), float(lengths.sigma_output))
-    arrays = [_f64(hits), _f64(mean_in), _f64(mean_out)]
-    return _spread(_lone_chunk, arrays, (costs, sig, draws, max_context, warm), workers)
+    same request sample as :func:`simulate_points` with the same ``requests`` and ``rows``."""
+    requests, rows = _check_points(requests, rows, draws)
+    arrays = [_f64(hits), _f64(mean_in), _f64(mean_out), requests, rows]
+    return _spread(_lone_chunk, arrays, (costs, draws, max_context), workers)
 
 
-def simulate_points(costs: ReplicaCosts, rates, hits, mean_in, mean_out, lengths, draws,
-                    max_context: int, warm: int, workers: int | None = None) -> np.ndarray:
-    """Summary statistics of many operating points (see ``_simulate_points``), spread over
+def simulate_points(costs: ReplicaCosts, rates, hits, mean_in, mean_out, requests, rows,
+                    draws: PointDraws, max_context: int,
+                    workers: int | None = None) -> np.ndarray:
+    """Summary statistics of many operating points (see ``_simulate_points``): point i
+    simulates the first ``requests[i]`` requests of draw row ``rows[i]``. Spread over
     ``workers`` processes (default: the CPUs available)."""
-    sig = (float(lengths.sigma_input), float(lengths.sigma_output))
-    arrays = [_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out)]
-    return _spread(_points_chunk, arrays, (costs, sig, draws, max_context, warm), workers)
-
-
-def common_draws(n: int, seed: int):
-    """Unit-rate exponential inter-arrivals and standard-normal length draws shared by every
-    point of a table (common random numbers keep neighbouring points comparable)."""
-    rng = np.random.default_rng(seed)
-    return rng.exponential(1.0, n), rng.standard_normal(n), rng.standard_normal(n)
+    requests, rows = _check_points(requests, rows, draws)
+    arrays = [_f64(rates), _f64(hits), _f64(mean_in), _f64(mean_out), requests, rows]
+    return _spread(_points_chunk, arrays, (costs, draws, max_context), workers)

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Controlled experiments on replayed windows: which ingredient moves their p90 TTFT.
+
+    .venv/bin/python scripts/fidelity_diagnosis.py out/fidelity/azure-week --windows 18,42,102,150
+    .venv/bin/python scripts/fidelity_diagnosis.py out/fidelity/mooncake-hour
+
+For each chosen window of a plan folder (schedule.csv and summary.json, as `greencache plan`
+writes them), the window's requests are routed to its replicas and given their cached prefix
+exactly as `greencache simulate` does, and every replica is simulated again with one
+ingredient of the replay swapped for what the profile tables assume:
+
+* ``replay``        the window as replayed (real arrivals, lengths and per-request hits);
+* ``uniform hits``  every request caches the window's token hit rate h of its prompt;
+* ``reuse rule``    request i caches g_i · h / G of its prompt (g_i: the share an unbounded
+                    cache would serve, G its token-weighted mean in the window; the tables'
+                    rule, planner/perf/shapes.py, with the window's own g instead of the
+                    shape's);
+* ``log-normal``    uniform hits, and lengths redrawn log-normal with the window's means and
+                    the parameter file's σ (the tables' shape before greencache-perf 3);
+* ``Poisson``       uniform hits, real lengths, arrivals redrawn as a Poisson process at each
+                    replica's own rate in every minute (what the load-bucket mixture assumes);
+* ``predicted``     the planner's p90 from schedule.csv.
+
+Prints p90 TTFT (and TPOT) per window and variant. Deterministic (seeded). Reading and
+figures: docs/perf-model.md, "Prediction against replay".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from planner.evaluate import route, schedule_windows  # noqa: E402
+from planner.perf.lengths import draw_lengths  # noqa: E402
+from planner.perf.params import load_params  # noqa: E402
+from planner.replay_run import prepare, read_schedule, scenario_from_summary  # noqa: E402
+from planner.workload.eviction import simulate_cache  # noqa: E402
+
+VARIANTS = ("replay", "uniform hits", "reuse rule", "log-normal", "Poisson")
+
+
+def p90(x) -> float:
+    x = np.asarray(x)[np.isfinite(x)]
+    return float(np.percentile(x, 90)) if x.size else float("nan")
+
+
+def reuse_rule(g, prompt, h):
+    """Cached tokens when hits spread by reuse potential g at token hit rate h."""
+    G = (g * prompt).sum() / max(prompt.sum(), 1)
+    if G <= 0:
+        f = np.full(len(g), h)
+    elif h <= G:
+        f = g * h / G
+    else:
+        f = g + (1 - g) * (h - G) / (1 - G)
+    return np.floor(np.minimum(f, 1.0) * prompt).astype(np.int64)
+
+
+def window_variants(setup, sched, t: int, win, replica, cached, reuse,
+                    seed: int = 0) -> dict:
+    """p90 TTFT and TPOT of window t under each variant."""
+    from planner.catalog import load_catalog
+
+    context = load_catalog().model(setup.options.model).max_context
+    tr = setup.trace
+    idx = np.flatnonzero(win == t)
+    prompt = tr.input_tokens[idx]
+    output = np.maximum(tr.output_tokens[idx], 1)
+    arrival = tr.arrival_s[idx]
+    h = cached[idx].sum() / max(prompt.sum(), 1)
+    rng = np.random.default_rng([seed, t])
+    lengths = load_params().lengths
+    # as the tables drew them: outputs within half the context, prompts within the rest
+    ln_output = draw_lengths(output.mean(), lengths.sigma_output, rng.standard_normal(len(idx)),
+                             1, context // 2)
+    ln_prompt = np.minimum(draw_lengths(prompt.mean(), lengths.sigma_input,
+                                        rng.standard_normal(len(idx))), context - ln_output)
+    poisson = np.empty(len(idx))
+    start = float(arrival.min()) if len(idx) else 0.0
+    for j in np.unique(replica[idx]):
+        m = replica[idx] == j
+        a = arrival[m]
+        minute = np.floor((a - start) / 60.0).astype(np.int64)
+        out = []
+        for k in np.unique(minute):
+            cnt = int((minute == k).sum())
+            out.append(np.sort(start + 60.0 * k + 60.0 * rng.random(cnt)))
+        poisson[m] = np.concatenate(out)
+    inputs = {
+        "replay": (arrival, prompt, cached[idx], output),
+        "uniform hits": (arrival, prompt, np.floor(h * prompt).astype(np.int64), output),
+        "reuse rule": (arrival, prompt, reuse_rule(reuse[idx], prompt, h), output),
+        "log-normal": (arrival, ln_prompt, np.floor(h * ln_prompt).astype(np.int64), ln_output),
+        "Poisson": (poisson, prompt, np.floor(h * prompt).astype(np.int64), output),
+    }
+    res = {}
+    for name, (a, p, c, o) in inputs.items():
+        ttft, tpot = [], []
+        for j in np.unique(replica[idx]):
+            m = replica[idx] == j
+            order = np.argsort(a[m], kind="stable")
+            run = setup.replica_model(a[m][order], p[m][order], c[m][order], o[m][order])
+            ttft.append(run.ttft_s)
+            tpot.append(run.tpot_s)
+        res[name] = (p90(np.concatenate(ttft)), p90(np.concatenate(tpot)))
+    return {"h": h, "replicas": int(sched["replicas"].iloc[t]), **res}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("plan", type=Path, help="plan folder: schedule.csv and summary.json")
+    ap.add_argument("--windows", default=None, help="window indices (default: all)")
+    args = ap.parse_args(argv)
+    sched = read_schedule(args.plan / "schedule.csv")
+    setup = prepare(scenario_from_summary(args.plan / "summary.json"))
+    win = schedule_windows(setup.trace, sched)
+    replica = route(setup.trace, win, sched["replicas"].to_numpy())
+    cache_gb = sched["cache_gb"].to_numpy(dtype=float)
+    blocks = np.floor(cache_gb * 1e9 / setup.kv_bytes_per_token
+                      / setup.trace.block_tokens).astype(np.int64)
+    cached = simulate_cache(setup.trace, blocks, request_window=win,
+                            policy=setup.options.eviction)
+    reuse = simulate_cache(setup.trace, np.int64(2 ** 62)) / setup.trace.input_tokens
+    windows = ([int(x) for x in args.windows.split(",")] if args.windows
+               else range(len(sched)))
+    print(f"{'window':>6} {'n':>3} {'hit':>6} | " + " | ".join(f"{v:>13}" for v in VARIANTS)
+          + f" | {'predicted':>13}   (p90 TTFT s / p90 TPOT ms)")
+    for t in windows:
+        r = window_variants(setup, sched, t, win, replica, cached, reuse)
+        cells = [f"{r[v][0]:6.3f} /{1e3 * r[v][1]:5.1f}" for v in VARIANTS]
+        pred = (f"{sched['p90_ttft_s'].iloc[t]:6.3f} /"
+                f"{1e3 * sched['p90_tpot_s'].iloc[t]:5.1f}")
+        print(f"{t:>6} {r['replicas']:>3} {r['h']:6.3f} | " + " | ".join(cells) + f" | {pred}",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
