@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Planner prediction against replay: per-window p90 TTFT and TPOT, SLO attainment, carbon.
 
-    .venv/bin/python bench/fidelity.py                       # the three cases (≈ 8 min, 2 cores)
+    .venv/bin/python bench/fidelity.py                       # the three cases (≈ 3 min, 2 cores)
     .venv/bin/python bench/fidelity.py --cases azure-hour,mooncake-hour     # the quick two
     .venv/bin/python bench/fidelity.py --score out/a out/b   # score existing plan folders
 
