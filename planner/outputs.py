@@ -88,3 +88,16 @@ class OutputSet:
             os.replace(tmp, target)
             written.append(target)
         return written
+
+
+def provenance_date(text: str) -> str:
+    """argparse type of the ``--date`` that fitting scripts record in their provenance: the
+    date is an input (not the clock) so that a rerun on unchanged data is byte-identical."""
+    import argparse
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be YYYY-MM-DD, got {text!r}") from None
+    return text

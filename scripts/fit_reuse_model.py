@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
 import hashlib
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner.outputs import atomic_write_text  # noqa: E402
+from planner.outputs import atomic_write_text, provenance_date  # noqa: E402
 from planner.workload.readers import read_trace  # noqa: E402
 from planner.workload.reuse_fit import fit_error, fit_reuse_params  # noqa: E402
 from planner.workload.reuse_model import ReuseParams  # noqa: E402
@@ -70,14 +69,10 @@ def render(trace_path: Path, date: str, seeds=(0, 1, 2, 3, 4)):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trace", type=Path, default=ROOT / "examples" / "conversation_trace.jsonl")
-    ap.add_argument("--date", required=True, help="fit date recorded in the provenance, "
-                                                  "YYYY-MM-DD")
+    ap.add_argument("--date", required=True, type=provenance_date,
+                    help="fit date recorded in the provenance, YYYY-MM-DD")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "profiles" / "reuse")
     args = ap.parse_args(argv)
-    try:
-        dt.date.fromisoformat(args.date)
-    except ValueError:
-        ap.error(f"--date must be YYYY-MM-DD, got {args.date!r}")
     model, curve, summary = render(args.trace, args.date)
     stem = "mooncake-conversation"
     atomic_write_text(args.out_dir / f"{stem}.json", model)

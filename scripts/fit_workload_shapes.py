@@ -18,7 +18,6 @@ input, not the clock, so the same inputs regenerate the files byte for byte
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import sys
 from pathlib import Path
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from planner.outputs import atomic_write_text  # noqa: E402
+from planner.outputs import atomic_write_text, provenance_date  # noqa: E402
 from planner.perf.shapes import fit_shape  # noqa: E402
 from planner.workload.hitcurve import simulate_cache, synthesize_prefixes  # noqa: E402
 from planner.workload.readers import read_trace  # noqa: E402
@@ -87,13 +86,10 @@ def render(name: str, date: str, examples: Path = ROOT / "examples") -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--date", required=True, help="date recorded in the provenance, YYYY-MM-DD")
+    ap.add_argument("--date", required=True, type=provenance_date,
+                    help="date recorded in the provenance, YYYY-MM-DD")
     ap.add_argument("--out-dir", type=Path, default=ROOT / "profiles" / "shapes")
     args = ap.parse_args(argv)
-    try:
-        dt.date.fromisoformat(args.date)
-    except ValueError:
-        ap.error(f"--date must be YYYY-MM-DD, got {args.date!r}")
     for name in SOURCES:
         atomic_write_text(args.out_dir / f"{name}.json", render(name, args.date))
         print(f"wrote {args.out_dir / (name + '.json')}")
