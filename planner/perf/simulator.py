@@ -367,6 +367,19 @@ def _pct(values, q):
 
 
 @njit(cache=True)
+def _latency_percentiles(row, ttft, tpot):
+    """p50/p90/p99 of TTFT into row[0:3] and of TPOT into row[3:6] (left as they are when no
+    request produced a second token)."""
+    row[0] = _pct(ttft, 50.0)
+    row[1] = _pct(ttft, 90.0)
+    row[2] = _pct(ttft, 99.0)
+    if tpot.shape[0] > 0:
+        row[3] = _pct(tpot, 50.0)
+        row[4] = _pct(tpot, 90.0)
+        row[5] = _pct(tpot, 99.0)
+
+
+@njit(cache=True)
 def _stream(rate, hit, mean_in, mean_out, e, m_in, m_out, reuse, n, max_context):
     """The first ``n`` requests of a draw row as a request stream of the given means and
     token hit rate.
@@ -454,13 +467,7 @@ def _simulate_points(rates, hits, mean_in, mean_out, nreq, rows, E, MI, MO, RG, 
             if out[k] > 1:
                 tp[cnt] = (finish[k] - first[k]) / (out[k] - 1)
                 cnt += 1
-        res[i, 0] = _pct(ttft, 50.0)
-        res[i, 1] = _pct(ttft, 90.0)
-        res[i, 2] = _pct(ttft, 99.0)
-        if cnt > 0:
-            res[i, 3] = _pct(tp[:cnt], 50.0)
-            res[i, 4] = _pct(tp[:cnt], 90.0)
-            res[i, 5] = _pct(tp[:cnt], 99.0)
+        _latency_percentiles(res[i], ttft, tp[:cnt])
         width = hi - lo
         res[i, 6] = e_win / width if width > 0 else sc[13]
         rd = 0.0
@@ -534,13 +541,7 @@ def _lone_points(hits, mean_in, mean_out, nreq, rows, E, MI, MO, RG, max_context
             if out[k] > 1:
                 tp[cnt] = b
                 cnt += 1
-        res[i, 0] = _pct(ttft, 50.0)
-        res[i, 1] = _pct(ttft, 90.0)
-        res[i, 2] = _pct(ttft, 99.0)
-        if cnt > 0:
-            res[i, 3] = _pct(tp[:cnt], 50.0)
-            res[i, 4] = _pct(tp[:cnt], 90.0)
-            res[i, 5] = _pct(tp[:cnt], 99.0)
+        _latency_percentiles(res[i], ttft, tp[:cnt])
     return res
 
 
