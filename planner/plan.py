@@ -178,8 +178,7 @@ def select_profile(opt: PlanOptions, trace: Trace):
     ``--workload-shape`` when named, else (auto) the available shape nearest to the trace's
     lengths (:func:`planner.perf.shapes.choose_shape`). Returns (table, summary entry, notes)."""
     from planner.perf.profile import available_shapes, tables_dir
-    from planner.perf.shapes import (POOR_FIT_DISTANCE, choose_shape, known_shape_names,
-                                     load_shape, shape_distance)
+    from planner.perf.shapes import POOR_FIT_DISTANCE, choose_shape, known_shape_names, load_shape
 
     directory = Path(opt.profile_dir) if opt.profile_dir else None
     have = available_shapes(opt.model, opt.gpu, opt.tp, opt.ssd, directory)
@@ -192,16 +191,18 @@ def select_profile(opt: PlanOptions, trace: Trace):
     step = max(1, len(trace) // SHAPE_SAMPLE)
     inp, out = trace.input_tokens[::step], trace.output_tokens[::step]
     known = [n for n in have if n in known_shape_names()]
-    distances = {n: round(shape_distance(load_shape(n), inp, out), 4) for n in known}
+    nearest, distances = None, {}
+    if known:
+        nearest, _, raw = choose_shape([load_shape(n) for n in known], inp, out)
+        distances = {n: round(x, 4) for n, x in zip(known, raw)}
     if opt.workload_shape != "auto":
         if opt.workload_shape not in have:
             raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
                              f"{opt.ssd} and workload shape {opt.workload_shape!r}; available: "
                              f"{', '.join(have)}")
         name, how = opt.workload_shape, "named by --workload-shape"
-    elif known:
-        shape, _ = choose_shape([load_shape(n) for n in known], inp, out)
-        name, how = shape.name, "auto: nearest to the trace's lengths"
+    elif nearest is not None:
+        name, how = nearest.name, "auto: nearest to the trace's lengths"
     else:
         name, how = have[0], "auto: the only shapes available are not known to this version"
     profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, directory, shape=name)

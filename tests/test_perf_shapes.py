@@ -59,7 +59,7 @@ def test_lognormal_shape_matches_its_closed_form():
 def test_each_trace_chooses_its_own_shape(traces):
     shapes = [load_shape(n) for n in ("azure-code", "azure-conv", "lognormal", "mooncake-conv")]
     for name, t in traces.items():
-        best, d = choose_shape(shapes, t.input_tokens, t.output_tokens)
+        best, d, _ = choose_shape(shapes, t.input_tokens, t.output_tokens)
         assert best.name == name and d < 0.01
     # the log-normal is far from the Azure conversation trace in the tail
     assert shape_distance(load_shape("lognormal"), traces["azure-conv"].input_tokens,

@@ -265,9 +265,10 @@ def shape_distance(shape: WorkloadShape, input_tokens, output_tokens) -> float:
 
 
 def choose_shape(shapes: list[WorkloadShape], input_tokens, output_tokens):
-    """(shape, distance) of the shape nearest to a trace's lengths; ties go to the first."""
+    """(shape, its distance, every shape's distance in the order given) of the shape nearest to
+    a trace's lengths; ties go to the first."""
     if not shapes:
         raise InputDataError("no workload shape to choose from")
     d = [shape_distance(s, input_tokens, output_tokens) for s in shapes]
     k = int(np.argmin(d))
-    return shapes[k], d[k]
+    return shapes[k], d[k], d
