@@ -24,7 +24,7 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.evaluate import SimulatedReplica, account, serve
 from planner.grid import window_intensity
-from planner.plan import WORKLOAD_FIELDS, PlanResult, run_plan
+from planner.plan import PlanResult, run_plan, workload_key
 
 WEEK = "examples/invocations_ten_second_Conversation.csv"
 ZONES = ("FR", "DE", "GB", "US-CAL-CISO", "US-TEX-ERCO", "US-MIDA-PJM", "US-NY-NYIS", "CA-ON",
@@ -72,7 +72,7 @@ class Replayer:
 
     def __call__(self, result: PlanResult, schedule: pd.DataFrame, opt: PlanOptions) -> Replayed:
         inputs = result.inputs
-        key = (opt.gpu, opt.tp, opt.ssd, *(repr(getattr(opt, f)) for f in WORKLOAD_FIELDS),
+        key = (opt.gpu, opt.tp, opt.ssd, workload_key(opt),
                schedule["replicas"].to_numpy().tobytes(),
                schedule["cache_gb"].to_numpy().tobytes())
         if key in self.cache:

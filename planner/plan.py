@@ -92,8 +92,13 @@ WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", 
                    "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model")
 
 
+def workload_key(opt: PlanOptions) -> tuple:
+    """The options of WORKLOAD_FIELDS, as a hashable key."""
+    return tuple(getattr(opt, f) for f in WORKLOAD_FIELDS)
+
+
 def same_workload(a: PlanOptions, b: PlanOptions) -> bool:
-    return all(getattr(a, f) == getattr(b, f) for f in WORKLOAD_FIELDS) and a.eviction == "lru"
+    return workload_key(a) == workload_key(b) and a.eviction == "lru"
 
 
 def load_inputs(opt: PlanOptions, progress: Progress = _noop,
