@@ -15,15 +15,20 @@ app.add_typer(profile_app, name="profile")
 
 ParamsOpt = Annotated[Optional[Path], typer.Option(
     help="Performance model parameter file (default profiles/calibration/perf_model.json).")]
+# The replica a table describes, the same for every command that names one.
+ModelOpt = Annotated[str, typer.Option(help="Model key from profiles/models.toml.")]
+GpuOpt = Annotated[str, typer.Option(help="GPU key from profiles/catalog.toml.")]
+TpOpt = Annotated[int, typer.Option(help="Tensor-parallel GPUs per replica (1, 2, 4, 8).")]
+SsdOpt = Annotated[str, typer.Option(help="SSD type key from profiles/catalog.toml.")]
 
 
 @profile_app.command("synth")
 @handle_errors
 def synth(
-    model: Annotated[str, typer.Option(help="Model key from profiles/models.toml.")],
-    gpu: Annotated[str, typer.Option(help="GPU key from profiles/catalog.toml.")],
-    tp: Annotated[int, typer.Option(help="Tensor-parallel GPUs per replica (1, 2, 4, 8).")],
-    ssd: Annotated[str, typer.Option(help="SSD type key from profiles/catalog.toml.")],
+    model: ModelOpt,
+    gpu: GpuOpt,
+    tp: TpOpt,
+    ssd: SsdOpt,
     drives: Annotated[Optional[int], typer.Option(
         help="Drives per replica striping the KV tier (default: tp × host.drives_per_gpu).")] = None,
     precision: Annotated[str, typer.Option(help="Weights and KV precision: bf16 or fp8.")] = "bf16",
@@ -87,10 +92,10 @@ def _parse_list(text: str, kind, what: str):
 @profile_app.command("show")
 @handle_errors
 def show(
-    model: Annotated[str, typer.Option(help="Model key.")],
-    gpu: Annotated[str, typer.Option(help="GPU key.")],
-    tp: Annotated[int, typer.Option(help="Tensor-parallel GPUs per replica.")],
-    ssd: Annotated[str, typer.Option(help="SSD type key.")],
+    model: ModelOpt,
+    gpu: GpuOpt,
+    tp: TpOpt,
+    ssd: SsdOpt,
     mean_input: Annotated[float, typer.Option(help="Mean prompt tokens of the workload.")] = 1155,
     mean_output: Annotated[float, typer.Option(help="Mean output tokens.")] = 211,
     shape: Annotated[str, typer.Option(
