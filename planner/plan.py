@@ -7,7 +7,7 @@ collects what the summary must report about each.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +19,7 @@ from planner.catalog import Hardware, load_catalog, resolve
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, InputDataError, SolverError, UsageError
 from planner.grid import load_grid, window_intensity
-from planner.optimize.candidates import CandidateSet, build_candidates
+from planner.optimize.candidates import CandidateSet, build_candidates, prune_within_slo
 from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.solve import SolveResult, solve
@@ -89,7 +89,7 @@ def sha256_file(path: Path) -> str:
 # Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
 # plans that agree on them can share it (an experiment over many grids prepares it once).
 WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", "window",
-                   "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model")
+                   "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model", "warmup")
 
 
 def workload_key(opt: PlanOptions) -> tuple:
@@ -154,6 +154,10 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     else:
         hits = shared.hits
     notes.extend(hits.notes)
+    if opt.warmup:
+        notes.append("a window whose cache grew is predicted at its cold-start hit rate (it "
+                     "starts with the previous level's content); the window after it is "
+                     "predicted warm (--no-warmup: every window warm)")
 
     buckets = shared.buckets if shared else None
     if opt.burst_window_s > 0:
@@ -277,7 +281,8 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
         params = load_reuse_params(opt.reuse_model) if opt.reuse_model else None
         trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed, params=params)
     curves = hitcurve.window_hit_curves(trace, windowing.request_window, windowing.n,
-                                        capacities_tokens, policy=opt.eviction, lcs=lcs)
+                                        capacities_tokens, policy=opt.eviction, lcs=lcs,
+                                        warmup=opt.warmup)
     return trace, curves
 
 
@@ -302,7 +307,11 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     labels = inputs.windowing.labels()
     progress("building candidates")
     cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
-                             inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets)
+                             inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets,
+                             warmup=opt.warmup)
+    before = len(cands.frame)
+    cands = replace(cands, frame=prune_within_slo(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s))
+    cands = replace(cands, pruned=cands.pruned + before - len(cands.frame))
     diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]
@@ -363,6 +372,7 @@ def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray
     reported with its violations rather than dropped."""
     per_level = {}
     n_windows = cands["window"].nunique()
+    cands = cands[cands["prev_level"] < 0]  # a fixed level never grows: no cold starts
     for level_gb in sorted({float(x) for x in levels_gb}):
         sub = cands[np.isclose(cands["cache_gb"], level_gb)]
         if sub["window"].nunique() < n_windows:
@@ -454,7 +464,8 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
         "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
         "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable),
                        "unstable": cands.unstable, "pruned_dominated": cands.pruned,
-                       "in_model": int(len(cands.frame))},
+                       "in_model": int(len(cands.frame)),
+                       "cold_start_in_model": int((cands.frame["prev_level"] >= 0).sum())},
         "baselines": base_out,
         "modelled": {
             "hit_rate": ("from prefix hashes in the trace" if not inputs.hits.modelled else

@@ -129,6 +129,11 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths. "
              "[default: auto]")] = None,
+    warmup: Annotated[Optional[bool], typer.Option(
+        "--warmup/--no-warmup",
+        help="Predict a window whose cache grew at its cold-start hit rate (it starts with the "
+             "previous level's content), coupling consecutive windows; --no-warmup predicts "
+             "every window warm. [default: warmup]")] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -161,7 +166,7 @@ def plan(
         "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
         "profile_dir": str(profile_dir) if profile_dir else None,
         "reuse_model": str(reuse_model) if reuse_model else None,
-        "workload_shape": workload_shape,
+        "workload_shape": workload_shape, "warmup": warmup,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:

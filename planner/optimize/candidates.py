@@ -5,16 +5,27 @@ rate H_t(c), its p90 latencies and GPU power come from the profile table, and it
 carbon.py. Candidates whose replicas cannot keep up with the load (an unstable queue) are not
 candidates at all: no SLO can hold there.
 
-Pruning keeps, for each (t, c), only the Pareto-optimal replica counts on (carbon, p90 TTFT,
-p90 TPOT). That is exact for every model the optimiser builds: the objective and every
-constraint are monotone in those three numbers, and the only coupling between windows (a
-static cache) ties candidates of equal c, never of equal n.
+Cold starts (``warmup=True``): a window whose cache grew from level i to a larger level c
+starts with only level i's content, so its hit rate is H_t(i→c) (``HitCurves.grown_token_hit``,
+exact for LRU), lower than the warm H_t(c). Each such grow is a candidate of its own, with
+``prev_level = i``; its latency, power, SSD writes and carbon are read at its own hit rate. The
+writes include the fill of the new space: every miss is admitted (written) to the tier, and a
+cold window's extra misses are exactly the bytes that fill the space it gained, so they reach
+the SSD's wear through the write rate (``carbon.ssd_effective_lifetime_h``). Warm candidates
+(a cache that did not grow: same or smaller level, the first window) have ``prev_level = −1``;
+the transition rows of ``model.py`` decide which are choosable.
+
+Pruning keeps, for each (t, c, prev_level), only the Pareto-optimal replica counts on (carbon,
+p90 TTFT, p90 TPOT). That is exact for every model the optimiser builds: the objective and every
+constraint are monotone in those three numbers, and every coupling between windows (a static
+cache, the transitions) reads only c and prev_level, never n.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -26,7 +37,7 @@ from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
 
 CANDIDATE_COLUMNS = (
-    "window", "replicas", "level", "cache_gb", "gpus", "ssd_drives", "rate_per_replica",
+    "window", "replicas", "level", "prev_level", "cache_gb", "prev_cache_gb", "gpus", "ssd_drives", "rate_per_replica",
     "hit_rate", "p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
     "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
     "emb_ssd", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
@@ -45,37 +56,45 @@ class CandidateSet:
 
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
-                     prune: bool = True, buckets: LoadBuckets | None = None) -> CandidateSet:
-    """Enumerate (t, n, c), look each up in the profile and account its carbon.
+                     prune: bool = True, buckets: LoadBuckets | None = None,
+                     warmup: bool = False) -> CandidateSet:
+    """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
+    the profile and account its carbon.
 
     With ``buckets`` (how the load varies inside each window) latency is the p90 of the
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
-    read at its mean rate."""
+    read at its mean rate. ``cache_levels_gb`` must be ascending when ``warmup`` is set (level
+    index order is size order)."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
         raise ValueError("hit curves must have one row per window and one column per level")
-    t = np.repeat(np.arange(W), N * C)
-    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
-    c = np.tile(np.arange(C), W * N)
+    t, n, c, prev, hit = _enumerate(hits, levels, W, N, warmup)
 
     lam = stats["rate_rps"].to_numpy(dtype=float)
     mean_in, mean_out = _lookup_mix(stats)
     cache_gb = levels[c]
-    hit = np.where(cache_gb > 0, hits.token_hit[t, c], 0.0)
     rate = lam[t] / n
     if buckets is None:
         ones = np.ones((W, 1))
         buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
-    look = lookup_buckets(profile, buckets.rate_rps[t] / n[:, None], buckets.request_share[t],
-                          buckets.time_share[t], hit, mean_in[t], mean_out[t])
+    # A cold start whose hit rate equals the warm one's reads the same profile point: look up
+    # each distinct (window, replicas, hit rate) once.
+    _, u, back = np.unique(np.column_stack([t * (N + 1) + n, hit]), axis=0,
+                           return_index=True, return_inverse=True)
+    look = lookup_buckets(profile, buckets.rate_rps[t[u]] / n[u][:, None],
+                          buckets.request_share[t[u]], buckets.time_share[t[u]], hit[u],
+                          mean_in[t[u]], mean_out[t[u]])
+    look = replace(look, **{f.name: np.asarray(getattr(look, f.name))[back.reshape(-1)]
+                            for f in fields(look) if getattr(look, f.name) is not None})
 
     hours = stats["hours"].to_numpy(dtype=float)[t]
     br, drives, ssd_w, life, write_total = deployment_carbon(
         hw, hours, np.asarray(ci, dtype=float)[t], n, look.gpu_power_w, cache_gb,
         n * look.ssd_read_gbps, n * look.ssd_write_gbps)
     frame = pd.DataFrame({
-        "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
+        "window": t, "replicas": n, "level": c, "prev_level": prev, "cache_gb": cache_gb,
+        "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan),
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
         "hit_rate": hit, "p90_ttft_s": look.p90_ttft_s, "p90_tpot_s": look.p90_tpot_s,
         "gpu_power_w": look.gpu_power_w, "ssd_power_w": ssd_w, "ssd_write_gbps": write_total,
@@ -95,6 +114,35 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
                         max_replicas=N)
 
 
+def _enumerate(hits: HitCurves, levels: np.ndarray, W: int, N: int, warmup: bool):
+    """Rows (t, n, c, prev_level, hit rate): every warm (t, n, c), then with ``warmup`` every
+    grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, n, c, prev) order."""
+    C = len(levels)
+    t = np.repeat(np.arange(W), N * C)
+    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
+    c = np.tile(np.arange(C), W * N)
+    prev = np.full(len(t), -1, dtype=np.int64)
+    hit = np.where(levels[c] > 0, hits.token_hit[t, c], 0.0)
+    if not warmup or W < 2:
+        return t, n, c, prev, hit
+    if hits.grown_token_hit is None:
+        raise ValueError("cold-start candidates need the warm-up hit rates (warmup=True curves)")
+    if np.any(np.diff(levels) <= 0):
+        raise ValueError("cache levels must be ascending and distinct for cold starts")
+    gi, gc = np.nonzero(np.arange(C)[:, None] < np.arange(C)[None, :])   # i < c: a grow
+    G = len(gi)
+    tw = np.repeat(np.arange(1, W), N * G)
+    nw = np.tile(np.repeat(np.arange(1, N + 1), G), W - 1)
+    iw = np.tile(gi, (W - 1) * N)
+    cw = np.tile(gc, (W - 1) * N)
+    hw_ = hits.grown_token_hit[tw, iw, cw]
+    t, n, c = np.concatenate([t, tw]), np.concatenate([n, nw]), np.concatenate([c, cw])
+    prev = np.concatenate([prev, iw])
+    hit = np.concatenate([hit, hw_])
+    order = np.lexsort((prev, c, n, t))
+    return t[order], n[order], c[order], prev[order], hit[order]
+
+
 def _lookup_mix(stats: pd.DataFrame):
     """Token mix per window; an empty window borrows the trace-wide mix (its load is zero, so
     only idle power is read from the table)."""
@@ -107,28 +155,72 @@ def _lookup_mix(stats: pd.DataFrame):
     return mean_in, mean_out
 
 
+PRUNE_GROUP = ("window", "level", "prev_level")
+
+
 def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep candidates not dominated within their (window, level) group on
+    """Keep candidates not dominated within their (window, level, prev_level) group on
     (total carbon, p90 TTFT, p90 TPOT), all to be minimised. Ties keep the fewer replicas."""
-    order = frame.sort_values(["window", "level", "total_kgco2e", "replicas"], kind="stable")
+    group = [k for k in PRUNE_GROUP if k in frame.columns]
+    order = frame.sort_values(group + ["total_kgco2e", "replicas"], kind="stable")
+    gid = order[group].to_numpy(dtype=np.int64)
+    new_group = np.ones(len(order), dtype=np.bool_)
+    if len(order) > 1:
+        new_group[1:] = np.any(gid[1:] != gid[:-1], axis=1)
+    keep_sorted = _pareto_keep(new_group, order["p90_ttft_s"].to_numpy(dtype=float),
+                               order["p90_tpot_s"].to_numpy(dtype=float))
     keep = np.zeros(len(frame), dtype=bool)
-    win = order["window"].to_numpy()
-    lev = order["level"].to_numpy()
-    ttft = order["p90_ttft_s"].to_numpy()
-    tpot = order["p90_tpot_s"].to_numpy()
-    idx = order.index.to_numpy()
-    start = 0
-    n = len(order)
-    while start < n:
-        end = start
-        while end < n and win[end] == win[start] and lev[end] == lev[start]:
-            end += 1
-        # Sorted by carbon: a candidate survives if no cheaper one is at least as fast on both.
-        best: list[tuple[float, float]] = []
-        for i in range(start, end):
-            dominated = any(a <= ttft[i] and b <= tpot[i] for a, b in best)
-            if not dominated:
-                keep[idx[i]] = True
-                best.append((ttft[i], tpot[i]))
-        start = end
+    keep[order.index.to_numpy()[keep_sorted]] = True
+    return frame[keep].reset_index(drop=True)
+
+
+@numba.njit(cache=True)
+def _pareto_keep(new_group, ttft, tpot):
+    """Rows sorted by carbon within groups: a row survives when no cheaper survivor of its
+    group is at least as fast on both latencies."""
+    n = len(ttft)
+    keep = np.zeros(n, dtype=np.bool_)
+    best_a = np.empty(n)
+    best_b = np.empty(n)
+    m = 0
+    for i in range(n):
+        if new_group[i]:
+            m = 0
+        dominated = False
+        for j in range(m):
+            if best_a[j] <= ttft[i] and best_b[j] <= tpot[i]:
+                dominated = True
+                break
+        if not dominated:
+            keep[i] = True
+            best_a[m] = ttft[i]
+            best_b[m] = tpot[i]
+            m += 1
+    return keep
+
+
+def prune_within_slo(frame: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float) -> pd.DataFrame:
+    """In every (window, level, prev_level) group with a candidate inside both SLOs, keep only
+    its candidates inside both SLOs that no cheaper one of them matches with as few replicas.
+
+    Exact while the per-window SLO rows are the only rows that read latency: a group with a
+    candidate inside the SLO belongs to a window that meets it, where the rows are hard (its
+    candidates over the SLO can never be chosen) and a candidate inside it is worth only its
+    carbon and replicas. A group with none (a window planned best-effort, or a level that
+    cannot serve it, as in the fixed-level baselines) keeps its latency Pareto set."""
+    within = (frame["p90_ttft_s"].to_numpy() <= slo_ttft_s) & \
+        (frame["p90_tpot_s"].to_numpy() <= slo_tpot_s)
+    group = [k for k in PRUNE_GROUP if k in frame.columns]
+    served = pd.Series(within, index=frame.index).groupby(
+        [frame[k] for k in group]).transform("any").to_numpy()
+    inside = frame[within].sort_values(group + ["total_kgco2e", "replicas"], kind="stable")
+    gid = inside[group].to_numpy(dtype=np.int64)
+    new_group = np.ones(len(inside), dtype=np.bool_)
+    if len(inside) > 1:
+        new_group[1:] = np.any(gid[1:] != gid[:-1], axis=1)
+    # Sorted by carbon: a candidate survives when it needs fewer replicas than every cheaper one.
+    reps = inside["replicas"].to_numpy(dtype=float)
+    keep_inside = _pareto_keep(new_group, reps, np.zeros(len(inside)))
+    keep = ~served
+    keep[frame.index.get_indexer(inside.index[keep_inside])] = True
     return frame[keep].reset_index(drop=True)

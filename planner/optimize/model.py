@@ -23,6 +23,18 @@ Optional coupling (a static planner's single cache size for the whole horizon):
 (Aggregated over n: with one config per window and one level in all, the rows force each
 window's share of level c to equal cache_level_c — one row per (t, c) instead of one per
 candidate.)
+
+Cache levels per window (every block that couples windows reads them), i the level index in
+ascending size:
+
+          Σ_{k ∈ K_t, level(k) = i} choose_k − level(t, i) = 0         level_link(t, c)
+
+Warm-up transitions (when the candidates have cold starts, prev_level(k) ≥ 0): a cold start of
+window t from level i is choosable only when window t − 1 ran level i, and a warm candidate of
+level j only when window t − 1 ran level j or larger (a cache that did not grow):
+
+          Σ_{k ∈ K_t, prev(k) = i} choose_k ≤ level(t−1, i)                      grow_from(t, c_i)
+          Σ_{k ∈ K_t, prev(k) = −1, level(k) ≥ j} choose_k ≤ Σ_{i ≥ j} level(t−1, i)  warm_at(t, c_j)
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ class PlanModel:
     ttft_excess: dict[int, pulp.LpVariable] = field(default_factory=dict)
     tpot_excess: dict[int, pulp.LpVariable] = field(default_factory=dict)
     cache_level: dict[int, pulp.LpVariable] = field(default_factory=dict)
+    level: dict[tuple[int, int], pulp.LpVariable] = field(default_factory=dict)
     carbon: pulp.LpAffineExpression | None = None
 
     @property
@@ -58,10 +71,15 @@ class PlanModel:
 
 
 def _labels(cand: pd.DataFrame) -> list[str]:
+    """(t=5,n=3,c=4000GB), and for a cold start the level it grew from: (…,from=1000GB)."""
     t = cand["window"].to_numpy()
     n = cand["replicas"].to_numpy()
     c = np.rint(cand["cache_gb"].to_numpy()).astype(np.int64)
-    return [f"(t={a},n={b},c={d}GB)" for a, b, d in zip(t, n, c)]
+    if "prev_level" not in cand.columns:
+        return [f"(t={a},n={b},c={d}GB)" for a, b, d in zip(t, n, c)]
+    gb = _level_gb(cand)
+    src = [f",from={gb[p]}GB" if p >= 0 else "" for p in cand["prev_level"].to_numpy().tolist()]
+    return [f"(t={a},n={b},c={d}GB{e})" for a, b, d, e in zip(t, n, c, src)]
 
 
 def define_choice_variables(m: PlanModel) -> None:
@@ -111,6 +129,68 @@ def define_static_cache_constraints(m: PlanModel, levels) -> None:
     m.problem += (pulp.lpSum(m.cache_level.values()) == 1, "one_cache_level")
 
 
+def _level_gb(cand: pd.DataFrame) -> dict[int, int]:
+    """GB of every level index a candidate runs or (a cold start) grew from."""
+    gb = dict(zip(cand["level"].to_numpy().tolist(),
+                  np.rint(cand["cache_gb"].to_numpy()).astype(int).tolist()))
+    if "prev_level" in cand.columns:
+        cold = cand[cand["prev_level"] >= 0]
+        gb.update(zip(cold["prev_level"].to_numpy().tolist(),
+                      np.rint(cold["prev_cache_gb"].to_numpy()).astype(int).tolist()))
+    return gb
+
+
+def define_level_variables(m: PlanModel) -> None:
+    """level(t, i) ∈ {0,1}: window t runs cache level i; linked to the choices by
+    Σ_{k ∈ K_t, level(k) = i} choose_k − level(t, i) = 0 (level_link), for every window and
+    every level some candidate has."""
+    cand = m.candidates
+    gb = _level_gb(cand)
+    levels = sorted(gb)
+    by = cand.groupby(["window", "level"]).groups
+    for t in sorted(cand["window"].unique().tolist()):
+        for i in levels:
+            v = m.problem.add_variable(f"level(t={t},c={gb[i]}GB)", cat=pulp.LpBinary)
+            m.level[(t, i)] = v
+            ks = by.get((t, i), [])
+            terms = [(m.choose[k], 1.0) for k in ks] + [(v, -1.0)]
+            m.problem += (pulp.LpAffineExpression(terms) == 0,
+                          f"level_link(t={t},c={gb[i]}GB)")
+
+
+def define_warmup_constraints(m: PlanModel) -> None:
+    """The transition rows of the module docstring: grow_from(t, c_i) for every window t ≥ 1
+    and level i some cold start of t grows from; warm_at(t, c_j) for every t ≥ 1 and level
+    j ≥ 1 (j = 0, no cache, is reachable from any level: its row would read Σ ≤ 1)."""
+    cand = m.candidates
+    gb = _level_gb(cand)
+    levels = sorted(gb)
+    win = cand["window"].to_numpy()
+    lev = cand["level"].to_numpy()
+    prev = cand["prev_level"].to_numpy()
+    windows = sorted(set(win.tolist()))
+    rows_of = {t: np.flatnonzero(win == t) for t in windows}
+    for t in windows:
+        if (t - 1, levels[0]) not in m.level:
+            continue  # the first window (or one after a gap): the cache enters it warm
+        ks = rows_of[t]
+        for i in sorted(set(prev[ks].tolist()) - {-1}):
+            terms = [(m.choose[k], 1.0) for k in ks[prev[ks] == i]]
+            terms.append((m.level[(t - 1, i)], -1.0))
+            m.problem += (pulp.LpAffineExpression(terms) <= 0,
+                          f"grow_from(t={t},c={gb[i]}GB)")
+        warm = ks[prev[ks] == -1]
+        for j in levels[1:]:
+            terms = [(m.choose[k], 1.0) for k in warm[lev[warm] >= j]]
+            terms += [(m.level[(t - 1, i)], -1.0) for i in levels if i >= j]
+            m.problem += (pulp.LpAffineExpression(terms) <= 0, f"warm_at(t={t},c={gb[j]}GB)")
+
+
+def has_cold_starts(cand: pd.DataFrame) -> bool:
+    """Whether the candidates include cold starts (and so need the transition rows)."""
+    return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
+
+
 def define_objective(m: PlanModel) -> None:
     """min Σ_k carbon_k · choose_k (kgCO2e over the horizon)."""
     carbon = m.candidates["total_kgco2e"].to_numpy()
@@ -133,4 +213,7 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
     define_slo_constraints(m, groups)
     if static_cache:
         define_static_cache_constraints(m, sorted(cand["level"].unique()))
+    if has_cold_starts(cand):
+        define_level_variables(m)
+        define_warmup_constraints(m)
     return m
