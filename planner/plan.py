@@ -7,7 +7,7 @@ collects what the summary must report about each.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +19,7 @@ from planner.catalog import Hardware, load_catalog, resolve
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, InputDataError, SolverError, UsageError
 from planner.grid import load_grid, window_intensity
-from planner.optimize.candidates import CandidateSet, build_candidates, prune_within_slo
+from planner.optimize.candidates import CandidateSet, build_candidates
 from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.solve import SolveResult, solve
@@ -308,10 +308,7 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     progress("building candidates")
     cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
                              inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets,
-                             warmup=opt.warmup)
-    before = len(cands.frame)
-    cands = replace(cands, frame=prune_within_slo(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s))
-    cands = replace(cands, pruned=cands.pruned + before - len(cands.frame))
+                             warmup=opt.warmup, slo=(opt.slo_ttft_s, opt.slo_tpot_s))
     diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]
@@ -372,7 +369,8 @@ def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray
     reported with its violations rather than dropped."""
     per_level = {}
     n_windows = cands["window"].nunique()
-    cands = cands[cands["prev_level"] < 0]  # a fixed level never grows: no cold starts
+    if "prev_level" in cands.columns:
+        cands = cands[cands["prev_level"] < 0]  # a fixed level never grows: no cold starts
     for level_gb in sorted({float(x) for x in levels_gb}):
         sub = cands[np.isclose(cands["cache_gb"], level_gb)]
         if sub["window"].nunique() < n_windows:

@@ -124,3 +124,21 @@ def test_sampled_warmup_is_refused():
     trace = make_trace([[1, 2]], [2], block_tokens=1)
     with pytest.raises(UsageError):
         window_hit_curves(trace, np.zeros(1, dtype=int), 1, [1], warmup=True, sample_rate=0.5)
+
+
+def test_lcs_grown_is_the_lcs_curve_less_the_lru_deficit():
+    from test_eviction import lcs_params
+
+    trace = read_trace(EX / "conversation_trace.jsonl")
+    window = (trace.arrival_s // 900).astype(int)
+    n = int(window.max()) + 1
+    caps = [0, 512 * 2000, 512 * 40000]
+    params = lcs_params(np.full(n, 56.0), kv=327_680, embodied=0.46, joules=0.35)
+    lcs = window_hit_curves(trace, window, n, caps, policy="lcs", lcs=params, warmup=True)
+    lru = window_hit_curves(trace, window, n, caps, warmup=True)
+    want = np.clip(lcs.token_hit[:, None, :] - (lru.token_hit[:, None, :]
+                                                - lru.grown_token_hit), 0, 1)
+    assert np.allclose(lcs.grown_token_hit, want, rtol=0, atol=1e-12)
+    assert any("modelled" in note and "LCS" in note for note in lcs.notes)
+    # The deficit is real on this trace: a cold 40k-block cache loses hits in window 1.
+    assert lcs.grown_token_hit[1, 0, 2] < lcs.token_hit[1, 2]

@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import synthetic_profile
 from planner.catalog import load_catalog, resolve
-from planner.optimize.candidates import build_candidates, prune_within_slo
+from planner.optimize.candidates import build_candidates
 from planner.optimize.model import build_model
 from planner.optimize.solve import solve
 from planner.perf.profile import read_profile
@@ -70,8 +70,9 @@ def exhaustive(cands, slo_ttft, slo_tpot):
 def production_candidates(stats, curves, ci, profile, hw, slo_ttft, slo_tpot):
     full = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, prune=False,
                             warmup=True).frame
-    pruned = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True).frame
-    return full, prune_within_slo(pruned, slo_ttft, slo_tpot)
+    pruned = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
+                              slo=(slo_ttft, slo_tpot)).frame
+    return full, pruned
 
 
 @settings(max_examples=25, deadline=None)
@@ -145,7 +146,20 @@ def test_highs_and_cbc_give_the_same_schedule(profile, hw):
 def test_names_read_like_the_problem(profile, hw):
     stats, curves, ci = workload(2, windows=2)
     _, pruned = production_candidates(stats, curves, ci, profile, hw, 2.0, 0.1)
-    names = set(build_model(pruned, 2.0, 0.1).problem.constraints)
+    names = {c.name for c in build_model(pruned, 2.0, 0.1).problem.constraints()}
     assert "level_link(t=1,c=4000GB)" in names
     assert "grow_from(t=1,c=1000GB)" in names
     assert "warm_at(t=1,c=16000GB)" in names
+
+
+def test_blocks_of_windows_change_nothing(profile, hw, monkeypatch):
+    from planner.optimize import candidates
+
+    stats, curves, ci = workload(3, windows=6)
+    whole = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
+                             slo=(1.0, 0.1))
+    monkeypatch.setattr(candidates, "BLOCK_ROWS", 50)   # one window a block
+    blocks = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
+                              slo=(1.0, 0.1))
+    pd.testing.assert_frame_equal(whole.frame, blocks.frame)
+    assert (whole.pruned, whole.unstable) == (blocks.pruned, blocks.unstable)

@@ -54,30 +54,61 @@ class CandidateSet:
     max_replicas: int
 
 
+# Candidates are built and pruned a block of windows at a time (pruning never looks across
+# windows), so memory follows the block, not the horizon: about this many rows per block.
+BLOCK_ROWS = 200_000
+
+
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
                      prune: bool = True, buckets: LoadBuckets | None = None,
-                     warmup: bool = False) -> CandidateSet:
+                     warmup: bool = False,
+                     slo: tuple[float, float] | None = None) -> CandidateSet:
     """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
     the profile and account its carbon.
 
     With ``buckets`` (how the load varies inside each window) latency is the p90 of the
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
     read at its mean rate. ``cache_levels_gb`` must be ascending when ``warmup`` is set (level
-    index order is size order)."""
+    index order is size order). With ``prune``, dominated candidates are dropped
+    (:func:`pareto_prune`), and with ``slo`` (p90 TTFT, p90 TPOT seconds) also those
+    :func:`prune_within_slo` drops."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
         raise ValueError("hit curves must have one row per window and one column per level")
-    t, n, c, prev, hit = _enumerate(hits, levels, W, N, warmup)
+    if buckets is None:
+        lam = stats["rate_rps"].to_numpy(dtype=float)
+        ones = np.ones((W, 1))
+        buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
+    per_window = N * (C + (C * (C - 1) // 2 if warmup else 0))
+    step = max(1, BLOCK_ROWS // max(per_window, 1))
+    frames, unstable, pruned = [], 0, 0
+    for w0 in range(0, W, step):
+        rows = _enumerate(hits, levels, range(w0, min(W, w0 + step)), N, warmup)
+        frame, stable = _account(stats, rows, levels, ci, profile, hw, buckets)
+        frame = frame[stable].reset_index(drop=True)
+        unstable += int((~stable).sum())
+        before = len(frame)
+        if prune and before:
+            frame = pareto_prune(frame)
+            if slo is not None:
+                frame = prune_within_slo(frame, *slo)
+        pruned += before - len(frame)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N)
 
+
+def _account(stats, rows, levels, ci, profile, hw, buckets):
+    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate); returns the
+    candidate frame and which rows are stable."""
+    t, n, c, prev, hit = rows
+    N = int(n.max()) if len(n) else 1
     lam = stats["rate_rps"].to_numpy(dtype=float)
     mean_in, mean_out = _lookup_mix(stats)
     cache_gb = levels[c]
     rate = lam[t] / n
-    if buckets is None:
-        ones = np.ones((W, 1))
-        buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
     # A cold start whose hit rate equals the warm one's reads the same profile point: look up
     # each distinct (window, replicas, hit rate) once.
     _, u, back = np.unique(np.column_stack([t * (N + 1) + n, hit]), axis=0,
@@ -104,26 +135,23 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
         "total_kgco2e": br.total,
     })
-    stable = look.stable
-    frame = frame[stable].reset_index(drop=True)
-    unstable = int((~stable).sum())
-    before = len(frame)
-    if prune and before:
-        frame = pareto_prune(frame)
-    return CandidateSet(frame, unstable=unstable, pruned=before - len(frame),
-                        max_replicas=N)
+    return frame, np.asarray(look.stable, dtype=bool)
 
 
-def _enumerate(hits: HitCurves, levels: np.ndarray, W: int, N: int, warmup: bool):
-    """Rows (t, n, c, prev_level, hit rate): every warm (t, n, c), then with ``warmup`` every
-    grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, n, c, prev) order."""
+def _enumerate(hits: HitCurves, levels: np.ndarray, windows: range, N: int, warmup: bool):
+    """Rows (t, n, c, prev_level, hit rate) of ``windows``: every warm (t, n, c), and with
+    ``warmup`` every grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, n, c, prev)
+    order."""
     C = len(levels)
-    t = np.repeat(np.arange(W), N * C)
+    ws = np.arange(windows.start, windows.stop)
+    W = len(ws)
+    t = np.repeat(ws, N * C)
     n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
     c = np.tile(np.arange(C), W * N)
     prev = np.full(len(t), -1, dtype=np.int64)
     hit = np.where(levels[c] > 0, hits.token_hit[t, c], 0.0)
-    if not warmup or W < 2:
+    ws = ws[ws >= 1]
+    if not warmup or len(ws) == 0:
         return t, n, c, prev, hit
     if hits.grown_token_hit is None:
         raise ValueError("cold-start candidates need the warm-up hit rates (warmup=True curves)")
@@ -131,10 +159,10 @@ def _enumerate(hits: HitCurves, levels: np.ndarray, W: int, N: int, warmup: bool
         raise ValueError("cache levels must be ascending and distinct for cold starts")
     gi, gc = np.nonzero(np.arange(C)[:, None] < np.arange(C)[None, :])   # i < c: a grow
     G = len(gi)
-    tw = np.repeat(np.arange(1, W), N * G)
-    nw = np.tile(np.repeat(np.arange(1, N + 1), G), W - 1)
-    iw = np.tile(gi, (W - 1) * N)
-    cw = np.tile(gc, (W - 1) * N)
+    tw = np.repeat(ws, N * G)
+    nw = np.tile(np.repeat(np.arange(1, N + 1), G), len(ws))
+    iw = np.tile(gi, len(ws) * N)
+    cw = np.tile(gc, len(ws) * N)
     hw_ = hits.grown_token_hit[tw, iw, cw]
     t, n, c = np.concatenate([t, tw]), np.concatenate([n, nw]), np.concatenate([c, cw])
     prev = np.concatenate([prev, iw])
