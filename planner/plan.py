@@ -189,6 +189,8 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
         "inputs": {
             "trace": {"path": _rel(Path(opt.trace)), "sha256": sha256_file(Path(opt.trace)),
                       "format": trace.source_format, "requests": int(len(trace)),
+                      "dropped_over_context": inputs.dropped_over_context,
+                      "block_tokens": int(trace.block_tokens),
                       "prefix_source": trace.prefix_source},
             "grid": inputs.grid_info,
             "profile": {"path": _rel(Path(inputs.profile.source)),

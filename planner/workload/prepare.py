@@ -32,7 +32,7 @@ from planner.paths import rel_path, sha256_file
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
 from planner.workload.load import load_workload
-from planner.workload.trace import Trace
+from planner.workload.trace import Trace, replace_fields
 from planner.workload.windows import (
     LoadBuckets,
     Windowing,
@@ -66,12 +66,14 @@ class PlanInputs:
     notes: list[str] = field(default_factory=list)
     workload_shape: dict = field(default_factory=dict)
     eviction: object = None           # LcsParams under --eviction lcs, None under lru
+    dropped_over_context: int = 0     # requests dropped by --drop-over-context
 
 
 # Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
 # plans that agree on them can share it (an experiment over many grids prepares it once).
-WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", "window",
-                   "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model")
+WORKLOAD_FIELDS = ("trace", "trace_format", "block_size", "timestamp_unit", "drop_over_context",
+                   "scale", "series", "seed", "start", "window", "burst_window_s", "model",
+                   "cache_levels_tb", "eviction", "reuse_model")
 
 
 def workload_key(opt: PlanOptions) -> tuple:
@@ -118,24 +120,45 @@ def place_trace(trace: Trace, start: str | None, series: CarbonSeries) -> Trace:
     return trace.with_start(ts.as_unit("ns"), note)
 
 
-def check_context(trace: Trace, model: str) -> None:
-    """Every prompt must fit the model's context."""
+def over_context(trace: Trace, model: str) -> np.ndarray:
+    """Which requests' prompts exceed the model's context."""
+    return trace.input_tokens > load_catalog().model(model).max_context
+
+
+def fit_context(trace: Trace, model: str, drop: bool) -> tuple[Trace, int]:
+    """The trace with every prompt within the model's context: with ``drop``, the others are
+    dropped and counted (the count is returned and noted); else the first is refused."""
+    over = over_context(trace, model)
+    n = int(over.sum())
+    if n == 0:
+        return trace, 0
     arch = load_catalog().model(model)
-    if len(trace) and int(trace.input_tokens.max()) > arch.max_context:
-        i = int(np.argmax(trace.input_tokens))
+    if not drop:
+        i = int(np.flatnonzero(over)[0])
         raise InputDataError(
             f"request {i + 1} of {trace.name} has a {int(trace.input_tokens[i]):,}-token prompt, "
-            f"beyond {arch.name}'s context of {arch.max_context:,} tokens")
+            f"beyond {arch.name}'s context of {arch.max_context:,} tokens"
+            + (f" ({n:,} requests are; --drop-over-context drops them)" if n > 1 else
+               " (--drop-over-context drops it)"))
+    if n == len(trace):
+        raise InputDataError(f"every request of {trace.name} has a prompt beyond {arch.name}'s "
+                             f"context of {arch.max_context:,} tokens")
+    kept = trace.subset(~over)
+    note = (f"{n:,} of {len(trace):,} requests of {trace.name} ({100 * n / len(trace):.2f} %) "
+            f"have prompts beyond {arch.name}'s context of {arch.max_context:,} tokens and were "
+            "dropped (--drop-over-context)")
+    return replace_fields(kept, notes=kept.notes + (note,)), n
 
 
-def load_trace(opt: PlanOptions, series: CarbonSeries) -> Trace:
-    """The scenario's trace, read (or synthesised from a rate series), placed and checked
-    against the model's context."""
+def load_trace(opt: PlanOptions, series: CarbonSeries) -> tuple[Trace, int]:
+    """The scenario's trace, read (or synthesised from a rate series) in its block size and
+    timestamp unit, placed, and fitted to the model's context (:func:`fit_context`). Returns
+    the trace and how many requests were dropped for their context."""
     trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
-                          series=opt.series)
+                          series=opt.series, block_size=opt.block_size,
+                          timestamp_unit=opt.timestamp_unit)
     trace = place_trace(trace, opt.start, series)
-    check_context(trace, opt.model)
-    return trace
+    return fit_context(trace, opt.model, opt.drop_over_context)
 
 
 def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Trace:
@@ -270,9 +293,9 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     notes.extend(series.notes)
     if shared is None:
         progress("reading trace")
-        trace = load_trace(opt, series)
+        trace, dropped = load_trace(opt, series)
     else:
-        trace = shared.trace
+        trace, dropped = shared.trace, shared.dropped_over_context
     notes.extend(trace.notes)
 
     windowing = shared.windowing if shared else _windows(trace, opt)
@@ -312,7 +335,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
             wi.values, weights=windowing.stats["hours"])), 6),
     }
     return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
-                      grid_info, buckets, notes, shape_info, evict)
+                      grid_info, buckets, notes, shape_info, evict, dropped)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,7 +369,7 @@ def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
     opt = opt.validate()
     series = load_grid(opt.grid, opt.ci_basis)
     progress("reading trace")
-    trace = load_trace(opt, series)
+    trace, _ = load_trace(opt, series)
     windowing = _windows(trace, opt)
     profile, _, _ = select_profile(opt, trace)
     if not trace.has_prefixes:
