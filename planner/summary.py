@@ -11,7 +11,7 @@ from planner.baselines import totals as _totals
 from planner.catalog import load_catalog
 from planner.optimize.candidates import CandidateSet
 from planner.optimize.solve import SolveResult
-from planner.paths import rel as _rel, sha256_file
+from planner.paths import rel_path as _rel, sha256_file
 
 
 def _r(x: float, nd: int = 6) -> float:
@@ -39,7 +39,9 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
         "inputs": {
             "trace": {"path": _rel(Path(opt.trace)), "sha256": sha256_file(Path(opt.trace)),
                       "format": trace.source_format, "requests": int(len(trace)),
-                      "prefix_source": trace.prefix_source},
+                      "prefix_source": trace.prefix_source,
+                      "dropped_over_context": inputs.dropped_over_context,
+                      "block_tokens": int(trace.block_tokens)},
             "grid": inputs.grid_info,
             "profile": {"path": _rel(Path(inputs.profile.source)),
                         "sha256": sha256_file(Path(inputs.profile.source)),
