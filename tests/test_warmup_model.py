@@ -9,6 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 import synthetic_profile
 from planner.catalog import load_catalog, resolve
+from planner.optimize.argmin import chain_applicable, solve_chain
 from planner.optimize.candidates import build_candidates
 from planner.optimize.model import build_model
 from planner.optimize.solve import solve
@@ -83,11 +84,14 @@ def test_milp_equals_exhaustive_search(profile, hw, seed, slo_ttft):
     expected, levels = exhaustive(full, slo_ttft, 0.1)
     m = build_model(pruned, slo_ttft, 0.1)
     r = solve(m, "highs")
+    assert chain_applicable(m)
+    chain = solve_chain(m)   # the dynamic programme forbids the same transitions
     if np.isinf(expected):
-        assert r.status == "infeasible"
+        assert r.status == "infeasible" and chain.status == "infeasible"
         return
-    assert r.status == "optimal"
+    assert r.status == "optimal" and chain.status == "optimal"
     assert r.objective == pytest.approx(expected, rel=1e-9)
+    assert chain.objective == pytest.approx(expected, rel=1e-9)
     chosen = m.candidates.iloc[r.chosen].sort_values("window")
     lev = chosen.level.to_numpy()
     prev = chosen.prev_level.to_numpy()
@@ -163,3 +167,18 @@ def test_blocks_of_windows_change_nothing(profile, hw, monkeypatch):
                               slo=(1.0, 0.1))
     pd.testing.assert_frame_equal(whole.frame, blocks.frame)
     assert (whole.pruned, whole.unstable) == (blocks.pruned, blocks.unstable)
+
+
+def test_without_cold_starts_a_grow_is_warm(profile, hw):
+    # --no-warmup: no transition rows and no forbidden steps; the optimum is the per-window
+    # argmin, by the MILP and by the dynamic programme alike.
+    stats, curves, ci = workload(29, windows=5)   # its argmin grows the cache into window 4
+    cands = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, slo=(1.0, 0.1)).frame
+    ok = cands[(cands.p90_ttft_s <= 1.0) & (cands.p90_tpot_s <= 0.1)]
+    best = ok.loc[ok.groupby("window")["total_kgco2e"].idxmin()]
+    assert np.any(np.diff(best.level.to_numpy()) > 0)
+    expected = best["total_kgco2e"].sum()
+    m = build_model(cands, 1.0, 0.1)
+    assert not m.level
+    assert solve(m, "highs").objective == pytest.approx(expected, rel=1e-9)
+    assert solve_chain(m).objective == pytest.approx(expected, rel=1e-9)

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from planner.optimize.coupling import TIE_LEVEL_CHANGE, TIE_REPLICA_CHANGE, tie_cost
-from planner.optimize.model import PlanModel, candidate_cost
+from planner.optimize.model import PlanModel, candidate_cost, has_cold_starts
 from planner.optimize.solve import PhaseResult, SolveResult, SolverStatus, TerminationCondition
 
 
@@ -41,7 +41,8 @@ def solve_chain(m: PlanModel, solver: str = "highs") -> SolveResult:
     cost = carbon + tie_cost(cand, cp)
     level = cand["level"].to_numpy()
     reps = cand["replicas"].to_numpy(dtype=float)
-    grown = cand["prev_level"].to_numpy() if "prev_level" in cand.columns else None
+    # The transitions apply only where cold starts exist: without them a grow is warm.
+    grown = cand["prev_level"].to_numpy() if has_cold_starts(cand) else None
     windows = m.windows
     members = []
     for t in windows:
