@@ -19,7 +19,6 @@ trace_app = typer.Typer(help="Inspect traces and compute their KV-cache hit-rate
                         no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
-RELATIVE_ORIGIN = "1970-01-01T00:00:00Z"
 
 
 # ------------------------------------------------------------------------------------------
@@ -33,7 +32,8 @@ TraceFormat = Annotated[Optional[TraceFormatChoice], typer.Option(
     rich_help_panel="Trace")]
 Start = Annotated[Optional[str], typer.Option(
     help="UTC time to place a trace with relative timestamps (Mooncake) at, e.g. "
-         "2024-01-01T00:00Z.", show_default=RELATIVE_ORIGIN, rich_help_panel="Trace")]
+         "2024-01-01T00:00Z.", show_default="1 January of the default grid's last year, as plan",
+    rich_help_panel="Trace")]
 Seed = Annotated[int, typer.Option(
     help="Seed of the reuse model when the trace records no prefixes (Azure).",
     show_default=True, rich_help_panel="Trace")]
@@ -59,29 +59,19 @@ def progress_bar(description: str):
 
 def load_placed_trace(path: Path, fmt: TraceFormatChoice | None, start: str | None, seed: int,
                       reuse_model: Path | None):
-    """Read a trace, place relative timestamps, synthesise prefixes when it records none."""
-    import pandas as pd
-
+    """Read a trace, place relative timestamps as `plan` does (the default grid's last year
+    unless --start), synthesise prefixes when it records none."""
+    from planner.config import PlanOptions
+    from planner.grid import load_grid
+    from planner.workload.prepare import place_trace, with_prefixes
     from planner.workload.readers import read_trace
-    from planner.workload.reuse_model import load_reuse_params, synthesize_prefixes
 
     trace = read_trace(path, fmt.value if fmt is not None else None)
-    if trace.start is None or start is not None:
-        text = start or RELATIVE_ORIGIN
-        try:
-            ts = pd.Timestamp(text)
-        except ValueError:
-            raise UsageError(f"cannot read --start {text!r}; write e.g. 2024-01-01T00:00Z") \
-                from None
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        note = None
-        if trace.start is None:
-            note = (f"{trace.name} has relative timestamps; placed at "
-                    f"{ts:%Y-%m-%dT%H:%M:%SZ}" + ("" if start else " (pass --start to move it)"))
-        trace = trace.with_start(ts.as_unit("ns"), note)
-    if not trace.has_prefixes:
-        trace = synthesize_prefixes(trace, seed=seed, params=load_reuse_params(reuse_model))
-    return trace
+    if trace.start is None:
+        trace = place_trace(trace, start, load_grid(PlanOptions.grid))
+    elif start is not None:
+        place_trace(trace, start, None)  # refuses --start for absolute timestamps
+    return with_prefixes(trace, seed, reuse_model)
 
 
 def kv_bytes(model: str | None) -> int:
