@@ -1,4 +1,4 @@
-"""`greencache profile ...` commands (synth, show, calibrate): owned by the latency-model work."""
+"""`greencache profile ...` commands (synth, show, calibrate)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def synth(
     token_budget: Annotated[int, typer.Option(help="Tokens per engine iteration.")] = 8192,
     max_seqs: Annotated[int, typer.Option(help="Running requests per replica at most.")] = 256,
     method: Annotated[str, typer.Option(
-        help="simulated (replica simulator) or analytic (closed form, M1).")] = "simulated",
+        help="simulated (replica simulator) or analytic (closed form).")] = "simulated",
     shape: Annotated[str, typer.Option(
         help="Workload shape of the simulated requests: a file in profiles/shapes "
              "(azure-conv, azure-code, mooncake-conv) or lognormal.")] = "azure-conv",

@@ -1,4 +1,4 @@
-"""`greencache trace ...` commands (inspect, hitcurve): owned by the cache-reuse work."""
+"""`greencache trace ...` commands (inspect, hitcurve)."""
 
 from __future__ import annotations
 
