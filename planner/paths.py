@@ -1,4 +1,5 @@
-"""Where the shipped data lives: the one place that resolves profiles/, grids/ and examples/.
+"""Where the shipped data lives (the one place that resolves profiles/, grids/ and examples/),
+and how a summary names the files it read.
 
 In the repository those three folders sit at the top level, beside the package, so that data
 files are reviewed on their own. A built wheel carries them inside the package as
@@ -14,6 +15,7 @@ root is, in order:
 
 from __future__ import annotations
 
+import hashlib
 import os
 from importlib import resources
 from pathlib import Path
@@ -59,3 +61,21 @@ def grids_dir() -> Path:
 
 def examples_dir() -> Path:
     return data_root() / "examples"
+
+
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, so a summary identifies exactly what it read."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def rel_path(p: Path) -> str:
+    """Paths in a summary are relative to the working directory when possible, so the
+    summary does not change with where the repository was cloned."""
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
