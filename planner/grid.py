@@ -81,10 +81,14 @@ class Zone:
         return sorted(int(_FILE_RE.match(p.name)["year"]) for p in self.files)
 
 
-@lru_cache(maxsize=2)
 def known_zones(root: Path | None = None) -> dict[str, Zone]:
     """Zones shipped in grids/, keyed by upper-case code."""
-    root = Path(root) if root else grids_dir()
+    return _zones_in(Path(root) if root else grids_dir())
+
+
+@lru_cache(maxsize=2)
+def _zones_in(root: Path) -> dict[str, Zone]:
+    # keyed by the resolved folder, so a changed GREENCACHE_DATA is seen
     index = root / "zones.toml"
     if not index.exists():
         raise InputDataError(f"grid index {index} does not exist")
