@@ -23,6 +23,7 @@ from planner.optimize.candidates import CandidateSet, build_candidates
 from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.solve import SolveResult, solve
+from planner.paths import data_root
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves
 from planner.workload.load import load_workload
@@ -132,6 +133,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     windowing = shared.windowing if shared else make_windows(trace, parse_window(opt.window))
     if windowing.n == 0:
         raise InputDataError("the trace yields no planning windows")
+    check_problem_size(windowing.n, opt)
     wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
                           pd.DatetimeIndex(windowing.stats["window_end"]))
     notes.extend(wi.notes)
@@ -281,11 +283,29 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     return trace, curves
 
 
+# Candidates (window × replica count × cache level) the planner holds at once. Each costs
+# about 3 kB at its peak (profile lookups over the load buckets), so this bounds memory near
+# 3 GB; a week of 15-minute windows at the defaults is 387,072.
+MAX_CANDIDATES = 1_000_000
+
+
+def check_problem_size(windows: int, opt: PlanOptions) -> None:
+    """Refuse, before anything per window is allocated, a problem too large to hold."""
+    n = windows * opt.max_replicas * len(opt.cache_levels_tb)
+    if n > MAX_CANDIDATES:
+        raise InputDataError(
+            f"the trace spans {windows:,} windows of {opt.window}; with {opt.max_replicas} "
+            f"replica counts × {len(opt.cache_levels_tb)} cache levels that is {n:,} "
+            f"candidates, more than the {MAX_CANDIDATES:,} a plan holds: use a longer --window, "
+            "a shorter trace, fewer --cache-levels or a lower --max-replicas")
+
+
 def _rel(p: Path) -> str:
-    """Paths in the summary are relative to the working directory when possible, so the
-    summary does not change with where the repository was cloned."""
+    """How summary.json records an input file: shipped data relative to the data root as
+    ``greencache:profiles/…``, any other file as it was given. Neither depends on the working
+    folder, so the summary is byte-identical wherever the plan runs."""
     try:
-        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+        return "greencache:" + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
     except ValueError:
         return str(p)
 

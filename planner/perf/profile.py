@@ -315,13 +315,13 @@ def read_profile(csv_path: Path) -> ProfileTable:
 
 def write_profile(frame: pd.DataFrame, meta: dict, csv_path: Path) -> None:
     """Write a table and its metadata in the documented column order, both or neither."""
-    from planner.outputs import OutputSet
+    from planner.outputs import FileSet
 
     csv_path = Path(csv_path)
     ordered = frame.loc[:, list(COLUMNS)].sort_values(list(AXES))
     text = ordered.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    out = OutputSet(csv_path.parent)
-    out.add_text(csv_path.name, text)
-    out.add_text(csv_path.with_suffix(".meta.json").name,
+    out = FileSet()
+    out.add_text(csv_path, text)
+    out.add_text(csv_path.with_suffix(".meta.json"),
                  json.dumps(meta, indent=2, sort_keys=True) + "\n")
     out.commit()

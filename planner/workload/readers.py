@@ -7,6 +7,7 @@ file and, for a malformed row, its line number (line 1 is the header of a CSV fi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from planner.errors import InputDataError, UsageError
+from planner.input_files import quote, require_file
 from planner.workload.trace import (
     DEFAULT_BLOCK_TOKENS,
+    MAX_SPAN_S,
     PREFIX_FROM_TRACE,
     Trace,
     replace_fields,
@@ -34,16 +37,16 @@ TRACE_FORMATS = ("azure", "mooncake", "generic")
 
 def read_trace(path: str | Path, fmt: str | None = None) -> Trace:
     """Read a request trace, detecting its format unless ``fmt`` names one."""
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"trace file {path} does not exist")
-    if not path.is_file():
-        raise InputDataError(f"trace path {path} is not a file")
+    path = require_file(path, "trace file")
     fmt = fmt or detect_format(path)
     if fmt not in TRACE_FORMATS:
         raise UsageError(f"unknown trace format {fmt!r}; choose one of {', '.join(TRACE_FORMATS)}")
     reader = {"azure": read_azure, "mooncake": read_mooncake, "generic": read_generic}[fmt]
-    return reader(path)
+    trace = reader(path)
+    if trace.duration_s > MAX_SPAN_S:
+        raise InputDataError(f"trace {path} spans more than the {MAX_SPAN_S / 86400:,.0f} days "
+                             "a plan covers; are the times in the right unit?")
+    return trace
 
 
 def detect_format(path: Path) -> str:
@@ -80,7 +83,7 @@ def read_azure(path: Path) -> Trace:
     ``+00:00`` explicitly), so zone-less timestamps are read as UTC.
     """
     ints = ("ContextTokens", "GeneratedTokens")
-    table = _read_csv(path, ints)
+    table = _read_csv(path)
     missing = [c for c in AZURE_COLUMNS if c not in table.column_names]
     if missing:
         raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -98,38 +101,15 @@ def read_mooncake(path: Path) -> Trace:
     """Mooncake trace: one JSON object a line with ``timestamp`` (ms, relative),
     ``input_length``, ``output_length`` and ``hash_ids`` (prefix blocks of 512 tokens)."""
     ts, inp, out, offsets, ids = [], [], [], [0], []
-    with open(path, "r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InputDataError(f"{path}, line {lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputDataError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise InputDataError(f"{path}, line {lineno}: expected a JSON object")
-            try:
-                t = float(rec["timestamp"])
-                i = int(rec["input_length"])
-                o = int(rec["output_length"])
-                h = rec.get("hash_ids", [])
-            except KeyError as e:
-                raise InputDataError(f"{path}, line {lineno}: missing field {e.args[0]!r}") from None
-            except (TypeError, ValueError):
-                raise InputDataError(
-                    f"{path}, line {lineno}: timestamp, input_length and output_length must be "
-                    "numbers") from None
-            if not np.isfinite(t) or t < 0:
-                raise InputDataError(f"{path}, line {lineno}: timestamp must be ≥ 0 ms, got {t}")
-            _check_tokens(path, lineno, "input_length", i, minimum=1)
-            _check_tokens(path, lineno, "output_length", o, minimum=0)
-            if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
-                raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of integers")
-            max_blocks = -(-i // DEFAULT_BLOCK_TOKENS)
-            if len(h) > max_blocks:
-                raise InputDataError(
-                    f"{path}, line {lineno}: {len(h)} hash_ids for {i} input tokens; at most "
-                    f"{max_blocks} blocks of {DEFAULT_BLOCK_TOKENS} tokens fit")
+            t, i, o, h = _mooncake_record(path, lineno, line)
             ts.append(t / 1000.0)
             inp.append(i)
             out.append(o)
@@ -147,6 +127,48 @@ def read_mooncake(path: Path) -> Trace:
                  block_tokens=DEFAULT_BLOCK_TOKENS, prefix_source=PREFIX_FROM_TRACE)
 
 
+def _mooncake_record(path: Path, lineno: int, line: str):
+    """One line's (timestamp ms, input tokens, output tokens, hash ids), strictly typed: a
+    boolean is not a number, a fractional token count is an error, not truncated."""
+    try:
+        rec = json.loads(line, parse_constant=lambda c: float("nan"))
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise InputDataError(f"{path}, line {lineno}: JSON nested too deeply") from None
+    if not isinstance(rec, dict):
+        raise InputDataError(f"{path}, line {lineno}: expected a JSON object")
+    for key in ("timestamp", "input_length", "output_length"):
+        if key not in rec:
+            raise InputDataError(f"{path}, line {lineno}: missing field {key!r}")
+    t = rec["timestamp"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise InputDataError(f"{path}, line {lineno}: timestamp must be a number of ms, got "
+                             f"{quote(t)}")
+    if not (0 <= t <= MAX_SPAN_S * 1000):  # also refuses NaN
+        raise InputDataError(f"{path}, line {lineno}: timestamp must be within 0.."
+                             f"{MAX_SPAN_S * 1000:.0f} ms, got {quote(t)}")
+    tokens = []
+    for key, minimum in (("input_length", 1), ("output_length", 0)):
+        v = rec[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                (isinstance(v, float) and not v.is_integer()):
+            raise InputDataError(f"{path}, line {lineno}: {key} must be a whole number of "
+                                 f"tokens, got {quote(v)}")
+        _check_tokens(path, lineno, key, v, minimum)
+        tokens.append(int(v))
+    h = rec.get("hash_ids", [])
+    if not isinstance(h, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) and -2**63 <= x < 2**63 for x in h):
+        raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of 64-bit integers")
+    max_blocks = -(-tokens[0] // DEFAULT_BLOCK_TOKENS)
+    if len(h) > max_blocks:
+        raise InputDataError(
+            f"{path}, line {lineno}: {len(h)} hash_ids for {tokens[0]} input tokens; at most "
+            f"{max_blocks} blocks of {DEFAULT_BLOCK_TOKENS} tokens fit")
+    return float(t), tokens[0], tokens[1], h
+
+
 # --------------------------------------------------------------------------------------------
 # Generic CSV
 # --------------------------------------------------------------------------------------------
@@ -158,7 +180,7 @@ def read_generic(path: Path) -> Trace:
     ``input_tokens``, ``output_tokens``; optional ``session_id`` (integer) and ``hash_ids``
     (space-separated integer hashes of the prompt's 512-token blocks, as in Mooncake).
     """
-    table = _read_csv(path, GENERIC_REQUIRED)
+    table = _read_csv(path)
     cols = table.column_names
     missing = [c for c in GENERIC_REQUIRED if c not in cols]
     if missing:
@@ -203,10 +225,13 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
     for row, (text, n_in) in enumerate(zip(values, inp)):
         parts = (text or "").split()
         try:
-            hashes = [int(p) for p in parts]
+            hashes = [int(p) for p in parts if _INT_TEXT.fullmatch(p)]
+            if len(hashes) != len(parts) or not all(-2**63 <= x < 2**63 for x in hashes):
+                raise ValueError
         except ValueError:
             raise InputDataError(
-                f"{path}, line {row + 2}: hash_ids must be space-separated integers") from None
+                f"{path}, line {row + 2}: hash_ids must be space-separated 64-bit integers") \
+                from None
         if len(hashes) > -(-int(n_in) // DEFAULT_BLOCK_TOKENS):
             raise InputDataError(
                 f"{path}, line {row + 2}: {len(hashes)} hash_ids for {n_in} input tokens")
@@ -219,12 +244,9 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
 # shared parsing helpers
 # --------------------------------------------------------------------------------------------
 
-def _read_csv(path: Path, int_columns=()) -> pa.Table:
-    """Read a CSV with Arrow's multi-threaded parser: integer columns as int64, the rest as text.
-
-    A file with a value Arrow cannot convert is read again with every column as text, so that
-    the per-column checks can name the line of the first bad value.
-    """
+def _read_csv(path: Path) -> pa.Table:
+    """Read a CSV with Arrow's multi-threaded parser, every column as text; the per-column
+    checks convert them and name the line of the first bad value."""
     try:
         with open(path, "rb") as f:
             header = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
@@ -232,17 +254,16 @@ def _read_csv(path: Path, int_columns=()) -> pa.Table:
         raise InputDataError(f"cannot read {path}: {e.strerror}") from None
     names = [c.strip() for c in header.split(",")]
     read = pacsv.ReadOptions(column_names=names, skip_rows=1)
+    if len(set(names)) != len(names):
+        raise InputDataError(f"{path}: a column name appears twice in the header")
+    # Every column is read as text: Arrow's own integer parsing also takes hex ("0x10"), which
+    # would hide a mistake; _parse_ints checks the digits itself.
     text = {n: pa.string() for n in names}
-    typed = {**text, **{n: pa.int64() for n in int_columns if n in names}}
-    table = None
-    for types in (typed, text):
-        try:
-            table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False))
-            break
-        except pa.ArrowInvalid as e:
-            if types is text or "CSV parse error" in str(e):
-                raise InputDataError(_locate_csv_error(path, e)) from None
+    try:
+        table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
+            column_types=text, strings_can_be_null=False))
+    except pa.ArrowInvalid as e:
+        raise InputDataError(_locate_csv_error(path, e)) from None
     if table.num_rows == 0:
         raise InputDataError(f"trace {path} has no requests")
     return table
@@ -264,18 +285,21 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
 def _parse_ints(path: Path, column: pa.ChunkedArray, name: str, minimum: int) -> np.ndarray:
-    if pa.types.is_integer(column.type):
-        values = column.to_numpy().astype(np.int64, copy=False)
-    else:
-        s = pd.Series(column.to_numpy(zero_copy_only=False))
-        num = pd.to_numeric(s.str.strip(), errors="coerce")
-        bad = num.isna().to_numpy() | (num.to_numpy() != np.floor(num.to_numpy()))
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputDataError(
-                f"{path}, line {i + 2}: {name} must be an integer, got {s.iloc[i]!r}")
-        values = num.to_numpy().astype(np.int64)
+    """Decimal integers only: no hex, no fractions, at most 18 digits (so no overflow)."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(column)
+    ok = pc.match_substring_regex(trimmed, r"^[+-]?[0-9]{1,18}$")
+    bad = ~ok.to_numpy(zero_copy_only=False)
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputDataError(f"{path}, line {i + 2}: {name} must be a whole number, got "
+                             f"{quote(column[i].as_py())}")
+    values = pc.cast(trimmed, pa.int64()).to_numpy().astype(np.int64, copy=False)
     i = _maybe_first(values < minimum)
     if i is not None:
         raise InputDataError(_range_msg(path, i + 2, name, values[i], minimum))
@@ -293,7 +317,7 @@ def _parse_floats(path: Path, column: pa.ChunkedArray, name: str, minimum: float
     if bad.any():
         i = _first_bad(bad)
         raise InputDataError(f"{path}, line {i + 2}: {name} must be a number ≥ {minimum}, "
-                             f"got {s.iloc[i]!r}")
+                             f"got {quote(s.iloc[i])}")
     return num
 
 
@@ -337,7 +361,7 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = _first_bad(bad)
-        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {s.iloc[i]!r}")
+        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {quote(s.iloc[i])}")
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
 

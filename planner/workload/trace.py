@@ -11,6 +11,10 @@ import pandas as pd
 # same size so that curves from measured and modelled traces are comparable.
 DEFAULT_BLOCK_TOKENS = 512
 
+# A trace spanning more than two years is a unit mistake (ms read as s, an epoch as an offset),
+# and planning it would allocate per window before anything else fails: refused when read.
+MAX_SPAN_S = 2 * 366 * 86400.0
+
 PREFIX_FROM_TRACE = "trace"        # block hashes recorded in the trace itself (Mooncake)
 PREFIX_MODELLED = "modelled"       # block hashes synthesised by the reuse model
 PREFIX_NONE = "none"               # no prefix information at all (raw Azure)
