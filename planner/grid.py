@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError, UsageError
-from planner.input_files import quote, read_text
+from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
 from planner.paths import grids_dir
 
 BASES = ("lifecycle", "direct")
@@ -204,6 +204,10 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(f"{path}, line {i + 2}: carbon intensity {quote(frame[value_col].iloc[i])} "
                              f"is not a number of gCO2e/kWh within 0..{MAX_CI:.0f}")
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(frame[time_col].iloc[i])} "
+                             f"is outside {FIRST_YEAR}..{LAST_YEAR}")
     idx = pd.DatetimeIndex(times).as_unit("ns")
     order = np.argsort(idx.asi8, kind="stable")
     idx, values = idx[order], values[order]
@@ -238,7 +242,7 @@ def _complete_hours(path: Path, idx: pd.DatetimeIndex, values: np.ndarray, blank
     if len(idx) < 2:
         return idx, values, blank
     t = idx.asi8
-    step = int(np.median(np.diff(t)))
+    step = int(np.diff(t).min())  # the series' own step: hourly files have whole-hour gaps
     off_grid = (t - t[0]) % step != 0
     if off_grid.any():
         raise InputDataError(f"{path}: timestamp {idx[int(np.flatnonzero(off_grid)[0])]} is off "

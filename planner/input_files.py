@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from planner.errors import InputDataError
@@ -17,6 +16,26 @@ def quote(value) -> str:
     """``repr`` of a value from a file, cut short for an error message."""
     text = repr(value)
     return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
+
+
+# Timestamps outside these years are typing mistakes ("-1", "9999"), and arithmetic on them
+# (placing, aligning to a grid year) would leave pandas' nanosecond range.
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+
+
+def first_out_of_range(times) -> int | None:
+    """Index of the first UTC timestamp outside FIRST_YEAR..LAST_YEAR, else None. Takes
+    parsed times of any resolution (pandas keeps year 9999 at second resolution)."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.DatetimeIndex(times)
+    lo = pd.Timestamp(year=FIRST_YEAR, month=1, day=1, tz="UTC")
+    hi = pd.Timestamp(year=LAST_YEAR, month=1, day=1, tz="UTC")
+    if t.tz is None:
+        lo, hi = lo.tz_localize(None), hi.tz_localize(None)
+    bad = np.asarray((t < lo) | (t >= hi))
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
 
 
 def require_file(path: str | Path, what: str) -> Path:
@@ -75,5 +94,3 @@ def check_utf8(path: Path, what: str, chunk: int = 1 << 24) -> None:
             line += block.count(b"\n")
 
 
-def file_size(path: Path) -> int:
-    return os.stat(path).st_size

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import quote, read_text
+from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
 from planner.schedule import SCHEDULE_COLUMNS
 
 # A deployment beyond these is an edit gone wrong, not a plan: the replay would allocate per
@@ -57,10 +57,11 @@ def _numbers(df: pd.DataFrame, columns, path: Path, integers=()) -> None:
         values = pd.to_numeric(raw, errors="coerce")
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if col in integers:
-            bad |= ~bad & (values.to_numpy(dtype=float) % 1 != 0)
+            v = values.to_numpy(dtype=float)
+            bad |= ~bad & ((v % 1 != 0) | (np.abs(v) > 2**53))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            kind = "a whole number" if col in integers else "a finite number"
+            kind = "a whole number below 2^53" if col in integers else "a finite number"
             raise InputDataError(f"{path}, line {i + 2}: {col} must be {kind}, got "
                                  f"{quote(raw.iloc[i])}")
         df[col] = values.astype(np.int64) if col in integers else values.astype(float)
@@ -73,6 +74,10 @@ def _times(df: pd.DataFrame, path: Path) -> None:
             i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
             raise InputDataError(f"{path}, line {i + 2}: cannot read {col} "
                                  f"{quote(df[col].iloc[i])}")
+        i = first_out_of_range(parsed)
+        if i is not None:
+            raise InputDataError(f"{path}, line {i + 2}: {col} {quote(df[col].iloc[i])} is "
+                                 f"outside {FIRST_YEAR}..{LAST_YEAR}")
         df[col] = parsed
     start, end = df["window_start"].to_numpy(), df["window_end"].to_numpy()
     bad = end <= start

@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError, UsageError
-from planner.input_files import quote, read_text, require_file
+from planner.input_files import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    first_out_of_range,
+    quote,
+    read_text,
+    require_file,
+)
 from planner.paths import examples_dir
 from planner.workload.trace import MAX_SPAN_S, Trace
 
@@ -139,6 +146,10 @@ def _azure_counts(path: Path, frame: pd.DataFrame, column) -> RateSeries:
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(f"{path}, line {i + 2}: cannot read time {quote(frame['Time'].iloc[i])}")
     counts = _numbers(path, frame, "TIMESTAMP", integer=True)
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: time {quote(frame['Time'].iloc[i])} is "
+                             f"outside {FIRST_YEAR}..{LAST_YEAR}")
     t = pd.DatetimeIndex(times).as_unit("ns").asi8
     if np.any(np.diff(t) <= 0):
         i = int(np.flatnonzero(np.diff(t) <= 0)[0])

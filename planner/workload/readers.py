@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from planner.errors import InputDataError, UsageError
-from planner.input_files import quote, require_file
+from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, require_file
 from planner.workload.trace import (
     DEFAULT_BLOCK_TOKENS,
     MAX_SPAN_S,
@@ -362,11 +362,19 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     if bad.any():
         i = _first_bad(bad)
         raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {quote(s.iloc[i])}")
+    i = first_out_of_range(parsed)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(s.iloc[i])} is outside "
+                             f"{FIRST_YEAR}..{LAST_YEAR}")
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
 def _assemble(path: Path, fmt: str, times: pd.DatetimeIndex, inp: np.ndarray,
               out: np.ndarray) -> Trace:
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {times[i]} is outside "
+                             f"{FIRST_YEAR}..{LAST_YEAR}")
     ns = times.asi8
     order = np.argsort(ns, kind="stable")
     ns = ns[order]
