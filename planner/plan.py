@@ -1,61 +1,36 @@
 """The plan pipeline: load inputs, build candidates, solve, assemble schedule and summary.
 
-Each stage is a call into the module that owns it; this file only wires them together and
-collects what the summary must report about each.
+Each stage is a call into the module that owns it (inputs: workload/prepare.py, solve:
+plan_solve.py, baselines: baselines.py, summary: summary.py, provisioning: provisioning.py);
+this file only wires them together.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
-from planner import __version__, schedule as schedule_mod
-from planner.catalog import Hardware, load_catalog, resolve
+from planner import schedule as schedule_mod
 from planner.config import PlanOptions
-from planner.errors import InfeasibleError, InputDataError, SolverError, UsageError
-from planner.grid import load_grid, window_intensity
+from planner.errors import InfeasibleError
+from planner.baselines import solve_baselines
 from planner.optimize.candidates import CandidateSet, build_candidates
-from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
-from planner.optimize.model import PlanModel, build_model
-from planner.optimize.solve import SolveResult, solve
-from planner.paths import data_root
-from planner.perf.profile import ProfileTable, load_profile
-from planner.workload.hitcurve import HitCurves
-from planner.workload.load import load_workload
-from planner.workload.trace import Trace
-from planner.workload.windows import (
-    LoadBuckets,
-    Windowing,
-    load_buckets,
-    make_windows,
-    parse_window,
+from planner.optimize.diagnostics import WindowDiagnosis, precheck
+from planner.optimize.model import PlanModel
+from planner.optimize.solve import SolveResult
+from planner.plan_solve import check_solved, plan_coupling, solve_candidates
+from planner.provisioning import provisioning
+from planner.summary import build_summary
+# Stage 1 (inputs) lives in the one workload-preparation module; its names stay importable
+# from here for the later stages and their callers.
+from planner.workload.prepare import (  # noqa: F401
+    PlanInputs,
+    Progress,
+    _noop,
+    load_inputs,
+    workload_key,
 )
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class PlanInputs:
-    """Everything loaded and derived before the optimiser runs (no solver involved)."""
-
-    options: PlanOptions
-    trace: Trace
-    windowing: Windowing
-    ci: np.ndarray
-    hits: HitCurves
-    profile: ProfileTable
-    hardware: Hardware
-    cache_levels_gb: np.ndarray
-    kv_bytes_per_token: int
-    grid_info: dict
-    buckets: LoadBuckets | None = None
-    notes: list[str] = field(default_factory=list)
-    workload_shape: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -69,249 +44,11 @@ class PlanResult:
     chosen: pd.DataFrame
     summary: dict
     baselines: dict
-
-
-def _noop(_: str) -> None:
-    pass
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    provisioning: dict
 
 
 # --------------------------------------------------------------------------------------------
-# stage 1: inputs
-# --------------------------------------------------------------------------------------------
-
-# Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
-# plans that agree on them can share it (an experiment over many grids prepares it once).
-WORKLOAD_FIELDS = ("trace", "trace_format", "scale", "series", "seed", "start", "window",
-                   "burst_window_s", "model", "cache_levels_tb", "eviction", "reuse_model")
-
-
-def workload_key(opt: PlanOptions) -> tuple:
-    """The options of WORKLOAD_FIELDS, as a hashable key."""
-    return tuple(getattr(opt, f) for f in WORKLOAD_FIELDS)
-
-
-def same_workload(a: PlanOptions, b: PlanOptions) -> bool:
-    return workload_key(a) == workload_key(b) and a.eviction == "lru"
-
-
-def load_inputs(opt: PlanOptions, progress: Progress = _noop,
-                reuse: PlanInputs | None = None) -> PlanInputs:
-    """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
-    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is."""
-    opt = opt.validate()
-    notes: list[str] = []
-    catalog = load_catalog()
-    arch = catalog.model(opt.model)
-    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
-    shared = reuse if reuse is not None and same_workload(reuse.options, opt) else None
-
-    progress("reading grid")
-    series = load_grid(opt.grid, opt.ci_basis)
-    notes.extend(series.notes)
-    if shared is None:
-        progress("reading trace")
-        trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
-                              series=opt.series)
-        trace = place_trace(trace, opt.start, series)
-    else:
-        trace = shared.trace
-    notes.extend(trace.notes)
-    if int(trace.input_tokens.max()) > arch.max_context:
-        i = int(np.argmax(trace.input_tokens))
-        raise InputDataError(
-            f"request {i + 1} of {trace.name} has a {int(trace.input_tokens[i]):,}-token prompt, "
-            f"beyond {arch.name}'s context of {arch.max_context:,} tokens")
-
-    windowing = shared.windowing if shared else make_windows(trace, parse_window(opt.window))
-    if windowing.n == 0:
-        raise InputDataError("the trace yields no planning windows")
-    check_problem_size(windowing.n, opt)
-    wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
-                          pd.DatetimeIndex(windowing.stats["window_end"]))
-    notes.extend(wi.notes)
-
-    profile, shape_info, shape_notes = select_profile(opt, trace)
-    notes.extend(shape_notes)
-    busy = windowing.stats["requests"].to_numpy() > 0
-    profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
-                      windowing.stats["mean_output_tokens"].to_numpy()[busy],
-                      [lab for lab, b in zip(windowing.labels(), busy) if b])
-
-    levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
-    kv = arch.kv_bytes_per_token()
-    capacities_tokens = np.floor(levels_gb * 1e9 / kv).astype(np.int64)
-    if shared is None:
-        progress("computing hit-rate curves")
-        lcs = lcs_params(opt, profile, windowing, wi.values, hw) if opt.eviction == "lcs" \
-            else None
-        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, lcs)
-    else:
-        hits = shared.hits
-    notes.extend(hits.notes)
-
-    buckets = shared.buckets if shared else None
-    if opt.burst_window_s > 0:
-        if buckets is None:
-            buckets = load_buckets(trace, windowing, opt.burst_window_s)
-        notes.append(f"p90 latency is read per window as the mixture over 8 buckets of "
-                     f"{opt.burst_window_s:g}-s sub-windows grouped by arrival rate (bursts)")
-    grid_info = {
-        "spec": opt.grid, "zone": series.zone, "basis": series.basis,
-        "attribution": series.attribution, "aligned_to_series_year": wi.aligned,
-        "files": [{"path": _rel(p), "sha256": sha256_file(p)} for p in series.files],
-        "mean_gco2_per_kwh_over_windows": round(float(np.average(
-            wi.values, weights=windowing.stats["hours"])), 6),
-    }
-    return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
-                      grid_info, buckets, notes, shape_info)
-
-
-# At most this many requests (evenly strided) are compared with the workload shapes: quantiles
-# up to p99 are exact to well under a percent from a million requests, and a week-long trace
-# of tens of millions then costs no more than an hour's.
-SHAPE_SAMPLE = 1_000_000
-
-
-def select_profile(opt: PlanOptions, trace: Trace):
-    """The profile table for the scenario's replica and the workload shape that fits the trace:
-    ``--workload-shape`` when named, else (auto) the available shape nearest to the trace's
-    lengths (:func:`planner.perf.shapes.choose_shape`). Returns (table, summary entry, notes)."""
-    from planner.perf.profile import available_shapes, tables_dir
-    from planner.perf.shapes import POOR_FIT_DISTANCE, choose_shape, known_shape_names, load_shape
-
-    directory = Path(opt.profile_dir) if opt.profile_dir else None
-    have = available_shapes(opt.model, opt.gpu, opt.tp, opt.ssd, directory)
-    if not have:
-        old = (directory or tables_dir()) / f"{opt.model}__{opt.gpu}-tp{opt.tp}__{opt.ssd}.csv"
-        if old.exists():
-            raise InputDataError(f"profile table {old} has the layout before workload shapes; "
-                                 "regenerate it with `greencache profile synth`")
-        load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, directory)  # raises, naming tables
-    step = max(1, len(trace) // SHAPE_SAMPLE)
-    inp, out = trace.input_tokens[::step], trace.output_tokens[::step]
-    known = [n for n in have if n in known_shape_names()]
-    nearest, distances = None, {}
-    if known:
-        nearest, _, raw = choose_shape([load_shape(n) for n in known], inp, out)
-        distances = {n: round(x, 4) for n, x in zip(known, raw)}
-    if opt.workload_shape != "auto":
-        if opt.workload_shape not in have:
-            raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
-                             f"{opt.ssd} and workload shape {opt.workload_shape!r}; available: "
-                             f"{', '.join(have)}")
-        name, how = opt.workload_shape, "named by --workload-shape"
-    elif nearest is not None:
-        name, how = nearest.name, "auto: nearest to the trace's lengths"
-    else:
-        name, how = have[0], "auto: the only shapes available are not known to this version"
-    profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, directory, shape=name)
-    info = {"name": name, "chosen": how, "distance": distances.get(name),
-            "distances": distances}
-    d = distances.get(name)
-    others = ", ".join(f"{k} {v:.2f}" for k, v in distances.items() if k != name)
-    notes = [f"latencies read from the profile table simulated with the {name} workload shape "
-             f"({how}" + (f"; largest |log ratio| of length/mean quantiles {d:.2f}" if d is not
-                          None else "") + (f"; others: {others}" if others else "") + ")"]
-    if d is not None and d > POOR_FIT_DISTANCE:
-        notes.append(f"no available workload shape fits the trace well (nearest: {name}, "
-                     f"distance {d:.2f} > {POOR_FIT_DISTANCE}): predicted p90 latencies may "
-                     "be off; generate a table for this workload's shape with `greencache "
-                     "profile synth --shape`")
-    return profile, info, notes
-
-
-def place_trace(trace: Trace, start: str | None, series) -> Trace:
-    """Anchor a trace with relative timestamps; an absolute trace keeps its own times."""
-    if trace.start is not None:
-        if start is not None:
-            raise UsageError(f"--start applies to traces with relative timestamps; "
-                             f"{trace.name} has absolute ones")
-        return trace
-    if start is None:
-        year = series.years[-1]
-        ts = pd.Timestamp(year=year, month=1, day=1, tz="UTC")
-        note = (f"{trace.name} has relative timestamps; it was placed at {ts:%Y-%m-%dT%H:%MZ} "
-                "(the start of the grid series' last year); use --start to choose")
-    else:
-        try:
-            ts = pd.Timestamp(start)
-        except (ValueError, TypeError):
-            raise UsageError(f"cannot read --start {start!r}; write e.g. 2023-06-01T08:00Z") \
-                from None
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        note = f"{trace.name} has relative timestamps; placed at {ts:%Y-%m-%dT%H:%M:%SZ} (--start)"
-    return trace.with_start(ts.as_unit("ns"), note)
-
-
-def lcs_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowing, ci: np.ndarray,
-               hw: Hardware):
-    """Least-carbon-savings parameters: this scenario's SSD and embodied level, the window's
-    carbon intensity, and the prefill energy a hit saves as the profile table itself shows it
-    (the catalog's FLOP-based estimate when the table shows none)."""
-    from planner.workload.eviction import lcs_params_from_catalog
-
-    st = windowing.stats
-    n = max(int(st["requests"].sum()), 1)
-    joules = profile.hit_energy_j_per_token(float(st["prompt_tokens"].sum()) / n,
-                                            float(st["output_tokens"].sum()) / n)
-    return lcs_params_from_catalog(opt.model, opt.ssd, np.asarray(ci, dtype=float), gpu=opt.gpu,
-                                   prefill_j_per_token=None if np.isnan(joules) else joules,
-                                   level=opt.levels.ssd_embodied, pue=hw.pue)
-
-
-def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
-                       opt: PlanOptions, lcs=None) -> tuple[Trace, HitCurves]:
-    """Exact curves from the trace's own prefixes, or from prefixes the reuse model
-    synthesises for traces that record none (then labelled modelled)."""
-    from planner.workload import hitcurve
-
-    if not trace.has_prefixes:
-        from planner.workload.reuse_model import load_reuse_params
-
-        params = load_reuse_params(opt.reuse_model) if opt.reuse_model else None
-        trace = hitcurve.synthesize_prefixes(trace, seed=opt.seed, params=params)
-    curves = hitcurve.window_hit_curves(trace, windowing.request_window, windowing.n,
-                                        capacities_tokens, policy=opt.eviction, lcs=lcs)
-    return trace, curves
-
-
-# Candidates (window × replica count × cache level) the planner holds at once. Each costs
-# about 3 kB at its peak (profile lookups over the load buckets), so this bounds memory near
-# 3 GB; a week of 15-minute windows at the defaults is 387,072.
-MAX_CANDIDATES = 1_000_000
-
-
-def check_problem_size(windows: int, opt: PlanOptions) -> None:
-    """Refuse, before anything per window is allocated, a problem too large to hold."""
-    n = windows * opt.max_replicas * len(opt.cache_levels_tb)
-    if n > MAX_CANDIDATES:
-        raise InputDataError(
-            f"the trace spans {windows:,} windows of {opt.window}; with {opt.max_replicas} "
-            f"replica counts × {len(opt.cache_levels_tb)} cache levels that is {n:,} "
-            f"candidates, more than the {MAX_CANDIDATES:,} a plan holds: use a longer --window, "
-            "a shorter trace, fewer --cache-levels or a lower --max-replicas")
-
-
-def _rel(p: Path) -> str:
-    """How summary.json records an input file: shipped data relative to the data root as
-    ``greencache:profiles/…``, any other file as it was given. Neither depends on the working
-    folder, so the summary is byte-identical wherever the plan runs."""
-    try:
-        return "greencache:" + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
-    except ValueError:
-        return str(p)
-
-
-# --------------------------------------------------------------------------------------------
-# stage 2: optimise
+# the pipeline
 # --------------------------------------------------------------------------------------------
 
 def run_plan(opt: PlanOptions, progress: Progress = _noop,
@@ -334,14 +71,13 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
                               + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
 
     progress("solving the plan")
-    model = build_model(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s,
-                        soft_windows=[d.window for d in bad])
-    result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
-    check_solved(result, model)
-    chosen = model.candidates.iloc[result.chosen]
+    coupling = plan_coupling(inputs, opt, cands.frame)
+    solved = solve_candidates(cands.frame, opt, coupling, soft_windows=[d.window for d in bad])
+    check_solved(solved.result, solved.model)
+    chosen = solved.chosen
 
     progress("solving the baselines")
-    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb)
+    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling)
     sources = [inputs.hits.source] * len(stats)
     sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
@@ -349,160 +85,10 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
         if "chosen" in b:
             b["schedule"] = schedule_mod.assemble(stats, inputs.ci, b["chosen"], sources,
                                                   opt.slo_ttft_s, opt.slo_tpot_s)
-    summary = build_summary(inputs, cands, result, chosen, sched, baselines)
-    return PlanResult(inputs, cands, diagnoses, model, result, sched, chosen, summary, baselines)
+    prov = provisioning(chosen, stats["hours"].to_numpy(dtype=float), inputs.hardware,
+                        opt.capacity, solved.result.owned_replicas, solved.result.owned_drives)
+    summary = build_summary(inputs, cands, solved.result, chosen, sched, baselines, prov)
+    return PlanResult(inputs, cands, diagnoses, solved.model, solved.result, sched, chosen,
+                      summary, baselines, prov)
 
 
-def check_solved(result: SolveResult, model: PlanModel) -> None:
-    if result.status == "optimal" and result.has_solution:
-        return
-    if result.status == "infeasible":
-        names = iis(model)
-        raise InfeasibleError(
-            "the solver found the plan infeasible although every window passed the pre-check",
-            [f"irreducible infeasible subset: {', '.join(names[:12]) or 'not available'}"])
-    if result.status == "time_limit":
-        raise SolverError(f"{result.solver} stopped at its time limit with gap "
-                          f"{result.mip_gap:.2%} ({result.termination}); raise --time-limit")
-    raise SolverError(f"{result.solver} did not solve the plan: {result.termination}")
-
-
-def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray) -> dict:
-    """The deployments the plan is compared against, on the same windows and candidates, each
-    with its replica count still chosen per window to meet the SLO:
-
-    * ``no_cache``: no SSD tier;
-    * ``max_cache``: the largest level all the time (a fixed-size deployment);
-    * ``static_cache``: the best single level for the whole horizon (what a planner that
-      cannot resize would pick).
-
-    Each fixed level is its own per-window MILP; the static choice is the best of them (fewest
-    windows missing the SLO, then least carbon), which is exactly the optimum of the coupled
-    MILP (``build_model(static_cache=True)``, tested equal) at a fraction of its solve time.
-    They are solved best-effort (with slack), so a baseline that cannot meet the SLO is
-    reported with its violations rather than dropped."""
-    per_level = {}
-    n_windows = cands["window"].nunique()
-    for level_gb in sorted({float(x) for x in levels_gb}):
-        sub = cands[np.isclose(cands["cache_gb"], level_gb)]
-        if sub["window"].nunique() < n_windows:
-            per_level[level_gb] = {"cache_gb": level_gb, "status": "unservable",
-                                   "note": "some window has no stable configuration at "
-                                           "this cache size"}
-            continue
-        per_level[level_gb] = solve_fixed_level(sub, opt, level_gb)
-    solved = [b for b in per_level.values() if "total_kgco2e" in b]
-    out = {"no_cache": per_level[0.0] if 0.0 in per_level else
-           {"status": "not a level", "note": "0 is not among --cache-levels"},
-           "max_cache": per_level[float(levels_gb.max())]}
-    out["static_cache"] = min(solved, key=lambda b: (b["slo_violated_windows"],
-                                                     b["total_kgco2e"])) if solved else \
-        {"status": "unservable", "note": "no cache size serves every window"}
-    return out
-
-
-def solve_fixed_level(sub: pd.DataFrame, opt: PlanOptions, level_gb: float) -> dict:
-    n = int(sub["window"].max()) + 1
-    soft = [d.window for d in precheck(sub, n, [str(t) for t in range(n)], opt.slo_ttft_s,
-                                       opt.slo_tpot_s) if not d.feasible]
-    m = build_model(sub, opt.slo_ttft_s, opt.slo_tpot_s, soft_windows=soft,
-                    name=f"baseline_{level_gb:g}GB")
-    r = solve(m, opt.solver, opt.time_limit_s, opt.mip_gap)
-    if not r.has_solution:
-        return {"cache_gb": level_gb, "status": r.status, "note": r.termination}
-    ch = m.candidates.iloc[r.chosen]
-    viol = int(sum(1 for t in r.ttft_excess
-                   if r.ttft_excess[t] > 1e-9 or r.tpot_excess[t] > 1e-9))
-    return {"cache_gb": level_gb, "status": r.status, "chosen": ch,
-            "slo_violated_windows": viol, **_totals(ch)}
-
-
-def _totals(ch: pd.DataFrame) -> dict:
-    return {
-        "energy_kwh": float(ch["energy_kwh"].sum()),
-        "operational_kgco2e": float(ch["operational_kgco2e"].sum()),
-        "embodied_kgco2e": float(ch["embodied_kgco2e"].sum()),
-        "total_kgco2e": float(ch["total_kgco2e"].sum()),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# stage 3: summary
-# --------------------------------------------------------------------------------------------
-
-def _r(x: float, nd: int = 6) -> float:
-    return float(round(float(x), nd))
-
-
-def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
-                  chosen: pd.DataFrame, sched: pd.DataFrame, baselines: dict) -> dict:
-    opt = inputs.options
-    tot = _totals(chosen)
-    comp = {k: _r(chosen[k].sum()) for k in ("op_gpu", "op_host", "op_ssd", "emb_gpu",
-                                              "emb_host", "emb_ssd")}
-    base_out = {}
-    for name, b in baselines.items():
-        entry = {k: v for k, v in b.items() if k not in ("chosen", "schedule")}
-        if "total_kgco2e" in b and b["total_kgco2e"] > 0:
-            entry["reduction_pct"] = _r(100.0 * (1 - tot["total_kgco2e"] / b["total_kgco2e"]), 3)
-        base_out[name] = {k: (_r(v) if isinstance(v, float) else v) for k, v in entry.items()}
-    trace = inputs.trace
-    hours = inputs.windowing.stats["hours"].to_numpy()
-    summary = {
-        "greencache": {"version": __version__, "summary_schema": 1},
-        "scenario": opt.as_dict(),
-        "inputs": {
-            "trace": {"path": _rel(Path(opt.trace)), "sha256": sha256_file(Path(opt.trace)),
-                      "format": trace.source_format, "requests": int(len(trace)),
-                      "prefix_source": trace.prefix_source},
-            "grid": inputs.grid_info,
-            "profile": {"path": _rel(Path(inputs.profile.source)),
-                        "sha256": sha256_file(Path(inputs.profile.source)),
-                        "method": inputs.profile.meta.get("method"),
-                        "modelled": inputs.profile.modelled,
-                        "workload_shape": inputs.workload_shape},
-            "catalog": {"path": _rel(load_catalog().path),
-                        "sha256": sha256_file(load_catalog().path)},
-        },
-        "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
-                    "slo_met": int(sched["slo_met"].sum()),
-                    "slo_violated": int((~sched["slo_met"]).sum())},
-        "totals": {**{k: _r(v) for k, v in tot.items()}, "by_component_kgco2e": comp,
-                   "gpu_hours": _r((chosen["gpus"].to_numpy() * hours).sum()),
-                   "cache_tb_hours": _r((chosen["cache_gb"].to_numpy() / 1000 * hours).sum())},
-        "explanation": explain(tot, comp, base_out),
-        "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
-        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable),
-                       "unstable": cands.unstable, "pruned_dominated": cands.pruned,
-                       "in_model": int(len(cands.frame))},
-        "baselines": base_out,
-        "modelled": {
-            "hit_rate": ("from prefix hashes in the trace" if not inputs.hits.modelled else
-                         "modelled: prefixes synthesised by the reuse model"),
-            "hit_rate_source": inputs.hits.source,
-            "latency_and_power": (f"modelled: profile table ({inputs.profile.meta.get('method')})"
-                                  if inputs.profile.modelled else "measured profile table"),
-        },
-        "notes": list(inputs.notes),
-        "run": {"solver_runtime_s": round(result.runtime_s, 4)},
-    }
-    return summary
-
-
-def explain(tot: dict, comp: dict, baselines: dict) -> str:
-    """One paragraph a planner can read: where the carbon goes and what caching changed."""
-    total = tot["total_kgco2e"]
-    op, emb = tot["operational_kgco2e"], tot["embodied_kgco2e"]
-    share = 100 * op / total if total else 0
-    text = (f"Total {total:.3f} kgCO2e: operational {op:.3f} ({share:.0f} %: GPUs "
-            f"{comp['op_gpu']:.3f}, host {comp['op_host']:.3f}, SSD {comp['op_ssd']:.3f}) and "
-            f"embodied {emb:.3f} (GPUs {comp['emb_gpu']:.3f}, host {comp['emb_host']:.3f}, "
-            f"SSD {comp['emb_ssd']:.3f}).")
-    for name, label in (("no_cache", "without an SSD tier"),
-                        ("max_cache", "with the largest cache all the time"),
-                        ("static_cache", "with the best single cache size")):
-        b = baselines.get(name, {})
-        if "reduction_pct" in b:
-            text += (f" Against running {label} ({b['total_kgco2e']:.3f} kgCO2e) the plan "
-                     f"saves {b['reduction_pct']:.2f} %.")
-    return text

@@ -182,11 +182,13 @@ def _get(obj, key_path: str, path: Path, kind):
           "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
           "str": lambda v: isinstance(v, str),
           "str?": lambda v: v is None or isinstance(v, str),
+          "number?": lambda v: v is None or (isinstance(v, (int, float))
+                                             and not isinstance(v, bool) and math.isfinite(v)),
           "dict": lambda v: isinstance(v, dict),
           "list": lambda v: isinstance(v, list)}[kind](cur)
     if not ok:
         want = {"number": "a finite number", "int": "a whole number ≥ 0", "str": "text",
-                "str?": "text or null", "dict": "an object", "list": "a list"}[kind]
+                "str?": "text or null", "number?": "a finite number or null", "dict": "an object", "list": "a list"}[kind]
         raise InputDataError(f"{path}: {key_path} must be {want}, got {quote(cur)}")
     return cur
 
@@ -200,6 +202,18 @@ _SUMMARY_SCHEMA = (
     ("totals.total_kgco2e", "number"), ("totals.operational_kgco2e", "number"),
     ("totals.embodied_kgco2e", "number"), ("totals.energy_kwh", "number"),
     ("explanation", "str"), ("baselines", "dict"), ("notes", "list"), ("modelled", "dict"),
+)
+# What the report's provisioning section reads, when the summary has one.
+_PROVISIONING_SCHEMA = (
+    ("capacity", "str"), ("fleet.replicas", "int"), ("fleet.gpus", "int"),
+    ("fleet.servers", "int"), ("fleet.ssd_drives", "int"), ("fleet.ssd_physical_tb", "number"),
+    ("ssd_wear.expected_life_years", "number?"), ("ssd_wear.wear_out_years", "number?"),
+    ("ssd_wear.calendar_years", "number"), ("embodied_committed_kgco2e.total", "number"),
+    ("embodied_committed_kgco2e.gpus", "number"), ("embodied_committed_kgco2e.hosts", "number"),
+    ("embodied_committed_kgco2e.ssd", "number"),
+    ("reconfigurations.cache_level_changes", "int"), ("reconfigurations.cache_grows", "int"),
+    ("reconfigurations.cache_shrinks", "int"), ("reconfigurations.replica_changes", "int"),
+    ("reconfigurations.replicas_started", "int"),
 )
 _BASELINE_NUMBERS = ("total_kgco2e", "operational_kgco2e", "embodied_kgco2e", "energy_kwh")
 
@@ -218,6 +232,9 @@ def read_summary(path: Path) -> dict:
         raise InputDataError(f"{path} is not a greencache summary: not a JSON object")
     for key_path, kind in _SUMMARY_SCHEMA:
         _get(data, key_path, path, kind)
+    if "provisioning" in data:
+        for key_path, kind in _PROVISIONING_SCHEMA:
+            _get(data, f"provisioning.{key_path}", path, kind)
     for i, note in enumerate(data["notes"]):
         if not isinstance(note, str):
             raise InputDataError(f"{path}: notes[{i}] must be text, got {quote(note)}")

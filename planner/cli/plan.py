@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -11,7 +12,8 @@ import typer
 
 from planner.catalog import Levels
 from planner.cli.common import app, console, err_console, handle_errors
-from planner.config import PlanOptions, load_scenario
+from planner.config import TIMESTAMP_UNITS, PlanOptions, load_scenario
+from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
 from planner.errors import UsageError
 from planner.outputs import OutputSet
 
@@ -19,10 +21,14 @@ from planner.outputs import OutputSet
 class TraceFormat(str, Enum):
     azure = "azure"
     mooncake = "mooncake"
+    bailian = "bailian"
     generic = "generic"
     azure_counts = "azure-counts"
     burstgpt = "burstgpt"
     servegen = "servegen"
+
+
+TimestampUnit = Enum("TimestampUnit", {u: u for u in TIMESTAMP_UNITS}, type=str)
 
 
 class Basis(str, Enum):
@@ -46,6 +52,12 @@ class Eviction(str, Enum):
     lcs = "lcs"
 
 
+Capacity = Enum("Capacity", {m: m for m in CAPACITY_MODES}, type=str)
+OwnedIdle = Enum("OwnedIdle", {m: m for m in OWNED_IDLE}, type=str)
+_DEFAULT = {f.name: f.default for f in fields(PlanOptions)}
+_COUPLING = "Capacity and reconfiguration"
+
+
 def model_mps(model) -> bytes:
     import tempfile
 
@@ -67,12 +79,25 @@ def parse_levels(text: str) -> tuple[float, ...]:
 @handle_errors
 def plan(
     trace: Annotated[Optional[Path], typer.Option(
-        "--trace", help="Request trace: Azure CSV, Mooncake JSONL or generic CSV.")] = None,
+        "--trace", help="Request trace: Azure CSV, Mooncake or Qwen/Bailian JSONL, or generic "
+        "CSV.")] = None,
     grid: Annotated[Optional[str], typer.Option(
         help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file. "
              "[default: FR]")] = None,
     trace_format: Annotated[Optional[TraceFormat], typer.Option(
         help="Override format detection.")] = None,
+    block_size: Annotated[Optional[int], typer.Option(
+        help="Tokens per hash id, for traces that record hash ids.",
+        show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian",
+        rich_help_panel="Inputs")] = None,
+    timestamp_unit: Annotated[Optional[TimestampUnit], typer.Option(
+        help="Unit of the numeric timestamps of JSONL traces; spans or rates implausible in "
+             "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
+        rich_help_panel="Inputs")] = None,
+    drop_over_context: Annotated[bool, typer.Option(
+        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
+        "context, and say how many (else the first is refused).", show_default=True,
+        rich_help_panel="Inputs")] = False,
     scale: Annotated[Optional[float], typer.Option(
         help="Rate series only: multiply every count (size the load). [default: 1]")] = None,
     series: Annotated[Optional[str], typer.Option(
@@ -129,6 +154,30 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths. "
              "[default: auto]")] = None,
+    capacity: Annotated[Optional[Capacity], typer.Option(
+        help="pooled: capacity rented per window, charged while allocated; owned: the plan "
+             "also sizes the fleet it owns, charged for the whole horizon.",
+        show_default=_DEFAULT["capacity"], rich_help_panel=_COUPLING)] = None,
+    pool_return: Annotated[Optional[float], typer.Option(
+        help="With --capacity owned: share (0–1) of owned but unallocated hardware that goes "
+             "back to a pool and is not charged to this plan (1 charges as pooled).",
+        show_default=str(_DEFAULT["pool_return"]), rich_help_panel=_COUPLING)] = None,
+    owned_idle: Annotated[Optional[OwnedIdle], typer.Option(
+        help="Owned but unallocated hardware: off (powered down) or on (draws idle power).",
+        show_default=_DEFAULT["owned_idle"], rich_help_panel=_COUPLING)] = None,
+    min_dwell: Annotated[Optional[str], typer.Option(
+        help="Hold a cache level at least this long once entered (2h, 90min; 0 = off).",
+        show_default=_DEFAULT["min_dwell"], rich_help_panel=_COUPLING)] = None,
+    max_changes_per_day: Annotated[Optional[int], typer.Option(
+        help="Most cache-level changes per day; -1 = unlimited.",
+        show_default=str(_DEFAULT["max_changes_per_day"]), rich_help_panel=_COUPLING)] = None,
+    weight_load: Annotated[Optional[float], typer.Option(
+        help="Seconds a started replica spends loading its weights at power.",
+        show_default=str(_DEFAULT["weight_load_s"]), rich_help_panel=_COUPLING)] = None,
+    tie_tolerance: Annotated[Optional[float], typer.Option(
+        help="Share of the horizon's carbon within which plans count as tied and the tie rule "
+             "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
+        show_default=str(_DEFAULT["tie_tolerance"]), rich_help_panel=_COUPLING)] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -151,6 +200,8 @@ def plan(
     given = {
         "trace": str(trace) if trace else None, "grid": grid,
         "trace_format": trace_format.value if trace_format else None,
+        "block_size": block_size,
+        "timestamp_unit": timestamp_unit.value if timestamp_unit else None,
         "scale": scale, "series": series,
         "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
         "burst_window_s": burst_window,
@@ -162,10 +213,17 @@ def plan(
         "profile_dir": str(profile_dir) if profile_dir else None,
         "reuse_model": str(reuse_model) if reuse_model else None,
         "workload_shape": workload_shape,
+        "capacity": capacity.value if capacity else None, "pool_return": pool_return,
+        "owned_idle": owned_idle.value if owned_idle else None, "min_dwell": min_dwell,
+        "weight_load_s": weight_load, "tie_tolerance": tie_tolerance,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:
         values["allow_slo_violation"] = True
+    if max_changes_per_day is not None:
+        values["max_changes_per_day"] = None if max_changes_per_day < 0 else max_changes_per_day
+    if drop_over_context:
+        values["drop_over_context"] = True
     lv = values.pop("levels", Levels())
     lv = Levels(**{**lv.__dict__, **{k: v.value for k, v in (
         ("ssd_embodied", ssd_embodied), ("gpu_embodied", gpu_embodied),
@@ -188,6 +246,7 @@ def plan(
             # The baselines as schedules of their own, so `greencache compare` can replay them.
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     if write_model:
         # Same OutputSet, so the model and the schedule land together or not at all.
         files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))

@@ -11,9 +11,10 @@ import pandas as pd
 # same size so that curves from measured and modelled traces are comparable.
 DEFAULT_BLOCK_TOKENS = 512
 
-# A trace spanning more than two years is a unit mistake (ms read as s, an epoch as an offset),
-# and planning it would allocate per window before anything else fails: refused when read.
-MAX_SPAN_S = 2 * 366 * 86400.0
+# Nor is a request trace (or rate series) longer than a year plausible: a trace in
+# milliseconds read as seconds is a thousand times longer than it is, and planning it would
+# allocate per window before anything else failed. Refused when read.
+MAX_SPAN_S = 366 * 86400.0
 
 PREFIX_FROM_TRACE = "trace"        # block hashes recorded in the trace itself (Mooncake)
 PREFIX_MODELLED = "modelled"       # block hashes synthesised by the reuse model
