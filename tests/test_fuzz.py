@@ -298,6 +298,21 @@ def test_simulate_with_a_hand_edited_schedule(plan_dir, tmp_path_factory, data):
                       str(tmp / "replay")], tmp / "replay")
 
 
+@settings(SLOW, max_examples=3)
+@given(data=st.data())
+def test_compare_with_a_hand_edited_baseline(plan_dir, tmp_path_factory, data):
+    tmp = tmp_path_factory.mktemp("cmp")
+    src = plan_dir / "out"
+    for f in src.rglob("*.*"):
+        (tmp / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+        text = f.read_text()
+        if f.name == "no_cache.csv":
+            text = mutate(data, text).decode("utf-8", errors="surrogateescape")
+        (tmp / f.relative_to(src)).write_text(text, errors="surrogateescape")
+    _cli("compare", ["compare", "--plan", str(tmp), "--out", str(tmp / "compare")],
+         tmp / "compare")
+
+
 @FAST
 @given(data=st.data())
 def test_summary_and_schedule_readers(plan_dir, tmp_path_factory, data):
@@ -320,6 +335,8 @@ def test_trace_commands_with_mutated_files(tmp_path_factory, data):
     _cli("trace hitcurve", ["trace", "hitcurve", str(trace), "--out", str(tmp / "curve.csv"),
                             "--start", "2023-11-16T18:00Z"], tmp / "curve.csv")
     _cli("trace inspect", ["trace", "inspect", str(trace)])
+    grid = _write(tmp, "g.csv", mutate(data, GRID))
+    _cli("grid show", ["grid", "show", str(grid)])
     _cli("trace synth", ["trace", "synth", str(rates), "--out", str(tmp / "req.csv")],
          tmp / "req.csv")
 

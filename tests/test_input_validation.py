@@ -36,7 +36,7 @@ def _mooncake(rows) -> str:
     ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:00:00,0x10,3\n",
      "line 2: ContextTokens must be a whole number, got '0x10'"),
     ('{"timestamp": true, "input_length": 5, "output_length": 3}\n',
-     "line 1: timestamp must be a number of ms, got True"),
+     "line 1: timestamp must be a number of milliseconds, got True"),
     ('{"timestamp": 0, "input_length": 5.5, "output_length": 3}\n',
      "line 1: input_length must be a whole number of tokens, got 5.5"),
     ('{"timestamp": 0, "input_length": 5, "output_length": 3, "hash_ids": [1e400]}\n',
