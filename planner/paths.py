@@ -73,9 +73,10 @@ def sha256_file(path: Path) -> str:
 
 
 def rel_path(p: Path) -> str:
-    """Paths in a summary are relative to the working directory when possible, so the
-    summary does not change with where the repository was cloned."""
+    """How a summary names an input file: shipped data relative to the data root as
+    ``greencache:profiles/…``, any other file as it was given. Neither depends on the working
+    folder, so the summary is byte-identical wherever the plan runs."""
     try:
-        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+        return "greencache:" + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
     except ValueError:
         return str(p)
