@@ -253,7 +253,8 @@ def plan(
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     if write_model:
-        # Same OutputSet, so the model and the schedule land together or not at all.
+        # Put in place just before the output folder is swapped (README, all-or-nothing
+        # outputs): a model file never describes a plan that was not written.
         files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))
     written = files.commit()
     if not quiet:
