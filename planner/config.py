@@ -73,6 +73,7 @@ class PlanOptions:
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
     workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
+    auto_profile: bool = False        # no shape fits: fit the trace's own and build its table
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:

@@ -146,6 +146,10 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths. "
              "[default: auto]")] = None,
+    auto_profile: Annotated[bool, typer.Option(
+        "--auto-profile", help="When no available workload shape fits the trace, fit the "
+        "trace's own shape and build its profile table (cached for later plans).",
+        show_default=True, rich_help_panel="Inputs")] = False,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -187,6 +191,8 @@ def plan(
         values["allow_slo_violation"] = True
     if drop_over_context:
         values["drop_over_context"] = True
+    if auto_profile:
+        values["auto_profile"] = True
     lv = values.pop("levels", Levels())
     lv = Levels(**{**lv.__dict__, **{k: v.value for k, v in (
         ("ssd_embodied", ssd_embodied), ("gpu_embodied", gpu_embodied),
