@@ -100,6 +100,7 @@ class PlanOptions:
     max_changes_per_day: int | None = 4   # cache-level changes per day; None = unlimited
     weight_load_s: float = 60.0       # a started replica's weight-load time at power
     tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
+    auto_profile: bool = False        # no shape fits: fit the trace's own and build its table
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:

@@ -134,6 +134,10 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths.",
         show_default=True, rich_help_panel=HARDWARE)] = default("workload_shape"),
+    auto_profile: Annotated[bool, typer.Option(
+        "--auto-profile", help="When no available workload shape fits the trace, fit the "
+        "trace's own shape and build its profile table (cached for later plans).",
+        rich_help_panel=HARDWARE)] = default("auto_profile"),
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped ones.",
         show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
