@@ -81,6 +81,8 @@ def test_command_line_overrides_config_even_at_a_default(tmp_path):
     assert 'lifetime = "high"' in out
     # The trace resolves against the file's folder, printed absolute.
     assert f'trace = "{tmp_path / "t.csv"}"' in out
+    r = plan("--config", cfg, "--no-allow-slo-violation", "--print-config")
+    assert r.exit_code == 0 and "allow_slo_violation = false" in r.output, r.output
 
 
 @pytest.mark.parametrize("text, words", [

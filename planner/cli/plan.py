@@ -81,8 +81,9 @@ def plan(
              "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
         rich_help_panel=INPUTS)] = None,
     drop_over_context: Annotated[bool, typer.Option(
-        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
-        "context, and say how many (else the first is refused).",
+        "--drop-over-context/--no-drop-over-context", help="Drop the requests whose prompts "
+        "exceed the model's context, and say how many (else the first is refused).",
+        show_default="off",
         rich_help_panel=INPUTS)] = default("drop_over_context"),
     scale: Annotated[float, typer.Option(
         help="Rate series only: multiply every count (size the load).", show_default=True,
@@ -144,8 +145,9 @@ def plan(
         help="p90 time-per-output-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_tpot_s"),
     allow_slo_violation: Annotated[bool, typer.Option(
-        "--allow-slo-violation",
+        "--allow-slo-violation/--no-allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.",
+        show_default="off",
         rich_help_panel=SLO)] = default("allow_slo_violation"),
     grid: Annotated[str, typer.Option(
         help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file.",
