@@ -10,9 +10,7 @@ from typer.testing import CliRunner
 
 import synthetic_profile
 from planner.cli import app
-from planner.optimize.solve import SOLVERS
-from planner.workload.eviction import POLICIES
-from planner.workload.load import WORKLOAD_FORMATS
+from planner.choices import POLICIES, SOLVERS, WORKLOAD_FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 EX = ROOT / "examples"
@@ -193,3 +191,17 @@ def test_every_plan_option_is_a_scenario_key():
     cmd = typer.main.get_command(app).commands["plan"]
     options = {p.name for p in cmd.params} - set(NOT_SCENARIO) - {"help"}
     assert options == set(KIND)
+
+
+def test_building_the_command_line_loads_no_heavy_library():
+    # --help builds every command; the choices it shows come from planner.choices, which
+    # must not pull in the solver, numba, pandas or pyarrow.
+    import subprocess
+    import sys
+
+    code = ("import sys, planner.cli; print(sorted(m for m in ('pandas', 'pulp', 'numba', "
+            "'pyarrow', 'scipy', 'highspy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -15,7 +15,6 @@ from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
 from planner.outputs import OutputSet
-from planner.scenario import load_scenario, plan_options, scenario_toml
 
 INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
     "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
@@ -219,8 +218,10 @@ def plan(
     Picks, for every window, the number of replicas and the SSD cache size with the least
     operational plus embodied carbon whose p90 TTFT and p90 TPOT meet the SLO.
     """
+    # Imported here, not at the top, so that --help does not load pandas, the solver or numba.
     from planner.plan import run_plan
     from planner.report import plan_table
+    from planner.scenario import load_scenario, plan_options, scenario_toml
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}

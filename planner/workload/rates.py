@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.choices import RATE_FORMATS
 from planner.errors import InputDataError, UsageError
 from planner.paths import examples_dir
 from planner.workload.trace import Trace
 
-RATE_FORMATS = ("azure-counts", "burstgpt", "servegen")
 TOKEN_SOURCES = {"conversation": "AzureLLMInferenceTrace_conv.csv",
                  "coding": "AzureLLMInferenceTrace_code.csv"}
 
