@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from planner import __version__
+from planner.choices import METHODS
 from planner.catalog import load_catalog
 from planner.errors import UsageError
 from planner.paths import profiles_dir
@@ -62,7 +63,6 @@ LOAD_AXIS = (0.0, 0.01, 0.02, 0.035, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.
 HIT_AXIS = (0.0, 0.25, 0.5, 0.75, 1.0)
 INPUT_AXIS = tuple(128 * 2 ** k for k in range(8))
 OUTPUT_AXIS = tuple(16 * 2 ** k for k in range(7))
-METHODS = ("simulated", "analytic")
 RHO_MAX = 0.9
 REQUESTS = 1600
 MAX_REQUESTS = 12000
