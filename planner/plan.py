@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from planner import __version__, schedule as schedule_mod
+from planner import __version__, schedule as schedule_mod, window_inputs
 from planner.catalog import Hardware, load_catalog, resolve
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, InputDataError, SolverError, UsageError
@@ -68,6 +68,7 @@ class PlanResult:
     chosen: pd.DataFrame
     summary: dict
     baselines: dict
+    window_record: str = ""     # window_inputs.json: what `greencache check` re-derives from
 
 
 def _noop(_: str) -> None:
@@ -301,8 +302,8 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     stats = inputs.windowing.stats
     labels = inputs.windowing.labels()
     progress("building candidates")
-    cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
-                             inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets)
+    cands = plan_candidates(opt, stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
+                            inputs.cache_levels_gb, inputs.buckets)
     diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]
@@ -314,8 +315,7 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
                               + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
 
     progress("solving the plan")
-    model = build_model(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s,
-                        soft_windows=[d.window for d in bad])
+    model = plan_model(cands.frame, opt, soft_windows=[d.window for d in bad])
     result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
     check_solved(result, model)
     chosen = model.candidates.iloc[result.chosen]
@@ -329,8 +329,25 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
         if "chosen" in b:
             b["schedule"] = schedule_mod.assemble(stats, inputs.ci, b["chosen"], sources,
                                                   opt.slo_ttft_s, opt.slo_tpot_s)
-    summary = build_summary(inputs, cands, result, chosen, sched, baselines)
-    return PlanResult(inputs, cands, diagnoses, model, result, sched, chosen, summary, baselines)
+    record = window_inputs.to_json(stats, inputs.hits, inputs.buckets)
+    summary = build_summary(inputs, cands, result, chosen, sched, baselines, record)
+    return PlanResult(inputs, cands, diagnoses, model, result, sched, chosen, summary, baselines,
+                      record)
+
+
+def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
+                    profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
+                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
+    """The plan's candidate table from its window inputs: the one call that both the plan and
+    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
+    return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
+                            prune=prune, buckets=buckets)
+
+
+def plan_model(frame: pd.DataFrame, opt: PlanOptions, soft_windows=()) -> PlanModel:
+    """The plan's MILP for a candidate table under the scenario's options; ``greencache check``
+    certifies a plan against the model this builds."""
+    return build_model(frame, opt.slo_ttft_s, opt.slo_tpot_s, soft_windows=soft_windows)
 
 
 def check_solved(result: SolveResult, model: PlanModel) -> None:
@@ -415,7 +432,8 @@ def _r(x: float, nd: int = 6) -> float:
 
 
 def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
-                  chosen: pd.DataFrame, sched: pd.DataFrame, baselines: dict) -> dict:
+                  chosen: pd.DataFrame, sched: pd.DataFrame, baselines: dict,
+                  window_record: str) -> dict:
     opt = inputs.options
     tot = _totals(chosen)
     comp = {k: _r(chosen[k].sum()) for k in ("op_gpu", "op_host", "op_ssd", "emb_gpu",
@@ -443,6 +461,9 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
                         "workload_shape": inputs.workload_shape},
             "catalog": {"path": _rel(load_catalog().path),
                         "sha256": sha256_file(load_catalog().path)},
+            # Derived from the trace by the plan itself (written beside the schedule).
+            "window_inputs": {"path": window_inputs.FILE_NAME,
+                              "sha256": hashlib.sha256(window_record.encode()).hexdigest()},
         },
         "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
                     "slo_met": int(sched["slo_met"].sum()),

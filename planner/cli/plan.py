@@ -14,6 +14,7 @@ from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import PlanOptions, load_scenario
 from planner.errors import UsageError
 from planner.outputs import OutputSet
+from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 
 class TraceFormat(str, Enum):
@@ -188,6 +189,8 @@ def plan(
             # The baselines as schedules of their own, so `greencache compare` can replay them.
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
+    files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:
         # Same OutputSet, so the model and the schedule land together or not at all.
         files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))

@@ -1,0 +1,135 @@
+"""Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
+reported MIP gap.
+
+The model is rebuilt from the re-derived candidates by ``plan.plan_model``, the function the
+plan itself solves, so every constraint the plan has (SLO rows, and whatever coupling the
+scenario switches on) is covered. Two solves of it:
+
+* **constraints hold**: the choice variables fixed to the schedule's configurations; the model
+  must stay feasible (the other variables, slack or coupling, free to take any value the
+  constraints allow). Rows that are violated by the fixed choices alone are named with their
+  left- and right-hand sides; otherwise the solver's irreducible infeasible subset is.
+* **optimal within the gap**: the model solved afresh. With f the plan's objective (from the
+  fixed solve) and b the fresh solve's best bound, (f − b) / |f| must not exceed the reported
+  MIP gap (or the scenario's ``--mip-gap``, whichever is larger). With best-effort windows the
+  SLO excess is compared first, as the plan solves it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from planner.check.arithmetic import TIME_FORMAT, Rederived
+from planner.check.plan_folder import PlanFolder
+from planner.check.results import CheckReport
+from planner.optimize.diagnostics import iis, precheck
+from planner.optimize.model import PlanModel
+from planner.optimize.solve import solve
+from planner.plan import plan_model
+
+GROUP = "certificate"
+FEASIBILITY_TOL = 1e-7      # the solvers' own primal feasibility tolerance on rows
+
+
+def violated_rows(m: PlanModel, values: dict[str, float]) -> list[str]:
+    """Rows whose variables are all in ``values`` and that those values violate."""
+    out = []
+    for row in m.problem.constraints():
+        name = row.name
+        if not all(v.name in values for v in row.keys()):
+            continue
+        lhs = sum(coef * values[v.name] for v, coef in row.items())
+        rhs = -row.constant
+        if row.sense == pulp.LpConstraintLE:
+            excess = lhs - rhs
+        elif row.sense == pulp.LpConstraintGE:
+            excess = rhs - lhs
+        else:
+            excess = abs(lhs - rhs)
+        if excess > FEASIBILITY_TOL * max(1.0, abs(rhs)):
+            op = {pulp.LpConstraintLE: "≤", pulp.LpConstraintGE: "≥"}.get(row.sense, "=")
+            out.append(f"{name}: {lhs:.6g} {op} {rhs:.6g} does not hold")
+    return out
+
+
+def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
+    opt = red.options
+    frame = red.candidates.frame
+    labels = list(pd.DatetimeIndex(red.stats["window_start"]).strftime(TIME_FORMAT))
+    bad = [d for d in precheck(frame, len(red.stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
+           if not d.feasible]
+    if bad and not opt.allow_slo_violation:
+        for d in bad:
+            report.add(GROUP, f"window {labels[d.window]}", False,
+                       d.sentence(opt.slo_ttft_s, opt.slo_tpot_s, opt.max_replicas))
+        return
+    soft = [d.window for d in bad]
+    outside = np.flatnonzero(red.scheduled < 0)
+    for t in outside:
+        report.add(GROUP, f"window {labels[t]}", False,
+                   "the scheduled configuration is not among the model's candidates (dominated "
+                   "by one with less carbon and no worse p90s, or not a candidate at all): "
+                   "the plan is not optimal")
+    if len(outside):
+        return
+
+    fixed = plan_model(frame, opt, soft_windows=soft)
+    pick = np.zeros(len(fixed.choose))
+    pick[red.scheduled] = 1.0
+    for v, x in zip(fixed.choose, pick):
+        v.lowBound = v.upBound = float(x)
+    r_fixed = solve(fixed, opt.solver, opt.time_limit_s, opt.mip_gap)
+    rows_all = fixed.problem.constraints()
+    families = sorted({row.name.split("(")[0] for row in rows_all})
+    if not (r_fixed.status == "optimal" and r_fixed.has_solution):
+        rows = violated_rows(fixed, {v.name: x for v, x in zip(fixed.choose, pick)})
+        if not rows and r_fixed.status == "infeasible":
+            names = iis(fixed)
+            rows = [f"infeasible with the schedule's configurations; irreducible infeasible "
+                    f"subset: {', '.join(names[:12]) or 'not available'}"]
+        if not rows:
+            rows = [f"{r_fixed.solver} could not evaluate the schedule's configurations: "
+                    f"{r_fixed.termination}"]
+        for row in rows:
+            name = row.split(":")[0] if "(" in row.split(":")[0] else "constraints"
+            report.add(GROUP, f"constraint {name}", False, row)
+        return
+    report.add(GROUP, "constraints", True,
+               f"the schedule's configurations satisfy every row of the model "
+               f"({len(rows_all)} rows: {', '.join(families)})")
+
+    solver_rec = plan.summary.get("solver", {})
+    recorded = solver_rec.get("objective_kgco2e")
+    plan_obj = r_fixed.objective
+    if isinstance(recorded, (int, float)):
+        same = abs(recorded - plan_obj) <= 1e-7 * max(1.0, abs(plan_obj))
+        report.add(GROUP, "objective", same,
+                   f"summary.json's objective {recorded:.6f} kgCO2e "
+                   + ("equals" if same else "≠") + f" the schedule's {plan_obj:.6f}")
+    else:
+        report.add(GROUP, "objective", False, "summary.json records no solver objective")
+
+    free = plan_model(frame, opt, soft_windows=soft)
+    r = solve(free, opt.solver, opt.time_limit_s, opt.mip_gap)
+    if not r.has_solution:
+        report.add(GROUP, "optimality", False, f"the re-solve found no solution "
+                                               f"({r.status}: {r.termination})")
+        return
+    if soft:
+        mine, best = float(pulp.value(fixed.excess())), float(pulp.value(free.excess()))
+        if mine > best * (1 + 1e-6) + 1e-6:
+            report.add(GROUP, "optimality", False,
+                       f"the schedule's relative SLO excess {mine:.6g} exceeds the least "
+                       f"reachable {best:.6g}")
+            return
+    bound = r.best_bound if np.isfinite(r.best_bound) else r.objective
+    reported = solver_rec.get("mip_gap")
+    allowed = max(float(reported) if isinstance(reported, (int, float)) else 0.0, opt.mip_gap)
+    gap = (plan_obj - bound) / max(abs(plan_obj), 1e-12)
+    ok = gap <= allowed + 1e-9
+    report.add(GROUP, "optimality", ok,
+               f"objective {plan_obj:.6f} kgCO2e, re-solved optimum {r.objective:.6f} (bound "
+               f"{bound:.6f}): gap {gap:.2e} " + ("within" if ok else "exceeds")
+               + f" the allowed {allowed:.2e} ({r.solver}, {r.status})")
