@@ -270,3 +270,25 @@ def test_readme_shell_ci_recipe_runs(planned, tmp_path):
                        timeout=300)
     assert r.returncode == EXIT_CHECK_FAILED, r.stdout + r.stderr
     assert "FAIL regression: total carbon:" in r.stdout
+
+
+def test_best_effort_plan_with_own_profiles_checks_clean(tmp_path):
+    """A plan of windows that cannot meet the SLO (planned best-effort) from profile tables
+    outside the shipped ones, on a trace with its own prefix hashes: the certificate follows
+    the two-phase solve, and the recorded profile path is the one re-read."""
+    import synthetic_profile
+
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    synthetic_profile.write(profiles)
+    out = tmp_path / "o"
+    r = invoke("plan", "--trace", ROOT / "examples" / "conversation_trace.jsonl", "--start",
+               "2023-11-16T18:00Z", "--window", "15min", "--profile-dir", profiles,
+               "--slo-ttft", "0.001", "--allow-slo-violation", "--out", out, "-q")
+    assert r.exit_code == 0, r.output
+    js = tmp_path / "c.json"
+    r = invoke("check", "--plan", out, "--json", js)
+    assert r.exit_code == 0, r.output
+    checks = {c["name"]: c for c in json.loads(js.read_text())["checks"]}
+    assert checks["optimality"]["outcome"] == "passed"
+    assert any(n.startswith("profile ") and str(profiles) in n for n in checks)
