@@ -12,8 +12,7 @@ from pathlib import Path
 
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
-from planner.paths import data_root
-from planner.plan import sha256_file
+from planner.paths import data_root, sha256_file
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 GROUP = "inputs"
