@@ -20,6 +20,26 @@ the longest prompts, and real traces differ there: with log-normal lengths of th
 replayed Azure-week window's p90 TTFT rose from 0.66 s to 0.92 s (docs/perf-model.md,
 "Prediction against replay").
 
+Default capacity accounting, pooled: capacity rented per window and charged while allocated,
+as cloud capacity is. ``owned`` (the plan also sizes the fleet, charged for the whole horizon)
+is what an operator buying the hardware should plan with; pooled stays the default so a plan
+compares with per-window planners, and the provisioning table reports the fleet either way.
+
+Default minimum dwell of a cache level, 2h, and at most 4 cache-level changes a day: a grown
+cache starts cold and fills at the rate unique prompts arrive (the Azure conversation trace
+writes ≈7 TB of prompt KV an hour), so a level held for less than an hour or two never earns
+back its writes; and the grid's carbon intensity swings about twice a day (night/solar noon,
+evening peak), so four changes follow it up and down twice. Replica counts are not limited:
+scaling replicas is routine autoscaling.
+
+Default weight-load time, 60 s: Llama-3-70B's 140 GB of bf16 weights read from local NVMe at
+≈6 GB/s take ≈25 s, and engine start-up (CUDA graphs, warm-up) about as long again; a started
+replica draws its GPUs' loaded-idle power and its host's power meanwhile.
+
+Default tie tolerance, 1e-4 of the horizon's carbon: candidates within it are ordered by the
+tie rule (keep the previous configuration, then the smaller cache, then fewer replicas), so
+HiGHS and CBC return the same schedule.
+
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
 hour, Mooncake conversation ≈31 TB of unique blocks).
@@ -27,12 +47,14 @@ hour, Mooncake conversation ≈31 TB of unique blocks).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from planner.catalog import LEVELS, Levels
 from planner.errors import InputDataError, UsageError
+from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
 
 # Units a trace's numeric relative timestamps may be in, as seconds per unit.
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
@@ -73,6 +95,13 @@ class PlanOptions:
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
     workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
+    capacity: str = "pooled"          # pooled | owned
+    pool_return: float = 0.0          # owned only: share of unallocated owned hardware pooled
+    owned_idle: str = "off"           # owned but unallocated hardware: off | on (idle power)
+    min_dwell: str = "2h"             # a cache level, once entered, is held this long; 0 = off
+    max_changes_per_day: int | None = 4   # cache-level changes per day; None = unlimited
+    weight_load_s: float = 60.0       # a started replica's weight-load time at power
+    tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:
@@ -109,11 +138,45 @@ class PlanOptions:
             raise UsageError("--time-limit must be within (0, 86400] seconds")
         if not 0 <= self.mip_gap < 1:
             raise UsageError("--mip-gap must be within [0, 1)")
+        if self.capacity not in CAPACITY_MODES:
+            raise UsageError(f"--capacity must be pooled or owned, got {self.capacity!r}")
+        if self.owned_idle not in OWNED_IDLE:
+            raise UsageError(f"--owned-idle must be off or on, got {self.owned_idle!r}")
+        if not 0 <= self.pool_return <= 1:
+            raise UsageError(f"--pool-return must be within [0, 1], got {self.pool_return}")
+        if self.pool_return > 0 and self.capacity != "owned":
+            raise UsageError("--pool-return applies to --capacity owned")
+        self.min_dwell_hours()
+        if self.max_changes_per_day is not None and self.max_changes_per_day > 1440:
+            raise UsageError("--max-changes-per-day must be at most 1440 (-1: unlimited)")
+        if not 0 <= self.weight_load_s <= 3600:
+            raise UsageError(f"--weight-load must be within 0..3600 seconds, got "
+                             f"{self.weight_load_s}")
+        if not 0 <= self.tie_tolerance <= 0.01:
+            raise UsageError(f"--tie-tolerance must be within [0, 0.01], got "
+                             f"{self.tie_tolerance}")
         for name in ("ssd_embodied", "gpu_embodied", "host_embodied", "host_power", "ssd_power",
                      "lifetime", "pue"):
             if getattr(self.levels, name) not in LEVELS:
                 raise UsageError(f"level {name} must be low, central or high")
-        return replace(self, cache_levels_tb=tuple(sorted(levels)))
+        changes = self.max_changes_per_day
+        if changes is not None and changes < 0:
+            changes = None  # -1 (a scenario file cannot write None): unlimited
+        return replace(self, cache_levels_tb=tuple(sorted(levels)), max_changes_per_day=changes)
+
+    def min_dwell_hours(self) -> float:
+        """--min-dwell in hours (0 or a duration like 2h, 90min)."""
+        text = str(self.min_dwell).strip()
+        if text in ("0", "0h", "off", ""):
+            return 0.0
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|h|hr|d)", text.lower())
+        if not m:
+            raise UsageError(f"cannot read --min-dwell {text!r}; write e.g. 2h, 90min or 0")
+        hours = float(m.group(1)) * {"m": 1 / 60, "min": 1 / 60, "h": 1, "hr": 1,
+                                     "d": 24}[m.group(2)]
+        if hours > 24 * 30:
+            raise UsageError(f"--min-dwell {text!r} is longer than 30 days")
+        return hours
 
     def as_dict(self) -> dict:
         d = asdict(self)

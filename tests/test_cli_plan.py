@@ -118,14 +118,15 @@ def test_overload_exits_4(profiles, tmp_path):
 
 
 def test_solver_time_limit_exits_5(profiles, tmp_path, monkeypatch):
-    import planner.plan as plan_mod
-    from planner.optimize.solve import SolveResult
+    import planner.plan_solve as solve_mod
+    from planner.optimize.solve import SolveResult, TerminationCondition
 
     def stopped(m, *a, **k):
-        return SolveResult("highs", "time_limit", "Time limit reached", float("nan"),
-                           float("nan"), float("nan"), 0.1)
+        return SolveResult("highs", TerminationCondition.time_limit, "Time limit reached",
+                           float("nan"), float("nan"), float("nan"), 0.1)
 
-    monkeypatch.setattr(plan_mod, "solve", stopped)
+    monkeypatch.setattr(solve_mod, "solve", stopped)
+    monkeypatch.setattr(solve_mod, "solve_chain", stopped)
     r = base(profiles, tmp_path / "o")
     assert r.exit_code == 5 and "time limit" in r.output
     assert not (tmp_path / "o").exists()

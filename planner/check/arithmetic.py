@@ -13,7 +13,8 @@ among the levels, too few replicas for the load) is named as such.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +29,14 @@ from planner.errors import GreencacheError
 from planner.grid import load_grid, window_intensity
 from planner.optimize.candidates import CandidateSet
 from planner.perf.profile import read_profile
+from planner.optimize.charges import charge
+from planner.optimize.coupling import Coupling
 from planner.plan import plan_candidates
+from planner.plan_solve import coupling_for
+from planner.provisioning import provisioning
 from planner.window_inputs import WindowInputs
 from planner.window_inputs import read as read_window_inputs
+from planner.workload.windows import parse_window
 
 GROUP = "arithmetic"
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -48,11 +54,11 @@ class Rederived:
     stats: pd.DataFrame
     ci: np.ndarray
     candidates: CandidateSet
-    # Index into candidates.frame of each window's scheduled configuration; -1 where it is
-    # not among the model's candidates (dominated, unstable or not a level).
-    scheduled: np.ndarray
+    coupling: Coupling | None = None
+    # Each window's scheduled configuration as a candidate row (window, replicas, cache_gb, …)
+    # before and after the coupled plan's charges; None when some window's is no candidate.
     chosen: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
+    charged: pd.DataFrame | None = None
 
 
 def within_print(printed: float, exact: float, decimals: int) -> bool:
@@ -106,19 +112,75 @@ def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) ->
                                             f"recorded window inputs {len(stats)}")
         return None
     labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
-    red = Rederived(opt, stats, ci, cands, np.full(len(stats), -1, dtype=np.int64))
+    coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), cands.frame)
+    red = Rederived(opt, stats, ci, cands, coupling)
     rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
     if rows is None:
         return red
-    chosen = pd.concat(rows, ignore_index=True)
-    red.chosen = chosen
+    red.chosen = pd.concat(rows, ignore_index=True)
+    owned = _owned_fleet(plan, opt, report)
+    if owned is None:
+        return red
+    red.charged = charge(red.chosen, coupling, *owned)
     sources = [record.hits.source] * len(stats)
-    again = schedule_mod.assemble(stats, ci, chosen, sources, opt.slo_ttft_s, opt.slo_tpot_s)
+    again = schedule_mod.assemble(stats, ci, red.charged, sources, opt.slo_ttft_s,
+                                  opt.slo_tpot_s)
     met = again["slo_met"].to_numpy(dtype=bool)
     _compare_schedule(sched, again, labels, report)
-    _compare_components(plan, stats, chosen, report)
-    _compare_totals(plan, sched, chosen, stats, met, report)
+    _compare_components(plan, stats, red.charged, report)
+    _compare_totals(plan, sched, red.charged, stats, met, report)
+    _compare_provisioning(plan, red.charged, stats, hw, opt, owned, report)
     return red
+
+
+def _owned_fleet(plan: PlanFolder, opt: PlanOptions, report: CheckReport):
+    """(R, D) owned for the horizon, as provisioning.json records them (owned capacity), or
+    (None, None) for pooled capacity; None when the record is missing or unreadable."""
+    if opt.capacity != "owned":
+        return None, None
+    try:
+        fleet = json.loads(plan.file("provisioning.json").read_text(encoding="utf-8"))["fleet"]
+        return int(fleet["replicas"]), int(fleet["ssd_drives"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        report.add(GROUP, "provisioning.json", False, f"cannot read the owned fleet: {e}")
+        return None
+
+
+def _compare_provisioning(plan: PlanFolder, charged: pd.DataFrame, stats, hw, opt, owned,
+                          report: CheckReport) -> None:
+    """provisioning.json against the record recomputed from the charged schedule."""
+    path = plan.file("provisioning.json")
+    if not path.exists():
+        report.add(GROUP, "provisioning.json", False, "missing from the plan folder")
+        return
+    try:
+        printed = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        report.add(GROUP, "provisioning.json", False, f"unreadable: {e}")
+        return
+    exact = json.loads(json.dumps(provisioning(charged, stats["hours"].to_numpy(dtype=float), hw,
+                                               opt.capacity, *owned)))
+    wrong = [f"{key} {printed_v!r} ≠ recomputed {exact_v!r}"
+             for key, printed_v, exact_v in _leaves(printed, exact)
+             if not _same(printed_v, exact_v)]
+    report.add(GROUP, "provisioning.json", not wrong, "; ".join(wrong[:5]) if wrong else
+               "the fleet, wear and reconfigurations equal their recomputation")
+
+
+def _leaves(a, b, prefix=""):
+    """(key, a's value, b's value) for every leaf of either nested dict."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(dict.fromkeys([*a, *b])):
+            yield from _leaves(a.get(k), b.get(k), f"{prefix}{k}.")
+    else:
+        yield prefix.rstrip("."), a, b
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
+            not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
 
 
 def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
@@ -135,7 +197,6 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
                                    sched["cache_gb"].to_numpy(dtype=float))):
         k = key.get((t, int(n), int(round(c))))
         if k is not None:
-            red.scheduled[t] = k
             rows.append(frame.iloc[[k]])
             continue
         if not np.any(np.isclose(levels_gb, c)):
@@ -191,6 +252,7 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
 
 
 def _compare_components(plan: PlanFolder, stats, chosen: pd.DataFrame, report: CheckReport):
+    """components.csv against the charged breakdown of each window."""
     path = plan.file("components.csv")
     name = "components.csv"
     if not path.exists():

@@ -1,9 +1,10 @@
 """Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
 reported MIP gap.
 
-The model is rebuilt from the re-derived candidates by ``plan.plan_model``, the function the
-plan itself solves, so every constraint the plan has (SLO rows, and whatever coupling the
-scenario switches on) is covered. Two solves of it:
+The model is rebuilt from the re-derived candidates and coupling by ``plan_solve.plan_model``,
+the function the plan itself solves, so every constraint the plan has (SLO rows, owned
+capacity, dwell, daily change limit, start costs, ties, whatever the scenario switches on) is
+covered. Two solves of it:
 
 * **constraints hold**: the choice variables fixed to the schedule's configurations; the model
   must stay feasible (the other variables, slack or coupling, free to take any value the
@@ -11,10 +12,11 @@ scenario switches on) is covered. Two solves of it:
   evaluated row by row instead). Rows that are violated by the fixed choices alone are named
   with their left- and right-hand sides; otherwise the solver's irreducible infeasible subset
   is.
-* **optimal within the gap**: the model solved afresh. With f the plan's objective (from the
-  fixed solve) and b the fresh solve's best bound, (f − b) / |f| must not exceed the reported
-  MIP gap (or the scenario's ``--mip-gap``, whichever is larger). With best-effort windows the
-  SLO excess is compared first, as the plan solves it.
+* **optimal within the gap**: the model solved afresh the way the plan solves it (the chain
+  programme where it applies, else the MILP). With f the plan's objective (carbon plus the
+  tie terms, from the fixed solve) and b the fresh solve's best bound, (f − b) / |f| must not
+  exceed the reported MIP gap (or the scenario's ``--mip-gap``, whichever is larger). With
+  best-effort windows the SLO excess is compared first, as the plan solves it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from planner.check.results import CheckReport
 from planner.optimize.diagnostics import iis, precheck
 from planner.optimize.model import PlanModel
 from planner.optimize.solve import solve
-from planner.plan import plan_model
+from planner.plan_solve import plan_model, solve_plan_model
 
 GROUP = "certificate"
 FEASIBILITY_TOL = 1e-7      # the solvers' own primal feasibility tolerance on rows
@@ -74,40 +76,52 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
                        d.sentence(opt.slo_ttft_s, opt.slo_tpot_s, opt.max_replicas))
         return
     soft = [d.window for d in bad]
-    outside = np.flatnonzero(red.scheduled < 0)
+    model = plan_model(frame, opt, red.coupling, soft_windows=soft)
+    cand = model.candidates
+    key = {(int(t), int(n), int(round(c))): i for i, (t, n, c) in enumerate(zip(
+        cand["window"], cand["replicas"], cand["cache_gb"]))}
+    picked = [key.get((int(t), int(n), int(round(c)))) for t, n, c in zip(
+        red.chosen["window"], red.chosen["replicas"], red.chosen["cache_gb"])]
+    outside = [t for t, k in enumerate(picked) if k is None]
     for t in outside:
         report.add(GROUP, f"window {labels[t]}", False,
                    "the scheduled configuration is not among the model's candidates (dominated "
-                   "by one with less carbon and no worse p90s, or not a candidate at all): "
+                   "by one with less carbon and no worse p90s, or one that cannot be chosen): "
                    "the plan is not optimal")
-    if len(outside):
+    if outside:
         return
 
-    free = plan_model(frame, opt, soft_windows=soft)
-    pick = np.zeros(len(free.choose))
-    pick[red.scheduled] = 1.0
-    values = {v.name: float(x) for v, x in zip(free.choose, pick)}
-    rows_all = free.problem.constraints()
+    pick = np.zeros(len(model.choose))
+    pick[picked] = 1.0
+    values = {v.name: float(x) for v, x in zip(model.choose, pick)}
+    rows_all = model.problem.constraints()
     families = sorted({row.name.split("(")[0] for row in rows_all})
-    fixed = None
-    if only_choices(free, values):
+    mine_excess = None
+    if only_choices(model, values):
         # Every row and objective term is a choice variable: the schedule fixes them all, so
-        # the rows are evaluated as they stand, without a second solve.
-        rows = violated_rows(free, values)
-        plan_obj = sum(c * values[v.name] for v, c in free.problem.objective.items()) \
-            + free.problem.objective.constant
+        # the rows are evaluated as they stand, without a solve.
+        rows = violated_rows(model, values)
+        objective = model.problem.objective
+        plan_obj = sum(c * values[v.name] for v, c in objective.items()) + objective.constant
     else:
-        # Other variables (slack, coupling) take whatever values the rows allow: the model
-        # with the choices fixed must stay feasible.
-        fixed = plan_model(frame, opt, soft_windows=soft)
-        for v, x in zip(fixed.choose, pick):
+        # Other variables (levels, changes, starts, owned fleet, slack) take whatever values
+        # the rows allow: the model with the choices fixed must stay feasible.
+        bounds = [(v.lowBound, v.upBound) for v in model.choose]
+        for v, x in zip(model.choose, pick):
             v.lowBound = v.upBound = float(x)
-        r_fixed = solve(fixed, opt.solver, opt.time_limit_s, opt.mip_gap)
-        rows, plan_obj = [], r_fixed.objective
+        try:
+            r_fixed = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+        finally:
+            for v, (lo, up) in zip(model.choose, bounds):
+                v.lowBound, v.upBound = lo, up
+        rows = []
+        plan_obj = r_fixed.phases[-1].objective if r_fixed.phases else float("nan")
+        if soft and r_fixed.has_solution:
+            mine_excess = float(pulp.value(model.excess()))
         if not (r_fixed.status == "optimal" and r_fixed.has_solution):
-            rows = violated_rows(fixed, values)
+            rows = violated_rows(model, values)
             if not rows and r_fixed.status == "infeasible":
-                names = iis(fixed)
+                names = iis(model) if not model.coupling.needs_milp() else []
                 rows = [f"infeasible with the schedule's configurations; irreducible "
                         f"infeasible subset: {', '.join(names[:12]) or 'not available'}"]
             if not rows:
@@ -124,32 +138,35 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
 
     solver_rec = plan.summary.get("solver", {})
     recorded = solver_rec.get("objective_kgco2e")
+    carbon = float(red.charged["total_kgco2e"].sum())
     if isinstance(recorded, (int, float)):
-        same = abs(recorded - plan_obj) <= 1e-7 * max(1.0, abs(plan_obj))
+        same = abs(recorded - carbon) <= 1e-7 * max(1.0, abs(carbon))
         report.add(GROUP, "objective", same,
                    f"summary.json's objective {recorded:.6f} kgCO2e "
-                   + ("equals" if same else "≠") + f" the schedule's {plan_obj:.6f}")
+                   + ("equals" if same else "≠") + f" the schedule's carbon {carbon:.6f}")
     else:
         report.add(GROUP, "objective", False, "summary.json records no solver objective")
 
-    r = solve(free, opt.solver, opt.time_limit_s, opt.mip_gap)
+    r = solve_plan_model(model, opt)
     if not r.has_solution:
         report.add(GROUP, "optimality", False, f"the re-solve found no solution "
                                                f"({r.status}: {r.termination})")
         return
-    if soft and fixed is not None:
-        mine, best = float(pulp.value(fixed.excess())), float(pulp.value(free.excess()))
-        if mine > best * (1 + 1e-6) + 1e-6:
+    if mine_excess is not None:
+        best = float(pulp.value(model.excess()))
+        if mine_excess > best * (1 + 1e-6) + 1e-6:
             report.add(GROUP, "optimality", False,
-                       f"the schedule's relative SLO excess {mine:.6g} exceeds the least "
+                       f"the schedule's relative SLO excess {mine_excess:.6g} exceeds the least "
                        f"reachable {best:.6g}")
             return
-    bound = r.best_bound if np.isfinite(r.best_bound) else r.objective
+    last = r.phases[-1]
+    bound = last.best_bound if np.isfinite(last.best_bound) else last.objective
     reported = solver_rec.get("mip_gap")
     allowed = max(float(reported) if isinstance(reported, (int, float)) else 0.0, opt.mip_gap)
     gap = (plan_obj - bound) / max(abs(plan_obj), 1e-12)
     ok = gap <= allowed + 1e-9
     report.add(GROUP, "optimality", ok,
-               f"objective {plan_obj:.6f} kgCO2e, re-solved optimum {r.objective:.6f} (bound "
-               f"{bound:.6f}): gap {gap:.2e} " + ("within" if ok else "exceeds")
-               + f" the allowed {allowed:.2e} ({r.solver}, {r.status})")
+               f"objective {plan_obj:.6f} (carbon and tie terms), re-solved optimum "
+               f"{last.objective:.6f} (bound {bound:.6f}): gap {gap:.2e} "
+               + ("within" if ok else "exceeds")
+               + f" the allowed {allowed:.2e} ({r.solver}, {r.method}, {r.status})")

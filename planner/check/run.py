@@ -32,7 +32,7 @@ def run_check(plan_dir: Path, against: Path | None = None, rtol: float = 0.01) -
     if red is None:
         report.add("certificate", "model", False,
                    "not run: the candidates could not be re-derived")
-    elif red.chosen is None:
+    elif red.charged is None:
         report.add("certificate", "model", False,
                    "not run: some window's configuration is not a candidate")
     else:

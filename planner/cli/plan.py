@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,6 +13,7 @@ import typer
 from planner.catalog import Levels
 from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import TIMESTAMP_UNITS, PlanOptions, load_scenario
+from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
 from planner.errors import UsageError
 from planner.outputs import OutputSet
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
@@ -49,6 +51,12 @@ class Solver(str, Enum):
 class Eviction(str, Enum):
     lru = "lru"
     lcs = "lcs"
+
+
+Capacity = Enum("Capacity", {m: m for m in CAPACITY_MODES}, type=str)
+OwnedIdle = Enum("OwnedIdle", {m: m for m in OWNED_IDLE}, type=str)
+_DEFAULT = {f.name: f.default for f in fields(PlanOptions)}
+_COUPLING = "Capacity and reconfiguration"
 
 
 def model_mps(model) -> bytes:
@@ -147,6 +155,30 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths. "
              "[default: auto]")] = None,
+    capacity: Annotated[Optional[Capacity], typer.Option(
+        help="pooled: capacity rented per window, charged while allocated; owned: the plan "
+             "also sizes the fleet it owns, charged for the whole horizon.",
+        show_default=_DEFAULT["capacity"], rich_help_panel=_COUPLING)] = None,
+    pool_return: Annotated[Optional[float], typer.Option(
+        help="With --capacity owned: share (0–1) of owned but unallocated hardware that goes "
+             "back to a pool and is not charged to this plan (1 charges as pooled).",
+        show_default=str(_DEFAULT["pool_return"]), rich_help_panel=_COUPLING)] = None,
+    owned_idle: Annotated[Optional[OwnedIdle], typer.Option(
+        help="Owned but unallocated hardware: off (powered down) or on (draws idle power).",
+        show_default=_DEFAULT["owned_idle"], rich_help_panel=_COUPLING)] = None,
+    min_dwell: Annotated[Optional[str], typer.Option(
+        help="Hold a cache level at least this long once entered (2h, 90min; 0 = off).",
+        show_default=_DEFAULT["min_dwell"], rich_help_panel=_COUPLING)] = None,
+    max_changes_per_day: Annotated[Optional[int], typer.Option(
+        help="Most cache-level changes per day; -1 = unlimited.",
+        show_default=str(_DEFAULT["max_changes_per_day"]), rich_help_panel=_COUPLING)] = None,
+    weight_load: Annotated[Optional[float], typer.Option(
+        help="Seconds a started replica spends loading its weights at power.",
+        show_default=str(_DEFAULT["weight_load_s"]), rich_help_panel=_COUPLING)] = None,
+    tie_tolerance: Annotated[Optional[float], typer.Option(
+        help="Share of the horizon's carbon within which plans count as tied and the tie rule "
+             "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
+        show_default=str(_DEFAULT["tie_tolerance"]), rich_help_panel=_COUPLING)] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -182,10 +214,15 @@ def plan(
         "profile_dir": str(profile_dir) if profile_dir else None,
         "reuse_model": str(reuse_model) if reuse_model else None,
         "workload_shape": workload_shape,
+        "capacity": capacity.value if capacity else None, "pool_return": pool_return,
+        "owned_idle": owned_idle.value if owned_idle else None, "min_dwell": min_dwell,
+        "weight_load_s": weight_load, "tie_tolerance": tie_tolerance,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:
         values["allow_slo_violation"] = True
+    if max_changes_per_day is not None:
+        values["max_changes_per_day"] = None if max_changes_per_day < 0 else max_changes_per_day
     if drop_over_context:
         values["drop_over_context"] = True
     lv = values.pop("levels", Levels())
@@ -210,6 +247,7 @@ def plan(
             # The baselines as schedules of their own, so `greencache compare` can replay them.
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
+    files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
     files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:

@@ -1,0 +1,104 @@
+"""The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
+
+The model is solved by the MILP when anything couples windows beyond their neighbour (owned
+capacity, minimum dwell, daily change limit, best-effort windows), else by the exact chain
+programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
+(tested) in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.config import PlanOptions
+from planner.errors import InfeasibleError, SolverError
+from planner.optimize.argmin import chain_applicable, solve_chain
+from planner.optimize.candidates import prune_extra_replicas
+from planner.optimize.charges import charge
+from planner.optimize.coupling import Coupling, build_coupling
+from planner.optimize.diagnostics import iis
+from planner.optimize.model import PlanModel, build_model
+from planner.optimize.solve import SolveResult, TerminationCondition, solve
+
+
+@dataclass
+class Solved:
+    model: PlanModel
+    result: SolveResult
+    chosen: pd.DataFrame      # one charged row per window, sorted by window
+
+
+def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
+    """The scenario's coupling data for these windows and candidates."""
+    return coupling_for(opt, inputs.windowing.stats, inputs.ci, inputs.hardware,
+                        inputs.windowing.length, candidates)
+
+
+def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, length: pd.Timedelta,
+                 candidates: pd.DataFrame) -> Coupling:
+    """:func:`plan_coupling` from the window statistics themselves (``greencache check`` has
+    them from window_inputs.json, not from a trace)."""
+    window_h = float(length / pd.Timedelta(hours=1))
+    return build_coupling(
+        stats, ci, hw, candidates,
+        capacity=opt.capacity, pool_return=opt.pool_return, owned_idle=opt.owned_idle,
+        window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
+        max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
+        tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas)
+
+
+def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
+                     soft_windows=(), name: str = "greencache_plan") -> Solved:
+    """Build the model and solve it by the chain programme or the MILP, whichever applies.
+
+    In windows that must meet the SLO, candidates that miss it are dropped first: they could
+    only be chosen at zero weight, and without them the relaxation cannot mix a fast and a
+    slow candidate into a fractional "on average within SLO" one, which keeps the LP bound
+    tight (the SLO rows stay, and name the window if the model is infeasible)."""
+    model = plan_model(candidates, opt, coupling, soft_windows, name)
+    result = solve_plan_model(model, opt)
+    chosen = pd.DataFrame()
+    if result.has_solution:
+        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
+                        result.owned_drives)
+    return Solved(model, result, chosen)
+
+
+def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
+               name: str = "greencache_plan") -> PlanModel:
+    """The plan's model of these candidates (those that cannot be chosen dropped first, see
+    :func:`solve_candidates`); ``greencache check`` certifies a plan against it."""
+    soft = set(soft_windows)
+    ok = (candidates["p90_ttft_s"].to_numpy() <= opt.slo_ttft_s) & \
+        (candidates["p90_tpot_s"].to_numpy() <= opt.slo_tpot_s)
+    candidates = prune_extra_replicas(
+        candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    return build_model(candidates, opt.slo_ttft_s, opt.slo_tpot_s, soft_windows=soft_windows,
+                       coupling=coupling, name=name)
+
+
+def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
+    """The chain programme where it applies, else the MILP."""
+    if chain_applicable(model):
+        return solve_chain(model, opt.solver)
+    return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+
+
+def check_solved(result: SolveResult, model: PlanModel) -> None:
+    if result.status == TerminationCondition.optimal and result.has_solution:
+        return
+    if result.status == TerminationCondition.infeasible:
+        names = iis(model) if not model.coupling.needs_milp() else []
+        raise InfeasibleError(
+            "the solver found the plan infeasible although every window passed the pre-check"
+            + ("" if not model.coupling.needs_milp() else
+               " (the minimum dwell or the daily change limit cannot be kept with these "
+               "windows' SLO: loosen --min-dwell or --max-changes-per-day)"),
+            [f"irreducible infeasible subset: {', '.join(names[:12]) or 'not available'}"])
+    if result.status == TerminationCondition.time_limit:
+        raise SolverError(f"{result.solver} stopped at its time limit with gap "
+                          f"{result.mip_gap:.2%} ({result.termination}); raise --time-limit")
+    raise SolverError(f"{result.solver} did not solve the plan: {result.termination}")
