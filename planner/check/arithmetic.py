@@ -229,10 +229,13 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
         again[col] = pd.DatetimeIndex(again[col]).strftime(TIME_FORMAT)
     printed["slo_met"] = printed["slo_met"].astype(str).str.lower()
     again["slo_met"] = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
+    cols = schedule_mod.SCHEDULE_COLUMNS
+    printed_cols = {col: printed[col].to_numpy() for col in cols}
+    again_cols = {col: again[col].to_numpy() for col in cols}
     for t in range(len(again)):
         wrong = []
-        for col in schedule_mod.SCHEDULE_COLUMNS:
-            p, a = printed[col].iloc[t], again[col].iloc[t]
+        for col in cols:
+            p, a = printed_cols[col][t], again_cols[col][t]
             if col in decimals:
                 try:
                     p = float(p)
