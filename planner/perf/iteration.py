@@ -132,7 +132,7 @@ class DeviceParams:
 
 
 def prior_params(gpu: str, nvlink_gbps: float) -> DeviceParams:
-    """Datasheet peaks with assumed efficiencies: the first, uncalibrated model (issue 2).
+    """Datasheet peaks with assumed efficiencies: the uncalibrated prior.
 
     Assumptions: large GEMMs reach 60 % of peak, weight streaming 80 % of HBM bandwidth,
     attention 40 % of peak FLOPs and 70 % of HBM bandwidth; all-reduce 20 µs + bytes at 40 % of

@@ -8,7 +8,7 @@ throughput μ is measured (every request arriving at once; steady rate between t
 than any finite run). Each mix is then simulated at fixed fractions of its own capacity (the
 load-fraction axis). The load-0 row is the limit of a vanishing load: latencies of lone
 requests over the same request sample, loaded-idle power, no SSD traffic. Method ``analytic``:
-the closed-form M1 model (:mod:`planner.perf.analytic`), log-normal lengths only.
+the closed-form model (:mod:`planner.perf.analytic`), log-normal lengths only.
 
 Axes (a full regular grid, as :mod:`planner.perf.profile` requires):
 

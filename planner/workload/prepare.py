@@ -270,10 +270,28 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
 # a plan's inputs
 # --------------------------------------------------------------------------------------------
 
+# Candidates (window × replica count × cache level) the planner holds at once. Each costs
+# about 3 kB at its peak (profile lookups over the load buckets), so this bounds memory near
+# 3 GB; a week of 15-minute windows at the defaults is 387,072.
+MAX_CANDIDATES = 1_000_000
+
+
+def check_problem_size(windows: int, opt: PlanOptions) -> None:
+    """Refuse, before anything per window is allocated, a problem too large to hold."""
+    n = windows * opt.max_replicas * len(opt.cache_levels_tb)
+    if n > MAX_CANDIDATES:
+        raise InputDataError(
+            f"the trace spans {windows:,} windows of {opt.window}; with {opt.max_replicas} "
+            f"replica counts × {len(opt.cache_levels_tb)} cache levels that is {n:,} "
+            f"candidates, more than the {MAX_CANDIDATES:,} a plan holds: use a longer --window, "
+            "a shorter trace, fewer --cache-levels or a lower --max-replicas")
+
+
 def _windows(trace: Trace, opt: PlanOptions) -> Windowing:
     windowing = make_windows(trace, parse_window(opt.window))
     if windowing.n == 0:
         raise InputDataError("the trace yields no planning windows")
+    check_problem_size(windowing.n, opt)
     return windowing
 
 
