@@ -28,6 +28,7 @@ from planner.config import PlanOptions
 from planner.errors import GreencacheError
 from planner.grid import load_grid, window_intensity
 from planner.optimize.candidates import CandidateSet
+from planner.paths import recorded_path
 from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
@@ -77,10 +78,10 @@ def _inputs(plan: PlanFolder, located: dict[str, Path]):
     """Hardware, profile table and per-window intensity, loaded as the plan loads them."""
     opt = plan.options
     rec = plan.summary["inputs"]
-    catalog_path = located.get("catalog") or Path(rec.get("catalog", {}).get("path", ""))
-    catalog = load_catalog(catalog_path.parent if catalog_path.name else None)
+    catalog_path = located.get("catalog") or recorded_path(rec["catalog"]["path"])
+    catalog = load_catalog(catalog_path.parent)
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
-    profile_path = located.get("profile") or Path(rec["profile"]["path"])
+    profile_path = located.get("profile") or recorded_path(rec["profile"]["path"])
     profile = read_profile(profile_path)
     return hw, profile
 

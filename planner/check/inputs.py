@@ -2,8 +2,8 @@
 
 The summary's ``inputs`` section is walked generically (any entry with ``path`` and
 ``sha256``, nested or in lists), so an input a later version records is checked too. Paths are
-as the plan wrote them: relative to the folder the plan ran in, else to the data root; the
-plan's own derived files (``window_inputs.json``) relative to the plan folder.
+as the plan wrote them: shipped data as ``greencache:…`` under the data root, other files as
+given (relative to the folder the plan ran in); the plan's own derived files (``window_inputs.json``) relative to the plan folder.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
-from planner.paths import data_root, sha256_file
+from planner.paths import data_root, recorded_path, sha256_file
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 GROUP = "inputs"
@@ -37,7 +37,7 @@ def recorded_files(inputs: dict, prefix: str = "") -> list[tuple[str, str, str]]
 
 def locate(plan: PlanFolder, path: str) -> Path:
     """Where a recorded path is now (the first candidate that exists, else the first)."""
-    p = Path(path)
+    p = recorded_path(path)
     if p.name == WINDOW_INPUTS and not p.is_absolute() and len(p.parts) == 1:
         return plan.directory / p
     for candidate in (p, data_root() / p):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import pandas as pd
 
 from planner.config import PlanOptions
 from planner.errors import InputDataError
-from planner.replay_run import read_schedule, scenario_from_summary
+from planner.plan_files import read_schedule, read_summary
+from planner.replay_run import scenario_from_summary
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 
@@ -37,13 +37,7 @@ def read_plan_folder(directory: Path) -> PlanFolder:
     summary_path = directory / "summary.json"
     if not summary_path.exists():
         raise InputDataError(f"{directory} holds no summary.json: not a greencache plan folder")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputDataError(f"cannot read {summary_path}: {e}") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("inputs"), dict) \
-            or not isinstance(summary.get("totals"), dict):
-        raise InputDataError(f"{summary_path} is not a greencache plan summary")
+    summary = read_summary(summary_path)
     options = scenario_from_summary(summary_path)
     schedule = read_schedule(directory / "schedule.csv")
     return PlanFolder(directory, summary, schedule, options)
