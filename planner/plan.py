@@ -22,6 +22,7 @@ from planner.grid import load_grid, window_intensity
 from planner.optimize.candidates import CandidateSet, build_candidates
 from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
+from planner.optimize.slo import best_attainment, model_options, planned_slos, predicted_attainment
 from planner.optimize.solve import SolveResult, solve
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves
@@ -302,26 +303,41 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     labels = inputs.windowing.labels()
     progress("building candidates")
     cands = build_candidates(stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
-                             inputs.cache_levels_gb, opt.max_replicas, buckets=inputs.buckets)
-    diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
+                             inputs.cache_levels_gb, opt.max_replicas, opt.slo_ttft_s,
+                             opt.slo_tpot_s, headroom=opt.headroom, buckets=inputs.buckets)
+    ttft_bound, tpot_bound = planned_slos(opt)
+    requests = stats["requests"].to_numpy(dtype=float)
+    diagnoses = precheck(cands.frame, len(stats), labels, ttft_bound, tpot_bound)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]
+    budget = opt.slo_attainment is not None
+    if budget:
+        bad = overloaded    # the budget replaces the per-window rows
     if overloaded or (bad and not opt.allow_slo_violation):
-        lines = [d.sentence(opt.slo_ttft_s, opt.slo_tpot_s, opt.max_replicas) for d in bad]
-        what = "cannot serve the load" if overloaded else "cannot meet the SLO"
+        lines = [d.sentence(ttft_bound, tpot_bound, opt.max_replicas) for d in bad]
+        what = "cannot serve the load" if overloaded else "cannot meet the SLO" + (
+            f" less the {opt.slo_margin:.0%} planning margin (--slo-margin)"
+            if opt.slo_margin else "")
         hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
         raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s) {what}{hint}", lines[:20]
                               + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
+    short = budget and best_attainment(cands.frame, requests) < opt.slo_attainment - 1e-12
+    if short and not opt.allow_slo_violation:
+        raise InfeasibleError(
+            f"no schedule keeps {100 * opt.slo_attainment:.1f} % of the requests within both "
+            f"SLOs; the best reaches {100 * best_attainment(cands.frame, requests):.2f} % "
+            "(--allow-slo-violation plans the best reachable)", [])
 
     progress("solving the plan")
-    model = build_model(cands.frame, opt.slo_ttft_s, opt.slo_tpot_s,
-                        soft_windows=[d.window for d in bad])
+    model = build_model(cands.frame, ttft_bound, tpot_bound,
+                        soft_windows=[d.window for d in bad],
+                        **model_options(opt, requests, short))
     result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
     check_solved(result, model)
     chosen = model.candidates.iloc[result.chosen]
 
     progress("solving the baselines")
-    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb)
+    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb, requests)
     sources = [inputs.hits.source] * len(stats)
     sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
@@ -347,7 +363,8 @@ def check_solved(result: SolveResult, model: PlanModel) -> None:
     raise SolverError(f"{result.solver} did not solve the plan: {result.termination}")
 
 
-def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray) -> dict:
+def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray,
+                    requests: np.ndarray) -> dict:
     """The deployments the plan is compared against, on the same windows and candidates, each
     with its replica count still chosen per window to meet the SLO:
 
@@ -370,23 +387,31 @@ def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray
                                    "note": "some window has no stable configuration at "
                                            "this cache size"}
             continue
-        per_level[level_gb] = solve_fixed_level(sub, opt, level_gb)
+        per_level[level_gb] = solve_fixed_level(sub, opt, level_gb, requests)
     solved = [b for b in per_level.values() if "total_kgco2e" in b]
     out = {"no_cache": per_level[0.0] if 0.0 in per_level else
            {"status": "not a level", "note": "0 is not among --cache-levels"},
            "max_cache": per_level[float(levels_gb.max())]}
-    out["static_cache"] = min(solved, key=lambda b: (b["slo_violated_windows"],
-                                                     b["total_kgco2e"])) if solved else \
+    target = opt.slo_attainment if opt.slo_attainment is not None else 0.0
+    out["static_cache"] = min(solved, key=lambda b: (
+        b["slo_violated_windows"], b["predicted_slo_attainment"] < target - 1e-9,
+        b["total_kgco2e"])) if solved else \
         {"status": "unservable", "note": "no cache size serves every window"}
     return out
 
 
-def solve_fixed_level(sub: pd.DataFrame, opt: PlanOptions, level_gb: float) -> dict:
+def solve_fixed_level(sub: pd.DataFrame, opt: PlanOptions, level_gb: float,
+                      requests: np.ndarray) -> dict:
+    """One cache level all the time, under the scenario's SLO mode, best-effort."""
     n = int(sub["window"].max()) + 1
-    soft = [d.window for d in precheck(sub, n, [str(t) for t in range(n)], opt.slo_ttft_s,
-                                       opt.slo_tpot_s) if not d.feasible]
-    m = build_model(sub, opt.slo_ttft_s, opt.slo_tpot_s, soft_windows=soft,
-                    name=f"baseline_{level_gb:g}GB")
+    ttft_bound, tpot_bound = planned_slos(opt)
+    budget = opt.slo_attainment is not None
+    soft = [] if budget else [
+        d.window for d in precheck(sub, n, [str(t) for t in range(n)], ttft_bound, tpot_bound)
+        if not d.feasible]
+    short = budget and best_attainment(sub, requests) < opt.slo_attainment - 1e-12
+    m = build_model(sub, ttft_bound, tpot_bound, soft_windows=soft,
+                    name=f"baseline_{level_gb:g}GB", **model_options(opt, requests, short))
     r = solve(m, opt.solver, opt.time_limit_s, opt.mip_gap)
     if not r.has_solution:
         return {"cache_gb": level_gb, "status": r.status, "note": r.termination}
@@ -394,7 +419,8 @@ def solve_fixed_level(sub: pd.DataFrame, opt: PlanOptions, level_gb: float) -> d
     viol = int(sum(1 for t in r.ttft_excess
                    if r.ttft_excess[t] > 1e-9 or r.tpot_excess[t] > 1e-9))
     return {"cache_gb": level_gb, "status": r.status, "chosen": ch,
-            "slo_violated_windows": viol, **_totals(ch)}
+            "slo_violated_windows": viol,
+            "predicted_slo_attainment": predicted_attainment(ch, requests), **_totals(ch)}
 
 
 def _totals(ch: pd.DataFrame) -> dict:
@@ -447,13 +473,23 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
         "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
                     "slo_met": int(sched["slo_met"].sum()),
                     "slo_violated": int((~sched["slo_met"]).sum())},
+        "slo": {"mode": ("attainment budget" if opt.slo_attainment is not None
+                         else "per-window p90"),
+                "slo_attainment": opt.slo_attainment,
+                "planned_p90_bounds_s": (None if opt.slo_attainment is not None else
+                                         [_r(x) for x in planned_slos(opt)]),
+                "predicted_slo_attainment": _r(predicted_attainment(
+                    chosen, inputs.windowing.stats["requests"].to_numpy())),
+                "headroom": opt.headroom,
+                "candidates_over_headroom": cands.over_headroom},
         "totals": {**{k: _r(v) for k, v in tot.items()}, "by_component_kgco2e": comp,
                    "gpu_hours": _r((chosen["gpus"].to_numpy() * hours).sum()),
                    "cache_tb_hours": _r((chosen["cache_gb"].to_numpy() / 1000 * hours).sum())},
         "explanation": explain(tot, comp, base_out),
         "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
-        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable),
-                       "unstable": cands.unstable, "pruned_dominated": cands.pruned,
+        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable
+                                         + cands.over_headroom),
+                       "unstable": cands.unstable, "over_headroom": cands.over_headroom, "pruned_dominated": cands.pruned,
                        "in_model": int(len(cands.frame))},
         "baselines": base_out,
         "modelled": {
@@ -462,6 +498,9 @@ def build_summary(inputs: PlanInputs, cands: CandidateSet, result: SolveResult,
             "hit_rate_source": inputs.hits.source,
             "latency_and_power": (f"modelled: profile table ({inputs.profile.meta.get('method')})"
                                   if inputs.profile.modelled else "measured profile table"),
+            "within_slo_share": "modelled: each burst bucket's TTFT and TPOT distributions "
+                                "through the table's p50, p90 and p99, taken independent "
+                                "within a bucket",
         },
         "notes": list(inputs.notes),
         "run": {"solver_runtime_s": round(result.runtime_s, 4)},

@@ -113,6 +113,15 @@ def plan(
         help="Solver time limit, seconds. [default: 300]")] = None,
     mip_gap: Annotated[Optional[float], typer.Option(
         help="Relative MIP gap tolerance. [default: 1e-6]")] = None,
+    slo_attainment: Annotated[Optional[float], typer.Option(
+        help="Plan for this share of the horizon's requests within both SLOs (e.g. 0.9) "
+             "instead of every window's p90; modelled per window and configuration.")] = None,
+    slo_margin: Annotated[Optional[float], typer.Option(
+        help="Per-window p90 mode: plan each p90 for (1 - margin) x its SLO, against the "
+             "prediction's own error. [default: 0.1]")] = None,
+    headroom: Annotated[Optional[float], typer.Option(
+        help="Largest share of a replica's capacity any one-minute burst may load "
+             "(the profile table's load fraction). [default: 0.85]")] = None,
     allow_slo_violation: Annotated[bool, typer.Option(
         "--allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.")] = False,
@@ -157,6 +166,7 @@ def plan(
         "model": model, "gpu": gpu, "tp": tp, "ssd": ssd,
         "cache_levels_tb": parse_levels(cache_levels) if cache_levels else None,
         "max_replicas": max_replicas, "slo_ttft_s": slo_ttft, "slo_tpot_s": slo_tpot,
+        "slo_attainment": slo_attainment, "slo_margin": slo_margin, "headroom": headroom,
         "pue": pue, "solver": solver.value if solver else None, "time_limit_s": time_limit,
         "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
         "profile_dir": str(profile_dir) if profile_dir else None,

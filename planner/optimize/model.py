@@ -2,7 +2,8 @@
 
 Sets: windows t; candidates k ∈ K_t of window t (replicas n, cache level c); S ⊆ windows the
 "soft" windows that no candidate can serve within the SLO (empty unless best effort is asked
-for). Data per candidate: carbon_k (kgCO2e), ttft_k and tpot_k (p90, seconds).
+for). Data per candidate: carbon_k (kgCO2e), ttft_k and tpot_k (p90, seconds), a_k (modelled
+share of the window's requests within both SLOs); per window: requests r_t.
 
     min   Σ_k carbon_k · choose_k                                   carbon_kgco2e
     s.t.  Σ_{k ∈ K_t} choose_k = 1                                  one_config(t)
@@ -14,6 +15,15 @@ Best effort is lexicographic, solved in two phases (``solve.py``): first the lea
 excess E* = min Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot), then the least
 carbon subject to ``slo_excess_budget``: that sum ≤ E*. Latency is never traded for carbon, and
 windows that can meet the SLO keep it as a hard constraint.
+
+The SLO is either per window (the rows above, the default) or a budget over the horizon that
+replaces them (``--slo-attainment F``):
+
+          Σ_t Σ_{k ∈ K_t} r_t · (1 − a_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]
+                                                                    slo_attainment_budget
+
+Best effort (``shortfall`` ≥ 0, requests) only when no schedule reaches F; phase 1 then
+minimises shortfall / Σ_t r_t.
 
 Optional coupling (a static planner's single cache size for the whole horizon):
 
@@ -45,15 +55,25 @@ class PlanModel:
     tpot_excess: dict[int, pulp.LpVariable] = field(default_factory=dict)
     cache_level: dict[int, pulp.LpVariable] = field(default_factory=dict)
     carbon: pulp.LpAffineExpression | None = None
+    attainment_shortfall: pulp.LpVariable | None = None
+    total_requests: float = 0.0
 
     @property
     def soft_windows(self) -> list[int]:
         return sorted(self.ttft_excess)
 
+    @property
+    def best_effort(self) -> bool:
+        """Whether the model has slack to minimise before carbon (two-phase solve)."""
+        return bool(self.ttft_excess) or self.attainment_shortfall is not None
+
     def excess(self) -> pulp.LpAffineExpression:
-        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)."""
+        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)
+        [+ shortfall / Σ_t r_t]."""
         terms = [(v, 1.0 / self.slo_ttft_s) for v in self.ttft_excess.values()]
         terms += [(v, 1.0 / self.slo_tpot_s) for v in self.tpot_excess.values()]
+        if self.attainment_shortfall is not None:
+            terms.append((self.attainment_shortfall, 1.0 / max(self.total_requests, 1.0)))
         return pulp.LpAffineExpression(terms)
 
 
@@ -96,6 +116,22 @@ def define_slo_constraints(m: PlanModel, groups) -> None:
             m.problem += (expr <= slo, f"{name}(t={t})")
 
 
+def define_attainment_budget(m: PlanModel, requests, target: float,
+                             best_effort: bool = False) -> None:
+    """Σ_t Σ_{k ∈ K_t} r_t · (1 − a_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]: at most a
+    share 1 − F of the horizon's requests outside the SLOs, with a_k the candidate's modelled
+    ``within_slo_share`` and r_t its window's requests (``requests`` indexed by window)."""
+    r = np.asarray(requests, dtype=float)
+    cand = m.candidates
+    miss = r[cand["window"].to_numpy()] * (1.0 - cand["within_slo_share"].to_numpy())
+    m.total_requests = float(r.sum())
+    expr = pulp.LpAffineExpression([(v, float(x)) for v, x in zip(m.choose, miss) if x > 0])
+    if best_effort:
+        m.attainment_shortfall = m.problem.add_variable("attainment_shortfall", lowBound=0)
+        expr = expr - m.attainment_shortfall
+    m.problem += (expr <= (1.0 - target) * m.total_requests, "slo_attainment_budget")
+
+
 def define_static_cache_constraints(m: PlanModel, levels) -> None:
     """Σ_{n} choose(t,n,c) ≤ cache_level(c) for every (t, c) and Σ_c cache_level(c) = 1:
     one cache size for all windows."""
@@ -119,9 +155,12 @@ def define_objective(m: PlanModel) -> None:
 
 
 def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, *,
-                soft_windows=(), static_cache: bool = False,
+                soft_windows=(), static_cache: bool = False, attainment: float | None = None,
+                requests=None, attainment_best_effort: bool = False,
                 name: str = "greencache_plan") -> PlanModel:
-    """Assemble the MILP of the module docstring from the candidate table."""
+    """Assemble the MILP of the module docstring from the candidate table. With
+    ``attainment`` F the horizon budget (``requests`` per window) replaces the per-window
+    p90 rows."""
     cand = candidates.reset_index(drop=True)
     m = PlanModel(problem=pulp.LpProblem(name, pulp.LpMinimize), candidates=cand, choose=[],
                   slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s)
@@ -130,7 +169,10 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
     define_slack_variables(m, [t for t in soft_windows if t in groups])
     define_objective(m)
     define_one_config_constraints(m, groups)
-    define_slo_constraints(m, groups)
+    if attainment is None:
+        define_slo_constraints(m, groups)
+    else:
+        define_attainment_budget(m, requests, attainment, attainment_best_effort)
     if static_cache:
         define_static_cache_constraints(m, sorted(cand["level"].unique()))
     return m

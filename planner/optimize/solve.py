@@ -68,13 +68,14 @@ def quiet_stdout():
 
 def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
           mip_gap: float = 1e-6, threads: int | None = None) -> SolveResult:
-    """Least carbon; with soft windows, lexicographically: least SLO excess first (phase 1),
-    then least carbon within that excess (phase 2, ``slo_excess_budget``)."""
+    """Least carbon; with soft windows or an attainment shortfall, lexicographically: least
+    SLO excess first (phase 1), then least carbon within that excess (phase 2,
+    ``slo_excess_budget``)."""
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose highs or cbc")
     run = _solve_highs if solver == "highs" else _solve_cbc
     t0 = time.perf_counter()
-    if m.soft_windows:
+    if m.best_effort:
         m.problem.setObjective(m.excess())
         first = run(m, time_limit_s, mip_gap, threads)
         if not first[-1]:
