@@ -20,6 +20,19 @@ the longest prompts, and real traces differ there: with log-normal lengths of th
 replayed Azure-week window's p90 TTFT rose from 0.66 s to 0.92 s (docs/perf-model.md,
 "Prediction against replay").
 
+Default headroom, 0.85, and p90 margin, 0.1 (README "SLO attainment and margins";
+``bench/attainment.py`` measures them against replay): a window whose busiest minutes loaded
+its one replica at 0.91 of the table's capacity replayed at 2.3× its predicted p90 TPOT (the
+queue a busy minute builds outlasts it; the steady-state table cannot see that), while every
+replayed configuration up to 0.85 kept its SLO. Replica counts are whole, so the cheapest plan
+sits just under the SLO line, where the prediction's own error decides: on the Mooncake hour
+p90 TTFTs predicted at 4.89–4.95 s replayed at 5.08–5.15 s (SLO 5 s). Both defaults are one
+step above the smallest value with no failure in the sweep (0.9, 0.05).
+
+Default SLO mode, per-window p90 rather than an attainment budget: it holds in every window
+(a horizon budget lets the optimiser serve the dirtiest hours worse, every day) and it reads
+what the tables measure, where the budget reads a modelled within-SLO share.
+
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
 hour, Mooncake conversation ≈31 TB of unique blocks).
@@ -34,9 +47,6 @@ from pathlib import Path
 from planner.catalog import LEVELS, Levels
 from planner.errors import InputDataError, UsageError
 
-# Measured against replay (README "SLO attainment and margins"): a burst bucket above 0.85 of
-# the table's capacity replayed up to 2.5× its predicted p90 TPOT; predictions just under the
-# SLO line replayed up to 4 % above it on the Mooncake hour.
 DEFAULT_HEADROOM = 0.85
 DEFAULT_SLO_MARGIN = 0.1
 DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
