@@ -49,6 +49,8 @@ from planner.errors import InputDataError, UsageError
 
 DEFAULT_HEADROOM = 0.85
 DEFAULT_SLO_MARGIN = 0.1
+# Units a trace's numeric relative timestamps may be in, as seconds per unit.
+TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 EVICTION_POLICIES = ("lru", "lcs")
 
@@ -58,6 +60,9 @@ class PlanOptions:
     trace: str
     grid: str = "FR"
     trace_format: str | None = None
+    block_size: int | None = None     # tokens per hash id; None = the trace format's own
+    timestamp_unit: str | None = None  # s, ms or us for numeric timestamps; None = the format's
+    drop_over_context: bool = False   # drop (and count) prompts beyond the model's context
     scale: float = 1.0                # rate series only: multiplies every count
     series: str | None = None         # rate series only: BurstGPT log type / ServeGen model
     ci_basis: str = "lifecycle"
@@ -110,6 +115,12 @@ class PlanOptions:
                              f"{self.workload_shape!r}")
         if not (self.burst_window_s == 0 or 1 <= self.burst_window_s <= 3600):
             raise UsageError("--burst-window must be 0 (off) or 1..3600 seconds")
+        if self.block_size is not None and not 1 <= self.block_size <= 1 << 20:
+            raise UsageError(f"--block-size must be within 1..{1 << 20:,} tokens, got "
+                             f"{self.block_size}")
+        if self.timestamp_unit is not None and self.timestamp_unit not in TIMESTAMP_UNITS:
+            raise UsageError(f"--timestamp-unit must be one of {', '.join(TIMESTAMP_UNITS)}, "
+                             f"got {self.timestamp_unit!r}")
         if not 0 < self.scale <= 1000:
             raise UsageError(f"--scale must be within (0, 1000], got {self.scale}")
         if not 0 < self.time_limit_s <= 86_400:

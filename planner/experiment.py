@@ -24,7 +24,8 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.evaluate import SimulatedReplica, account, serve
 from planner.grid import window_intensity
-from planner.plan import PlanResult, run_plan, workload_key
+from planner.plan import PlanResult, run_plan
+from planner.workload.prepare import workload_key
 
 WEEK = "examples/invocations_ten_second_Conversation.csv"
 ZONES = ("FR", "DE", "GB", "US-CAL-CISO", "US-TEX-ERCO", "US-MIDA-PJM", "US-NY-NYIS", "CA-ON",
@@ -72,7 +73,10 @@ class Replayer:
 
     def __call__(self, result: PlanResult, schedule: pd.DataFrame, opt: PlanOptions) -> Replayed:
         inputs = result.inputs
-        key = (opt.gpu, opt.tp, opt.ssd, workload_key(opt),
+        # LCS evicts by the grid's carbon intensity, so under it the grid is part of the key.
+        lcs_key = ((opt.grid, opt.ci_basis, opt.levels.ssd_embodied, opt.pue)
+                   if inputs.eviction is not None else None)
+        key = (opt.gpu, opt.tp, opt.ssd, workload_key(opt), lcs_key,
                schedule["replicas"].to_numpy().tobytes(),
                schedule["cache_gb"].to_numpy().tobytes())
         if key in self.cache:
@@ -83,7 +87,8 @@ class Replayer:
                 self.sims[sim_key] = SimulatedReplica(*sim_key)
             t0 = time.perf_counter()
             self.cache[key] = serve(inputs.trace, schedule, inputs.hardware, self.sims[sim_key],
-                                    inputs.kv_bytes_per_token, policy=opt.eviction)
+                                    inputs.kv_bytes_per_token, policy=opt.eviction,
+                                    lcs=inputs.eviction)
             self.seconds += time.perf_counter() - t0
             self.log(f"    replayed a schedule in {time.perf_counter() - t0:.0f} s")
             while len(self.cache) > self.keep:

@@ -1,4 +1,4 @@
-"""Where the shipped data lives.
+"""Where the shipped data lives, and how a summary names the files it read.
 
 The card's layout keeps profiles/, grids/ and examples/ at the repository root, beside the
 package, so that data files are reviewable on their own. ``GREENCACHE_DATA`` points elsewhere
@@ -7,6 +7,7 @@ package, so that data files are reviewable on their own. ``GREENCACHE_DATA`` poi
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -26,3 +27,21 @@ def grids_dir() -> Path:
 
 def examples_dir() -> Path:
     return data_root() / "examples"
+
+
+def sha256_file(path: Path) -> str:
+    """The file's SHA-256, so a summary identifies exactly what it read."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def rel_path(p: Path) -> str:
+    """Paths in a summary are relative to the working directory when possible, so the
+    summary does not change with where the repository was cloned."""
+    try:
+        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)

@@ -1,5 +1,6 @@
-"""Setting up a replay from a plan's outputs: the scenario, the trace, the grid and the
-replica simulator, then :func:`planner.evaluate.replay` per schedule.
+"""Replaying a plan's outputs: the scenario from its summary, the replay's inputs from the one
+workload-preparation path (:func:`planner.workload.prepare.prepare_replay`), then
+:func:`planner.evaluate.replay` per schedule.
 
 ``simulate`` replays one schedule; ``compare`` replays the plan and its three baselines
 (written by ``plan`` under ``baselines/``) on the same trace and reports what each delivers.
@@ -8,18 +9,19 @@ replica simulator, then :func:`planner.evaluate.replay` per schedule.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planner.catalog import Levels, load_catalog, resolve
+from planner.catalog import Levels
 from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.evaluate import ReplayResult, replay
-from planner.grid import load_grid, window_intensity
+from planner.grid import window_intensity
 from planner.schedule import SCHEDULE_COLUMNS, window_csv
+from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
               ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"))
@@ -68,56 +70,13 @@ def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
     return PlanOptions(**values).validate()
 
 
-@dataclass
-class ReplaySetup:
-    options: PlanOptions
-    trace: object
-    hardware: object
-    kv_bytes_per_token: int
-    replica_model: object
-    series: object
-    notes: list
-
-
-def prepare(opt: PlanOptions, progress=lambda msg: None) -> ReplaySetup:
-    """The trace (with the same synthesised prefixes as the plan), hardware and simulator."""
-    from planner.plan import place_trace
-    from planner.workload.hitcurve import synthesize_prefixes
-    from planner.workload.load import load_workload
-
-    from planner.evaluate import SimulatedReplica
-
-    progress("reading trace")
-    trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
-                          series=opt.series)
-    series = load_grid(opt.grid, opt.ci_basis)
-    trace = place_trace(trace, opt.start, series)
-    if not trace.has_prefixes:
-        from planner.workload.reuse_model import load_reuse_params
-
-        progress("synthesising prefixes")
-        params = load_reuse_params(opt.reuse_model) if opt.reuse_model else None
-        trace = synthesize_prefixes(trace, seed=opt.seed, params=params)
-    catalog = load_catalog()
-    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
-    kv = catalog.model(opt.model).kv_bytes_per_token()
-    sim = SimulatedReplica(opt.model, opt.gpu, opt.tp, opt.ssd)
-    return ReplaySetup(opt, trace, hw, kv, sim, series, list(trace.notes) + list(series.notes))
-
-
 def replay_schedule(setup: ReplaySetup, schedule: pd.DataFrame, progress=None) -> ReplayResult:
     opt = setup.options
     wi = window_intensity(setup.series, pd.DatetimeIndex(schedule["window_start"]),
                           pd.DatetimeIndex(schedule["window_end"]))
-    lcs = None
-    if opt.eviction == "lcs":
-        from planner.workload.eviction import lcs_params_from_catalog
-
-        lcs = lcs_params_from_catalog(opt.model, opt.ssd, wi.values, gpu=opt.gpu,
-                                      level=opt.levels.ssd_embodied, pue=setup.hardware.pue)
     result = replay(setup.trace, schedule, wi.values, setup.hardware, setup.replica_model,
                     setup.kv_bytes_per_token, opt.slo_ttft_s, opt.slo_tpot_s,
-                    policy=opt.eviction, lcs=lcs, progress=progress)
+                    policy=opt.eviction, lcs=setup.eviction(wi.values), progress=progress)
     result.notes.extend(wi.notes)
     return result
 

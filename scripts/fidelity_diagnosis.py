@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from planner.evaluate import route, schedule_windows  # noqa: E402
 from planner.perf.lengths import draw_lengths  # noqa: E402
 from planner.perf.params import load_params  # noqa: E402
-from planner.replay_run import prepare, read_schedule, scenario_from_summary  # noqa: E402
+from planner.replay_run import read_schedule, scenario_from_summary  # noqa: E402
+from planner.workload.prepare import prepare_replay  # noqa: E402
 from planner.workload.eviction import simulate_cache  # noqa: E402
 
 VARIANTS = ("replay", "uniform hits", "reuse rule", "log-normal", "Poisson")
@@ -118,7 +119,7 @@ def main(argv=None) -> int:
     ap.add_argument("--windows", default=None, help="window indices (default: all)")
     args = ap.parse_args(argv)
     sched = read_schedule(args.plan / "schedule.csv")
-    setup = prepare(scenario_from_summary(args.plan / "summary.json"))
+    setup = prepare_replay(scenario_from_summary(args.plan / "summary.json"))
     win = schedule_windows(setup.trace, sched)
     replica = route(setup.trace, win, sched["replicas"].to_numpy())
     cache_gb = sched["cache_gb"].to_numpy(dtype=float)

@@ -14,8 +14,8 @@ from planner.config import PlanOptions
 def fake(monkeypatch):
     calls = []
 
-    def serve(trace, schedule, hardware, sim, kv, policy):
-        calls.append(schedule["cache_gb"].tolist())
+    def serve(trace, schedule, hardware, sim, kv, policy, lcs=None):
+        calls.append((schedule["cache_gb"].tolist(), policy, lcs))
         return SimpleNamespace(hours=np.ones(len(schedule)))
 
     def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot):
@@ -34,7 +34,7 @@ def sched(cache):
 def test_replays_are_cached_per_workload_and_bounded(monkeypatch):
     calls = fake(monkeypatch)
     result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
-                                                    kv_bytes_per_token=1))
+                                                    kv_bytes_per_token=1, eviction=None))
     opt = PlanOptions(trace="week.csv", grid="FR")
     r = experiment.Replayer(lambda m: None, keep=2)
     a, b, c = sched(0.0), sched(8000.0), sched(64000.0)
@@ -50,3 +50,18 @@ def test_replays_are_cached_per_workload_and_bounded(monkeypatch):
     assert len(calls) == 4 and len(r.cache) == 2
     r(result, a, replace(opt, scale=0.5))   # another workload: replayed, never shared
     assert len(calls) == 5
+
+
+def test_lcs_replays_evict_by_the_plans_parameters_and_are_not_shared_across_grids(monkeypatch):
+    calls = fake(monkeypatch)
+    params = object()   # the plan's LcsParams, passed through as they are
+    result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
+                                                    kv_bytes_per_token=1, eviction=params))
+    opt = PlanOptions(trace="week.csv", grid="FR", eviction="lcs")
+    r = experiment.Replayer(lambda m: None, keep=4)
+    r(result, sched(8000.0), opt)
+    assert calls[-1][1:] == ("lcs", params)
+    r(result, sched(8000.0), replace(opt, slo_ttft_s=5.0))    # same grid: cached
+    assert len(calls) == 1
+    r(result, sched(8000.0), replace(opt, grid="DE"))         # LCS depends on the grid
+    assert len(calls) == 2

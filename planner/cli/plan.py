@@ -11,7 +11,7 @@ import typer
 
 from planner.catalog import Levels
 from planner.cli.common import app, console, err_console, handle_errors
-from planner.config import PlanOptions, load_scenario
+from planner.config import TIMESTAMP_UNITS, PlanOptions, load_scenario
 from planner.errors import UsageError
 from planner.outputs import OutputSet
 
@@ -19,10 +19,14 @@ from planner.outputs import OutputSet
 class TraceFormat(str, Enum):
     azure = "azure"
     mooncake = "mooncake"
+    bailian = "bailian"
     generic = "generic"
     azure_counts = "azure-counts"
     burstgpt = "burstgpt"
     servegen = "servegen"
+
+
+TimestampUnit = Enum("TimestampUnit", {u: u for u in TIMESTAMP_UNITS}, type=str)
 
 
 class Basis(str, Enum):
@@ -67,12 +71,25 @@ def parse_levels(text: str) -> tuple[float, ...]:
 @handle_errors
 def plan(
     trace: Annotated[Optional[Path], typer.Option(
-        "--trace", help="Request trace: Azure CSV, Mooncake JSONL or generic CSV.")] = None,
+        "--trace", help="Request trace: Azure CSV, Mooncake or Qwen/Bailian JSONL, or generic "
+        "CSV.")] = None,
     grid: Annotated[Optional[str], typer.Option(
         help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file. "
              "[default: FR]")] = None,
     trace_format: Annotated[Optional[TraceFormat], typer.Option(
         help="Override format detection.")] = None,
+    block_size: Annotated[Optional[int], typer.Option(
+        help="Tokens per hash id, for traces that record hash ids.",
+        show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian",
+        rich_help_panel="Inputs")] = None,
+    timestamp_unit: Annotated[Optional[TimestampUnit], typer.Option(
+        help="Unit of the numeric timestamps of JSONL traces; spans or rates implausible in "
+             "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
+        rich_help_panel="Inputs")] = None,
+    drop_over_context: Annotated[bool, typer.Option(
+        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
+        "context, and say how many (else the first is refused).", show_default=True,
+        rich_help_panel="Inputs")] = False,
     scale: Annotated[Optional[float], typer.Option(
         help="Rate series only: multiply every count (size the load). [default: 1]")] = None,
     series: Annotated[Optional[str], typer.Option(
@@ -160,6 +177,8 @@ def plan(
     given = {
         "trace": str(trace) if trace else None, "grid": grid,
         "trace_format": trace_format.value if trace_format else None,
+        "block_size": block_size,
+        "timestamp_unit": timestamp_unit.value if timestamp_unit else None,
         "scale": scale, "series": series,
         "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
         "burst_window_s": burst_window,
@@ -176,6 +195,8 @@ def plan(
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:
         values["allow_slo_violation"] = True
+    if drop_over_context:
+        values["drop_over_context"] = True
     lv = values.pop("levels", Levels())
     lv = Levels(**{**lv.__dict__, **{k: v.value for k, v in (
         ("ssd_embodied", ssd_embodied), ("gpu_embodied", gpu_embodied),

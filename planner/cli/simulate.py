@@ -14,11 +14,12 @@ from planner.cli.common import app, console, err_console, handle_errors
 
 def _setup(summary: Path, trace: Optional[Path], grid: Optional[str], seed: Optional[int],
            status):
-    from planner.replay_run import prepare, scenario_from_summary
+    from planner.replay_run import scenario_from_summary
+    from planner.workload.prepare import prepare_replay
 
     opt = scenario_from_summary(summary, trace=str(trace) if trace else None, grid=grid,
                                 seed=seed)
-    return prepare(opt, progress=lambda m: status.update(f"{m}…"))
+    return prepare_replay(opt, progress=lambda m: status.update(f"{m}…"))
 
 
 @app.command("simulate")

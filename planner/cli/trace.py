@@ -19,9 +19,6 @@ trace_app = typer.Typer(help="Inspect traces and compute their KV-cache hit-rate
                         no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
-RELATIVE_ORIGIN = "1970-01-01T00:00:00Z"
-
-
 class Policy(str, enum.Enum):
     lru = "lru"
     lcs = "lcs"
@@ -37,13 +34,20 @@ class Level(str, enum.Enum):
 # shared options and helpers
 # ------------------------------------------------------------------------------------------
 
-TraceFile = Annotated[Path, typer.Argument(help="Request trace: Azure CSV, Mooncake JSONL or "
-                                                "generic CSV (format detected).")]
+TraceFile = Annotated[Path, typer.Argument(help="Request trace: Azure CSV, Mooncake or "
+                                                "Qwen/Bailian JSONL, or generic CSV (format "
+                                                "detected).")]
 TraceFormat = Annotated[Optional[str], typer.Option(
-    "--trace-format", help="Override format detection: azure, mooncake or generic.")]
+    "--trace-format", help="Override format detection: azure, mooncake, bailian or generic.")]
+BlockSize = Annotated[Optional[int], typer.Option(
+    help="Tokens per hash id, for traces that record hash ids.",
+    show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian")]
+TimestampUnit = Annotated[Optional[str], typer.Option(
+    help="Unit of the numeric timestamps of JSONL traces (s, ms or us); spans or rates "
+         "implausible in it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian")]
 Start = Annotated[Optional[str], typer.Option(
     help="UTC time to place a trace with relative timestamps (Mooncake) at, e.g. "
-         f"2024-01-01T00:00Z. [default: {RELATIVE_ORIGIN}]")]
+         "2024-01-01T00:00Z.", show_default="1 January of the default grid's last year, as plan")]
 Seed = Annotated[int, typer.Option(
     help="Seed of the reuse model when the trace records no prefixes (Azure).")]
 ReuseModel = Annotated[Optional[Path], typer.Option(
@@ -67,30 +71,21 @@ def progress_bar(description: str):
 
 
 def load_placed_trace(path: Path, fmt: str | None, start: str | None, seed: int,
-                      reuse_model: Path | None):
-    """Read a trace, place relative timestamps, synthesise prefixes when it records none."""
-    import pandas as pd
-
+                      reuse_model: Path | None, block_size: int | None = None,
+                      timestamp_unit: str | None = None):
+    """Read a trace, place relative timestamps as `plan` does (the default grid's last year
+    unless --start), synthesise prefixes when it records none."""
+    from planner.config import PlanOptions
+    from planner.grid import load_grid
+    from planner.workload.prepare import place_trace, with_prefixes
     from planner.workload.readers import read_trace
-    from planner.workload.reuse_model import load_reuse_params, synthesize_prefixes
 
-    trace = read_trace(path, fmt)
-    if trace.start is None or start is not None:
-        text = start or RELATIVE_ORIGIN
-        try:
-            ts = pd.Timestamp(text)
-        except ValueError:
-            raise UsageError(f"cannot read --start {text!r}; write e.g. 2024-01-01T00:00Z") \
-                from None
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        note = None
-        if trace.start is None:
-            note = (f"{trace.name} has relative timestamps; placed at "
-                    f"{ts:%Y-%m-%dT%H:%M:%SZ}" + ("" if start else " (pass --start to move it)"))
-        trace = trace.with_start(ts.as_unit("ns"), note)
-    if not trace.has_prefixes:
-        trace = synthesize_prefixes(trace, seed=seed, params=load_reuse_params(reuse_model))
-    return trace
+    trace = read_trace(path, fmt, block_size=block_size, timestamp_unit=timestamp_unit)
+    if trace.start is None:
+        trace = place_trace(trace, start, load_grid(PlanOptions.grid))
+    elif start is not None:
+        place_trace(trace, start, None)  # refuses --start for absolute timestamps
+    return with_prefixes(trace, seed, reuse_model)
 
 
 def kv_bytes(model: str | None) -> int:
@@ -142,6 +137,8 @@ def inspect(
     window: Annotated[str, typer.Option(help="Window length for the rate table, e.g. 1h, "
                                              "15min.")] = "1h",
     trace_format: TraceFormat = None,
+    block_size: BlockSize = None,
+    timestamp_unit: TimestampUnit = None,
     start: Start = None,
     seed: Seed = 0,
     reuse_model: ReuseModel = None,
@@ -158,7 +155,8 @@ def inspect(
 
     length = parse_window(window)
     kv = kv_bytes(model)
-    trace = load_placed_trace(file, trace_format, start, seed, reuse_model)
+    trace = load_placed_trace(file, trace_format, start, seed, reuse_model, block_size,
+                              timestamp_unit)
     windowing = make_windows(trace, length)
     with progress_bar("reuse pass") as progress:
         s = describe_trace(trace, windowing, kv, progress)
@@ -243,6 +241,8 @@ def hitcurve(
         help="Prefill energy per token for LCS, J. [default: estimated from the model's size "
              "on an H100 at 45 % MFU]")] = None,
     trace_format: TraceFormat = None,
+    block_size: BlockSize = None,
+    timestamp_unit: TimestampUnit = None,
     start: Start = None,
     seed: Seed = 0,
     reuse_model: ReuseModel = None,
@@ -269,7 +269,8 @@ def hitcurve(
     caps = parse_capacities(capacities) if capacities is not None else None
     length = parse_window(window) if window else None
     kv = kv_bytes(model)
-    trace = load_placed_trace(file, trace_format, start, seed, reuse_model)
+    trace = load_placed_trace(file, trace_format, start, seed, reuse_model, block_size,
+                              timestamp_unit)
     if length is not None:
         w = make_windows(trace, length)
         request_window, n, stats = w.request_window, w.n, w.stats

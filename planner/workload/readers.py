@@ -1,4 +1,5 @@
-"""Trace readers: Azure LLM inference CSV, Mooncake JSONL and a documented generic CSV.
+"""Trace readers: Azure LLM inference CSV, Mooncake and Qwen/Bailian JSONL and a documented
+generic CSV.
 
 Every reader returns a :class:`Trace` or raises :class:`InputDataError` whose message names the
 file and, for a malformed row, its line number (line 1 is the header of a CSV file).
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from planner.config import TIMESTAMP_UNITS
 from planner.errors import InputDataError, UsageError
 from planner.workload.trace import (
     DEFAULT_BLOCK_TOKENS,
@@ -29,30 +31,81 @@ MAX_TOKENS = 2_097_152
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 GENERIC_REQUIRED = ("input_tokens", "output_tokens")
-TRACE_FORMATS = ("azure", "mooncake", "generic")
+TRACE_FORMATS = ("azure", "mooncake", "bailian", "generic")
+
+UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
+# The JSONL formats' own block size (tokens per hash id) and timestamp unit, as published:
+# Mooncake (FAST'25) 512-token blocks and milliseconds; Qwen/Bailian (ATC'25, e.g.
+# qwen_traceA_blksz_16.jsonl) 16-token blocks and seconds.
+JSONL_DEFAULTS = {"mooncake": (512, "ms"), "bailian": (16, "s")}
+# Keys that only a Qwen/Bailian record has: it is told from Mooncake by them.
+BAILIAN_KEYS = ("chat_id", "parent_chat_id")
+
+# A request trace averaging more than this many requests a second is not plausible: the busiest
+# public traces average tens (Azure 2024 conversation: 75 req/s in its busiest hour), and a
+# trace in seconds read as milliseconds is a thousand times denser than it is. Checked from
+# this many requests on, so a handful of requests close together is not refused.
+MAX_MEAN_RATE_RPS = 1000.0
+RATE_CHECK_MIN_REQUESTS = 100
+# Nor is a request trace longer than a year (a trace in milliseconds read as seconds is a
+# thousand times longer than it is).
+MAX_SPAN_S = 366 * 86400.0
 
 
-def read_trace(path: str | Path, fmt: str | None = None) -> Trace:
-    """Read a request trace, detecting its format unless ``fmt`` names one."""
+def read_trace(path: str | Path, fmt: str | None = None, *, block_size: int | None = None,
+               timestamp_unit: str | None = None) -> Trace:
+    """Read a request trace, detecting its format unless ``fmt`` names one.
+
+    ``block_size``: tokens per hash id, for traces that record hash ids (default: the format's
+    own, 512 for Mooncake and generic CSV, 16 for Qwen/Bailian). ``timestamp_unit`` (s, ms, us):
+    the unit of the numeric relative timestamps of the JSONL formats (default: the format's
+    own); spans or rates implausible in that unit are refused.
+    """
     path = Path(path)
     if not path.exists():
         raise InputDataError(f"trace file {path} does not exist")
     if not path.is_file():
         raise InputDataError(f"trace path {path} is not a file")
+    check_block_size(block_size)
+    if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
+        raise UsageError(f"--timestamp-unit must be one of {', '.join(TIMESTAMP_UNITS)}, got "
+                         f"{timestamp_unit!r}")
     fmt = fmt or detect_format(path)
     if fmt not in TRACE_FORMATS:
         raise UsageError(f"unknown trace format {fmt!r}; choose one of {', '.join(TRACE_FORMATS)}")
-    reader = {"azure": read_azure, "mooncake": read_mooncake, "generic": read_generic}[fmt]
-    return reader(path)
+    if fmt in JSONL_DEFAULTS:
+        return read_jsonl(path, fmt, block_size, timestamp_unit)
+    if timestamp_unit is not None:
+        raise UsageError(f"--timestamp-unit applies to the numeric timestamps of Mooncake and "
+                         f"Qwen/Bailian JSONL traces; {path.name} ({fmt}) has "
+                         + ("ISO 8601 times" if fmt == "azure" else "times in named units"))
+    if fmt == "azure":
+        if block_size is not None:
+            raise UsageError(f"--block-size applies to traces with hash ids; {path.name} "
+                             "(azure) records none")
+        return read_azure(path)
+    return read_generic(path, block_size)
+
+
+def check_block_size(block_size: int | None) -> None:
+    if block_size is not None and not 1 <= int(block_size) <= 1 << 20:
+        raise UsageError(f"--block-size must be within 1..{1 << 20:,} tokens, got {block_size}")
 
 
 def detect_format(path: Path) -> str:
-    """Guess the format from the first line: a JSON object is Mooncake, else the CSV header."""
+    """Guess the format from the first line: a JSON object is Mooncake, or Qwen/Bailian when it
+    has their chat keys; else the CSV header."""
     with open(path, "rb") as f:
         head = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
     if not head:
         raise InputDataError(f"trace {path} is empty")
     if head.startswith("{"):
+        try:
+            first = json.loads(head)
+        except json.JSONDecodeError:
+            first = {}
+        if isinstance(first, dict) and all(k in first for k in BAILIAN_KEYS):
+            return "bailian"
         return "mooncake"
     cols = [c.strip() for c in head.split(",")]
     if all(c in cols for c in AZURE_COLUMNS):
@@ -91,13 +144,25 @@ def read_azure(path: Path) -> Trace:
 
 
 # --------------------------------------------------------------------------------------------
-# Mooncake JSONL
+# Mooncake and Qwen/Bailian JSONL
 # --------------------------------------------------------------------------------------------
 
-def read_mooncake(path: Path) -> Trace:
-    """Mooncake trace: one JSON object a line with ``timestamp`` (ms, relative),
-    ``input_length``, ``output_length`` and ``hash_ids`` (prefix blocks of 512 tokens)."""
-    ts, inp, out, offsets, ids = [], [], [], [0], []
+def read_jsonl(path: Path, fmt: str, block_size: int | None = None,
+               timestamp_unit: str | None = None) -> Trace:
+    """A JSONL trace, one JSON object a line with ``timestamp`` (relative), ``input_length``,
+    ``output_length`` and ``hash_ids`` (prefix blocks), in the format's block size and timestamp
+    unit unless given.
+
+    Mooncake (FAST'25): milliseconds, 512-token blocks. Qwen/Bailian (Alibaba, ATC'25): seconds,
+    16-token blocks, and ``chat_id``, ``parent_chat_id`` (-1 for a first turn), ``turn`` and
+    ``type``; a request's session is the first turn its parent chain leads to.
+    """
+    own_block, own_unit = JSONL_DEFAULTS[fmt]
+    block = int(block_size or own_block)
+    unit = timestamp_unit or own_unit
+    per_unit = TIMESTAMP_UNITS[unit]
+    sessions = fmt == "bailian"
+    ts, inp, out, offsets, ids, chats, parents = [], [], [], [0], [], [], []
     with open(path, "r", encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
@@ -113,6 +178,8 @@ def read_mooncake(path: Path) -> Trace:
                 i = int(rec["input_length"])
                 o = int(rec["output_length"])
                 h = rec.get("hash_ids", [])
+                if sessions:
+                    chat, parent = rec["chat_id"], rec["parent_chat_id"]
             except KeyError as e:
                 raise InputDataError(f"{path}, line {lineno}: missing field {e.args[0]!r}") from None
             except (TypeError, ValueError):
@@ -120,17 +187,26 @@ def read_mooncake(path: Path) -> Trace:
                     f"{path}, line {lineno}: timestamp, input_length and output_length must be "
                     "numbers") from None
             if not np.isfinite(t) or t < 0:
-                raise InputDataError(f"{path}, line {lineno}: timestamp must be ≥ 0 ms, got {t}")
+                raise InputDataError(f"{path}, line {lineno}: timestamp must be ≥ 0 "
+                                     f"{UNIT_NAMES[unit]}, got {t}")
             _check_tokens(path, lineno, "input_length", i, minimum=1)
             _check_tokens(path, lineno, "output_length", o, minimum=0)
             if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
                 raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of integers")
-            max_blocks = -(-i // DEFAULT_BLOCK_TOKENS)
+            max_blocks = -(-i // block)
             if len(h) > max_blocks:
                 raise InputDataError(
                     f"{path}, line {lineno}: {len(h)} hash_ids for {i} input tokens; at most "
-                    f"{max_blocks} blocks of {DEFAULT_BLOCK_TOKENS} tokens fit")
-            ts.append(t / 1000.0)
+                    f"{max_blocks} blocks of {block} tokens fit"
+                    + ("" if block_size else "; pass --block-size if its blocks are smaller"))
+            if sessions:
+                if not all(isinstance(x, int) and not isinstance(x, bool)
+                           for x in (chat, parent)):
+                    raise InputDataError(f"{path}, line {lineno}: chat_id and parent_chat_id "
+                                         "must be integers")
+                chats.append(chat)
+                parents.append(parent)
+            ts.append(t * per_unit)
             inp.append(i)
             out.append(o)
             ids.extend(h)
@@ -138,25 +214,63 @@ def read_mooncake(path: Path) -> Trace:
     if not ts:
         raise InputDataError(f"trace {path} has no requests")
     arrival = np.asarray(ts, dtype=np.float64)
+    check_time_scale(path, arrival, unit, timestamp_unit is not None)
     order = np.argsort(arrival, kind="stable")
     offs, bids = reorder_csr(np.asarray(offsets, dtype=np.int64),
                              np.asarray(ids, dtype=np.int64), order)
+    session_ids = session_roots(chats, parents, order) if sessions else None
     return Trace(arrival_s=arrival[order], input_tokens=np.asarray(inp, dtype=np.int64)[order],
                  output_tokens=np.asarray(out, dtype=np.int64)[order], start=None,
-                 name=path.name, source_format="mooncake", block_offsets=offs, block_ids=bids,
-                 block_tokens=DEFAULT_BLOCK_TOKENS, prefix_source=PREFIX_FROM_TRACE)
+                 name=path.name, source_format=fmt, block_offsets=offs, block_ids=bids,
+                 block_tokens=block, prefix_source=PREFIX_FROM_TRACE, session_ids=session_ids)
+
+
+def session_roots(chats: list[int], parents: list[int], order: np.ndarray) -> np.ndarray:
+    """Per request (in ``order``), its session: the first turn its ``parent_chat_id`` chain
+    leads to (a parent the trace does not hold starts the session), numbered 0, 1, … in order
+    of first arrival."""
+    root: dict[int, int] = {}
+    for k in order:
+        chat, parent = chats[k], parents[k]
+        root[chat] = chat if parent < 0 else root.get(parent, parent)
+    number: dict[int, int] = {}
+    out = np.empty(len(order), dtype=np.int64)
+    for j, k in enumerate(order):
+        out[j] = number.setdefault(root[chats[k]], len(number))
+    return out
+
+
+def check_time_scale(path: Path, arrival_s: np.ndarray, unit: str, given: bool) -> None:
+    """Refuse a trace whose span or mean rate is implausible with its timestamps in ``unit``."""
+    n = len(arrival_s)
+    span = float(arrival_s.max() - arrival_s.min()) if n else 0.0
+    how = "as given by --timestamp-unit" if given else "this format's unit"
+    other = "" if given else "; if they are in another unit, pass --timestamp-unit (s, ms or us)"
+    if span > MAX_SPAN_S:
+        raise InputDataError(
+            f"{path.name}: with timestamps in {UNIT_NAMES[unit]} ({how}) its {n:,} requests span "
+            f"{span / 86400:,.0f} days, longer than a year, which is not plausible for a "
+            f"request trace{other}")
+    if n >= RATE_CHECK_MIN_REQUESTS:
+        rate = (n - 1) / span if span > 0 else float("inf")
+        if rate > MAX_MEAN_RATE_RPS:
+            raise InputDataError(
+                f"{path.name}: with timestamps in {UNIT_NAMES[unit]} ({how}) its {n:,} requests "
+                f"span {span:,.3g} s, {rate:,.0f} req/s on average, more than the "
+                f"{MAX_MEAN_RATE_RPS:,.0f} req/s plausible for a request trace{other}")
 
 
 # --------------------------------------------------------------------------------------------
 # Generic CSV
 # --------------------------------------------------------------------------------------------
 
-def read_generic(path: Path) -> Trace:
+def read_generic(path: Path, block_size: int | None = None) -> Trace:
     """Generic CSV, one request a row.
 
     Columns: ``timestamp`` (ISO 8601; no zone means UTC) or ``arrival_s`` (seconds, relative),
     ``input_tokens``, ``output_tokens``; optional ``session_id`` (integer) and ``hash_ids``
-    (space-separated integer hashes of the prompt's 512-token blocks, as in Mooncake).
+    (space-separated integer hashes of the prompt's blocks: 512 tokens, as in Mooncake, unless
+    ``block_size`` says otherwise).
     """
     table = _read_csv(path, GENERIC_REQUIRED)
     cols = table.column_names
@@ -183,9 +297,14 @@ def read_generic(path: Path) -> Trace:
         sess = _parse_ints(path, table.column("session_id"), "session_id", minimum=0)
         trace = _with_sessions(trace, sess[order])
     if "hash_ids" in cols:
-        offsets, ids = _parse_hash_lists(path, table.column("hash_ids"), inp)
+        block = int(block_size or DEFAULT_BLOCK_TOKENS)
+        offsets, ids = _parse_hash_lists(path, table.column("hash_ids"), inp, block)
         offs, bids = reorder_csr(offsets, ids, order)
-        trace = trace.with_prefixes(offs, bids, PREFIX_FROM_TRACE)
+        trace = replace_fields(trace, block_tokens=block).with_prefixes(offs, bids,
+                                                                        PREFIX_FROM_TRACE)
+    elif block_size is not None:
+        raise UsageError(f"--block-size applies to traces with hash ids; {path.name} has no "
+                         "hash_ids column")
     return trace
 
 
@@ -197,7 +316,7 @@ def _with_sessions(trace: Trace, sessions: np.ndarray) -> Trace:
     return replace_fields(trace, session_ids=sessions)
 
 
-def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
+def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray, block: int):
     values = column.to_pylist()
     offsets, ids = [0], []
     for row, (text, n_in) in enumerate(zip(values, inp)):
@@ -207,9 +326,10 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray):
         except ValueError:
             raise InputDataError(
                 f"{path}, line {row + 2}: hash_ids must be space-separated integers") from None
-        if len(hashes) > -(-int(n_in) // DEFAULT_BLOCK_TOKENS):
+        if len(hashes) > -(-int(n_in) // block):
             raise InputDataError(
-                f"{path}, line {row + 2}: {len(hashes)} hash_ids for {n_in} input tokens")
+                f"{path}, line {row + 2}: {len(hashes)} hash_ids for {n_in} input tokens; at "
+                f"most {-(-int(n_in) // block)} blocks of {block} tokens fit")
         ids.extend(hashes)
         offsets.append(len(ids))
     return np.asarray(offsets, dtype=np.int64), np.asarray(ids, dtype=np.int64)

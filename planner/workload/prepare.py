@@ -1,0 +1,383 @@
+"""The one workload-preparation path: what `plan`, `simulate`, `compare`, `trace` and the
+experiment read and derive before any optimiser or replay runs.
+
+- :func:`load_trace` reads a trace (or synthesises one from a rate series) and places
+  relative timestamps with :func:`place_trace`, whose one default is 00:00 UTC on 1 January of
+  the grid series' last year (commands without ``--grid`` use the default grid's);
+- :func:`with_prefixes` gives a trace that records no prefixes the reuse model's, from the
+  scenario's seed, so a plan and its replay cache the same blocks;
+- :func:`eviction_params` gives the eviction policy's carbon parameters (LCS) from the
+  scenario, the profile table and the windows' carbon intensity, for the plan's hit curves and
+  for the replay alike;
+- :func:`load_inputs` assembles a plan's inputs (hit curves included) and
+  :func:`prepare_replay` a replay's.
+
+Nothing here touches the solver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from planner.catalog import Hardware, load_catalog, resolve
+from planner.config import PlanOptions
+from planner.errors import InputDataError, UsageError
+from planner.grid import CarbonSeries, load_grid, window_intensity
+from planner.paths import rel_path, sha256_file
+from planner.perf.profile import ProfileTable, load_profile
+from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
+from planner.workload.load import load_workload
+from planner.workload.trace import Trace, replace_fields
+from planner.workload.windows import (
+    LoadBuckets,
+    Windowing,
+    load_buckets,
+    make_windows,
+    parse_window,
+)
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+@dataclass
+class PlanInputs:
+    """Everything loaded and derived before the optimiser runs (no solver involved)."""
+
+    options: PlanOptions
+    trace: Trace
+    windowing: Windowing
+    ci: np.ndarray
+    hits: HitCurves
+    profile: ProfileTable
+    hardware: Hardware
+    cache_levels_gb: np.ndarray
+    kv_bytes_per_token: int
+    grid_info: dict
+    buckets: LoadBuckets | None = None
+    notes: list[str] = field(default_factory=list)
+    workload_shape: dict = field(default_factory=dict)
+    eviction: object = None           # LcsParams under --eviction lcs, None under lru
+    dropped_over_context: int = 0     # requests dropped by --drop-over-context
+
+
+# Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
+# plans that agree on them can share it (an experiment over many grids prepares it once).
+WORKLOAD_FIELDS = ("trace", "trace_format", "block_size", "timestamp_unit", "drop_over_context",
+                   "scale", "series", "seed", "start", "window", "burst_window_s", "model",
+                   "cache_levels_tb", "eviction", "reuse_model")
+
+
+def workload_key(opt: PlanOptions) -> tuple:
+    """The options of WORKLOAD_FIELDS, as a hashable key."""
+    return tuple(getattr(opt, f) for f in WORKLOAD_FIELDS)
+
+
+def same_workload(a: PlanOptions, b: PlanOptions) -> bool:
+    """Whether ``b`` can take ``a``'s workload as it is: LRU only, as LCS curves depend on the
+    grid."""
+    return workload_key(a) == workload_key(b) and a.eviction == "lru"
+
+
+# --------------------------------------------------------------------------------------------
+# the trace
+# --------------------------------------------------------------------------------------------
+
+def default_start(series: CarbonSeries) -> pd.Timestamp:
+    """Where a trace with relative timestamps is placed unless ``--start`` says otherwise: the
+    start of the grid series' last year, so its windows meet the series' own hours."""
+    return pd.Timestamp(year=series.years[-1], month=1, day=1, tz="UTC")
+
+
+def place_trace(trace: Trace, start: str | None, series: CarbonSeries) -> Trace:
+    """Anchor a trace with relative timestamps at ``start`` or :func:`default_start`; an
+    absolute trace keeps its own times."""
+    if trace.start is not None:
+        if start is not None:
+            raise UsageError(f"--start applies to traces with relative timestamps; "
+                             f"{trace.name} has absolute ones")
+        return trace
+    if start is None:
+        ts = default_start(series)
+        note = (f"{trace.name} has relative timestamps; it was placed at {ts:%Y-%m-%dT%H:%MZ} "
+                "(the start of the grid series' last year); use --start to choose")
+    else:
+        try:
+            ts = pd.Timestamp(start)
+        except (ValueError, TypeError):
+            raise UsageError(f"cannot read --start {start!r}; write e.g. 2023-06-01T08:00Z") \
+                from None
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        note = f"{trace.name} has relative timestamps; placed at {ts:%Y-%m-%dT%H:%M:%SZ} (--start)"
+    return trace.with_start(ts.as_unit("ns"), note)
+
+
+def over_context(trace: Trace, model: str) -> np.ndarray:
+    """Which requests' prompts exceed the model's context."""
+    return trace.input_tokens > load_catalog().model(model).max_context
+
+
+def fit_context(trace: Trace, model: str, drop: bool) -> tuple[Trace, int]:
+    """The trace with every prompt within the model's context: with ``drop``, the others are
+    dropped and counted (the count is returned and noted); else the first is refused."""
+    over = over_context(trace, model)
+    n = int(over.sum())
+    if n == 0:
+        return trace, 0
+    arch = load_catalog().model(model)
+    if not drop:
+        i = int(np.flatnonzero(over)[0])
+        raise InputDataError(
+            f"request {i + 1} of {trace.name} has a {int(trace.input_tokens[i]):,}-token prompt, "
+            f"beyond {arch.name}'s context of {arch.max_context:,} tokens"
+            + (f" ({n:,} requests are; --drop-over-context drops them)" if n > 1 else
+               " (--drop-over-context drops it)"))
+    if n == len(trace):
+        raise InputDataError(f"every request of {trace.name} has a prompt beyond {arch.name}'s "
+                             f"context of {arch.max_context:,} tokens")
+    kept = trace.subset(~over)
+    note = (f"{n:,} of {len(trace):,} requests of {trace.name} ({100 * n / len(trace):.2f} %) "
+            f"have prompts beyond {arch.name}'s context of {arch.max_context:,} tokens and were "
+            "dropped (--drop-over-context)")
+    return replace_fields(kept, notes=kept.notes + (note,)), n
+
+
+def load_trace(opt: PlanOptions, series: CarbonSeries) -> tuple[Trace, int]:
+    """The scenario's trace, read (or synthesised from a rate series) in its block size and
+    timestamp unit, placed, and fitted to the model's context (:func:`fit_context`). Returns
+    the trace and how many requests were dropped for their context."""
+    trace = load_workload(opt.trace, opt.trace_format, scale=opt.scale, seed=opt.seed,
+                          series=opt.series, block_size=opt.block_size,
+                          timestamp_unit=opt.timestamp_unit)
+    trace = place_trace(trace, opt.start, series)
+    return fit_context(trace, opt.model, opt.drop_over_context)
+
+
+def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Trace:
+    """The trace itself when it records prefixes; else with prefixes the reuse model
+    synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one)."""
+    if trace.has_prefixes:
+        return trace
+    from planner.workload.reuse_model import load_reuse_params
+
+    params = load_reuse_params(reuse_model) if reuse_model else None
+    return synthesize_prefixes(trace, seed=seed, params=params)
+
+
+# --------------------------------------------------------------------------------------------
+# the latency-and-power table
+# --------------------------------------------------------------------------------------------
+
+# At most this many requests (evenly strided) are compared with the workload shapes: quantiles
+# up to p99 are exact to well under a percent from a million requests, and a week-long trace
+# of tens of millions then costs no more than an hour's.
+SHAPE_SAMPLE = 1_000_000
+
+
+def select_profile(opt: PlanOptions, trace: Trace):
+    """The profile table for the scenario's replica and the workload shape that fits the trace:
+    ``--workload-shape`` when named, else (auto) the available shape nearest to the trace's
+    lengths (:func:`planner.perf.shapes.choose_shape`). Returns (table, summary entry, notes)."""
+    from planner.perf.profile import available_shapes, tables_dir
+    from planner.perf.shapes import POOR_FIT_DISTANCE, choose_shape, known_shape_names, load_shape
+
+    directory = Path(opt.profile_dir) if opt.profile_dir else None
+    have = available_shapes(opt.model, opt.gpu, opt.tp, opt.ssd, directory)
+    if not have:
+        old = (directory or tables_dir()) / f"{opt.model}__{opt.gpu}-tp{opt.tp}__{opt.ssd}.csv"
+        if old.exists():
+            raise InputDataError(f"profile table {old} has the layout before workload shapes; "
+                                 "regenerate it with `greencache profile synth`")
+        load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, directory)  # raises, naming tables
+    step = max(1, len(trace) // SHAPE_SAMPLE)
+    inp, out = trace.input_tokens[::step], trace.output_tokens[::step]
+    known = [n for n in have if n in known_shape_names()]
+    nearest, distances = None, {}
+    if known:
+        nearest, _, raw = choose_shape([load_shape(n) for n in known], inp, out)
+        distances = {n: round(x, 4) for n, x in zip(known, raw)}
+    if opt.workload_shape != "auto":
+        if opt.workload_shape not in have:
+            raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
+                             f"{opt.ssd} and workload shape {opt.workload_shape!r}; available: "
+                             f"{', '.join(have)}")
+        name, how = opt.workload_shape, "named by --workload-shape"
+    elif nearest is not None:
+        name, how = nearest.name, "auto: nearest to the trace's lengths"
+    else:
+        name, how = have[0], "auto: the only shapes available are not known to this version"
+    profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, directory, shape=name)
+    info = {"name": name, "chosen": how, "distance": distances.get(name),
+            "distances": distances}
+    d = distances.get(name)
+    others = ", ".join(f"{k} {v:.2f}" for k, v in distances.items() if k != name)
+    notes = [f"latencies read from the profile table simulated with the {name} workload shape "
+             f"({how}" + (f"; largest |log ratio| of length/mean quantiles {d:.2f}" if d is not
+                          None else "") + (f"; others: {others}" if others else "") + ")"]
+    if d is not None and d > POOR_FIT_DISTANCE:
+        notes.append(f"no available workload shape fits the trace well (nearest: {name}, "
+                     f"distance {d:.2f} > {POOR_FIT_DISTANCE}): predicted p90 latencies may "
+                     "be off; generate a table for this workload's shape with `greencache "
+                     "profile synth --shape`")
+    return profile, info, notes
+
+
+# --------------------------------------------------------------------------------------------
+# eviction and hit curves
+# --------------------------------------------------------------------------------------------
+
+def lcs_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowing, ci: np.ndarray,
+               hw: Hardware):
+    """Least-carbon-savings parameters: this scenario's SSD and embodied level, the window's
+    carbon intensity, and the prefill energy a hit saves as the profile table itself shows it
+    (the catalog's FLOP-based estimate when the table shows none)."""
+    from planner.workload.eviction import lcs_params_from_catalog
+
+    st = windowing.stats
+    n = max(int(st["requests"].sum()), 1)
+    joules = profile.hit_energy_j_per_token(float(st["prompt_tokens"].sum()) / n,
+                                            float(st["output_tokens"].sum()) / n)
+    return lcs_params_from_catalog(opt.model, opt.ssd, np.asarray(ci, dtype=float), gpu=opt.gpu,
+                                   prefill_j_per_token=None if np.isnan(joules) else joules,
+                                   level=opt.levels.ssd_embodied, pue=hw.pue)
+
+
+def eviction_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowing,
+                    ci: np.ndarray, hw: Hardware):
+    """The eviction policy's parameters: :func:`lcs_params` under LCS, none under LRU."""
+    return lcs_params(opt, profile, windowing, ci, hw) if opt.eviction == "lcs" else None
+
+
+def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
+                       opt: PlanOptions, lcs=None) -> tuple[Trace, HitCurves]:
+    """Exact curves from the trace's own prefixes, or from prefixes the reuse model
+    synthesises for traces that record none (then labelled modelled)."""
+    trace = with_prefixes(trace, opt.seed, opt.reuse_model)
+    curves = window_hit_curves(trace, windowing.request_window, windowing.n,
+                               capacities_tokens, policy=opt.eviction, lcs=lcs)
+    return trace, curves
+
+
+# --------------------------------------------------------------------------------------------
+# a plan's inputs
+# --------------------------------------------------------------------------------------------
+
+def _windows(trace: Trace, opt: PlanOptions) -> Windowing:
+    windowing = make_windows(trace, parse_window(opt.window))
+    if windowing.n == 0:
+        raise InputDataError("the trace yields no planning windows")
+    return windowing
+
+
+def load_inputs(opt: PlanOptions, progress: Progress = _noop,
+                reuse: PlanInputs | None = None) -> PlanInputs:
+    """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
+    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is."""
+    opt = opt.validate()
+    notes: list[str] = []
+    catalog = load_catalog()
+    arch = catalog.model(opt.model)
+    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
+    shared = reuse if reuse is not None and same_workload(reuse.options, opt) else None
+
+    progress("reading grid")
+    series = load_grid(opt.grid, opt.ci_basis)
+    notes.extend(series.notes)
+    if shared is None:
+        progress("reading trace")
+        trace, dropped = load_trace(opt, series)
+    else:
+        trace, dropped = shared.trace, shared.dropped_over_context
+    notes.extend(trace.notes)
+
+    windowing = shared.windowing if shared else _windows(trace, opt)
+    wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
+                          pd.DatetimeIndex(windowing.stats["window_end"]))
+    notes.extend(wi.notes)
+
+    profile, shape_info, shape_notes = select_profile(opt, trace)
+    notes.extend(shape_notes)
+    busy = windowing.stats["requests"].to_numpy() > 0
+    profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
+                      windowing.stats["mean_output_tokens"].to_numpy()[busy],
+                      [lab for lab, b in zip(windowing.labels(), busy) if b])
+
+    levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
+    kv = arch.kv_bytes_per_token()
+    capacities_tokens = np.floor(levels_gb * 1e9 / kv).astype(np.int64)
+    if shared is None:
+        progress("computing hit-rate curves")
+        evict = eviction_params(opt, profile, windowing, wi.values, hw)
+        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict)
+    else:
+        hits, evict = shared.hits, shared.eviction
+    notes.extend(hits.notes)
+
+    buckets = shared.buckets if shared else None
+    if opt.burst_window_s > 0:
+        if buckets is None:
+            buckets = load_buckets(trace, windowing, opt.burst_window_s)
+        notes.append(f"p90 latency is read per window as the mixture over 8 buckets of "
+                     f"{opt.burst_window_s:g}-s sub-windows grouped by arrival rate (bursts)")
+    grid_info = {
+        "spec": opt.grid, "zone": series.zone, "basis": series.basis,
+        "attribution": series.attribution, "aligned_to_series_year": wi.aligned,
+        "files": [{"path": rel_path(p), "sha256": sha256_file(p)} for p in series.files],
+        "mean_gco2_per_kwh_over_windows": round(float(np.average(
+            wi.values, weights=windowing.stats["hours"])), 6),
+    }
+    return PlanInputs(opt, trace, windowing, wi.values, hits, profile, hw, levels_gb, kv,
+                      grid_info, buckets, notes, shape_info, evict, dropped)
+
+
+# --------------------------------------------------------------------------------------------
+# a replay's inputs
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ReplaySetup:
+    """What replaying a plan's schedules needs: the same trace (prefixes included), windows
+    and profile table as the plan, the hardware and the replica simulator."""
+
+    options: PlanOptions
+    trace: Trace
+    windowing: Windowing
+    profile: ProfileTable
+    hardware: Hardware
+    kv_bytes_per_token: int
+    replica_model: object
+    series: CarbonSeries
+    notes: list
+
+    def eviction(self, ci: np.ndarray):
+        """The eviction parameters at the schedule windows' carbon intensity ``ci``."""
+        return eviction_params(self.options, self.profile, self.windowing, ci, self.hardware)
+
+
+def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
+    """A replay's inputs, through the same steps as :func:`load_inputs`."""
+    from planner.evaluate import SimulatedReplica
+
+    opt = opt.validate()
+    series = load_grid(opt.grid, opt.ci_basis)
+    progress("reading trace")
+    trace, _ = load_trace(opt, series)
+    windowing = _windows(trace, opt)
+    profile, _, _ = select_profile(opt, trace)
+    if not trace.has_prefixes:
+        progress("synthesising prefixes")
+    trace = with_prefixes(trace, opt.seed, opt.reuse_model)
+    catalog = load_catalog()
+    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
+    kv = catalog.model(opt.model).kv_bytes_per_token()
+    sim = SimulatedReplica(opt.model, opt.gpu, opt.tp, opt.ssd)
+    return ReplaySetup(opt, trace, windowing, profile, hw, kv, sim, series,
+                       list(trace.notes) + list(series.notes))
