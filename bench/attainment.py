@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from planner import schedule as schedule_mod  # noqa: E402
 from planner.config import DEFAULT_HEADROOM, DEFAULT_SLO_MARGIN, PlanOptions  # noqa: E402
 from planner.optimize.candidates import build_candidates  # noqa: E402
-from planner.plan import load_inputs  # noqa: E402
-from planner.replay_run import prepare, replay_schedule  # noqa: E402
+from planner.workload.prepare import load_inputs, prepare_replay  # noqa: E402
+from planner.replay_run import replay_schedule  # noqa: E402
 
 EX = ROOT / "examples"
 CASES = {
@@ -57,7 +57,7 @@ def sweep(options: dict, extras) -> pd.DataFrame:
                              inp.cache_levels_gb, opt.max_replicas, opt.slo_ttft_s,
                              opt.slo_tpot_s, headroom=1.0, prune=False,
                              buckets=inp.buckets).frame
-    setup = prepare(opt)
+    setup = prepare_replay(opt)
     W = len(st)
     rows = []
     for tb in LEVELS_TB:
