@@ -10,9 +10,12 @@ Embodied (kgCO2e), amortised linearly over the lifetime for the time the capacit
 
     C_emb = Δt · [ n · g · (E_gpu / L_gpu + E_host/GPU / L_host) + c · e_ssd / L_ssd ]
 
-with c the cache capacity in GB, e_ssd its cradle-to-gate kgCO2e per GB and L_ssd its effective
+with c the installed SSD capacity in GB (drives × drive capacity, :mod:`planner.deployment`), e_ssd its cradle-to-gate kgCO2e per GB and L_ssd its effective
 lifetime in hours: the calendar lifetime, or sooner when admissions wear the flash out
-(:func:`ssd_effective_lifetime_h`).
+(:func:`ssd_effective_lifetime_h`). Equivalently c · e_ssd · Δt / L_ssd =
+max(c · e_ssd · Δt / L_calendar, e_ssd · W / (DWPD · 365 · warranty years)) with W the GB
+written in the window: calendar ageing of the drives or the share of their endurance written,
+whichever is larger (:func:`ssd_wear_embodied_kg`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ def ssd_effective_lifetime_h(cache_gb, write_gbps, dwpd, warranty_years, calenda
     with np.errstate(divide="ignore", invalid="ignore"):
         wear_h = np.where(write_gbps > 0, tbw_gb / (write_gbps * 3600.0), np.inf)
     return np.where(cache_gb > 0, np.minimum(calendar_h, wear_h), calendar_h)
+
+
+def ssd_wear_embodied_kg(written_gb, ssd_embodied_kg_per_gb, dwpd, warranty_years):
+    """e_ssd · W / (DWPD · 365 · warranty years): the embodied carbon of the endurance that
+    writing W GB uses up, whatever the drives' capacity (their TBW scales with it)."""
+    return np.asarray(written_gb, dtype=float) * ssd_embodied_kg_per_gb \
+        / (dwpd * DAYS_PER_YEAR * warranty_years)
 
 
 def account(hours, ci_g_per_kwh, replicas, gpus_per_replica, gpu_power_w, host_power_w_per_gpu,

@@ -188,6 +188,9 @@ class Hardware:
     ssd_dwpd: float
     ssd_warranty_years: float
     pue: float
+    gpu_idle_w: float = 0.0          # powered, no model resident
+    gpu_loaded_idle_w: float = 0.0   # model weights resident, no work
+    gpus_per_server: int = 8
 
 
 def resolve(catalog: Catalog, gpu: str, gpus_per_replica: int, ssd: str,
@@ -215,4 +218,7 @@ def resolve(catalog: Catalog, gpu: str, gpus_per_replica: int, ssd: str,
         ssd_dwpd=s.q["dwpd"].central,
         ssd_warranty_years=s.q["warranty_years"].central,
         pue=catalog.pue.pick(levels.pue) if pue is None else float(pue),
+        gpu_idle_w=g.q["idle_w"].central,
+        gpu_loaded_idle_w=g.q["loaded_idle_w"].central,
+        gpus_per_server=int(per_server),
     )

@@ -1,4 +1,4 @@
-"""Scenario options with their defaults and the reasoning behind them; TOML scenario files.
+"""Scenario options with their defaults and the reasoning behind them (files: scenario.py).
 
 Default SLOs (p90, interactive chat):
 
@@ -20,6 +20,26 @@ the longest prompts, and real traces differ there: with log-normal lengths of th
 replayed Azure-week window's p90 TTFT rose from 0.66 s to 0.92 s (docs/perf-model.md,
 "Prediction against replay").
 
+Default capacity accounting, pooled: capacity rented per window and charged while allocated,
+as cloud capacity is. ``owned`` (the plan also sizes the fleet, charged for the whole horizon)
+is what an operator buying the hardware should plan with; pooled stays the default so a plan
+compares with per-window planners, and the provisioning table reports the fleet either way.
+
+Default minimum dwell of a cache level, 2h, and at most 4 cache-level changes a day: a grown
+cache starts cold and fills at the rate unique prompts arrive (the Azure conversation trace
+writes ≈7 TB of prompt KV an hour), so a level held for less than an hour or two never earns
+back its writes; and the grid's carbon intensity swings about twice a day (night/solar noon,
+evening peak), so four changes follow it up and down twice. Replica counts are not limited:
+scaling replicas is routine autoscaling.
+
+Default weight-load time, 60 s: Llama-3-70B's 140 GB of bf16 weights read from local NVMe at
+≈6 GB/s take ≈25 s, and engine start-up (CUDA graphs, warm-up) about as long again; a started
+replica draws its GPUs' loaded-idle power and its host's power meanwhile.
+
+Default tie tolerance, 1e-4 of the horizon's carbon: candidates within it are ordered by the
+tie rule (keep the previous configuration, then the smaller cache, then fewer replicas), so
+HiGHS and CBC return the same schedule.
+
 Default headroom, 0.85, and p90 margin, 0.1 (README "SLO attainment and margins";
 ``bench/attainment.py`` measures them against replay): a window whose busiest minutes loaded
 its one replica at 0.91 of the table's capacity replayed at 2.3× its predicted p90 TPOT (the
@@ -40,19 +60,19 @@ hour, Mooncake conversation ≈31 TB of unique blocks).
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
+import re
+from dataclasses import asdict, dataclass, field, replace
 
 from planner.catalog import LEVELS, Levels
-from planner.errors import InputDataError, UsageError
+from planner.errors import UsageError
+from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
+from planner.workload.eviction import POLICIES
 
 DEFAULT_HEADROOM = 0.85
 DEFAULT_SLO_MARGIN = 0.1
 # Units a trace's numeric relative timestamps may be in, as seconds per unit.
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-EVICTION_POLICIES = ("lru", "lcs")
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,13 @@ class PlanOptions:
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
     workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
+    capacity: str = "pooled"          # pooled | owned
+    pool_return: float = 0.0          # owned only: share of unallocated owned hardware pooled
+    owned_idle: str = "off"           # owned but unallocated hardware: off | on (idle power)
+    min_dwell: str = "2h"             # a cache level, once entered, is held this long; 0 = off
+    max_changes_per_day: int | None = 4   # cache-level changes per day; None = unlimited
+    weight_load_s: float = 60.0       # a started replica's weight-load time at power
+    tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
     headroom: float = DEFAULT_HEADROOM    # largest load fraction a burst bucket may reach
     slo_margin: float = DEFAULT_SLO_MARGIN  # per-window p90 rows plan for (1 − margin) × SLO
     slo_attainment: float | None = None   # horizon budget: share of requests within both SLOs
@@ -108,8 +135,9 @@ class PlanOptions:
             raise UsageError("--cache-levels lists a level twice")
         if self.pue is not None and not 1.0 <= self.pue <= 3.0:
             raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
-        if self.eviction not in EVICTION_POLICIES:
-            raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if self.eviction not in POLICIES:
+            raise UsageError(f"--eviction must be one of {', '.join(POLICIES)}, "
+                             f"got {self.eviction!r}")
         if not self.workload_shape or any(c in self.workload_shape for c in "/\\ "):
             raise UsageError(f"--workload-shape must be auto or a shape name, got "
                              f"{self.workload_shape!r}")
@@ -127,6 +155,23 @@ class PlanOptions:
             raise UsageError("--time-limit must be within (0, 86400] seconds")
         if not 0 <= self.mip_gap < 1:
             raise UsageError("--mip-gap must be within [0, 1)")
+        if self.capacity not in CAPACITY_MODES:
+            raise UsageError(f"--capacity must be pooled or owned, got {self.capacity!r}")
+        if self.owned_idle not in OWNED_IDLE:
+            raise UsageError(f"--owned-idle must be off or on, got {self.owned_idle!r}")
+        if not 0 <= self.pool_return <= 1:
+            raise UsageError(f"--pool-return must be within [0, 1], got {self.pool_return}")
+        if self.pool_return > 0 and self.capacity != "owned":
+            raise UsageError("--pool-return applies to --capacity owned")
+        self.min_dwell_hours()
+        if self.max_changes_per_day is not None and self.max_changes_per_day > 1440:
+            raise UsageError("--max-changes-per-day must be at most 1440 (-1: unlimited)")
+        if not 0 <= self.weight_load_s <= 3600:
+            raise UsageError(f"--weight-load must be within 0..3600 seconds, got "
+                             f"{self.weight_load_s}")
+        if not 0 <= self.tie_tolerance <= 0.01:
+            raise UsageError(f"--tie-tolerance must be within [0, 0.01], got "
+                             f"{self.tie_tolerance}")
         if not 0 < self.headroom <= 1:
             raise UsageError(f"--headroom must be within (0, 1], got {self.headroom}")
         if not 0 <= self.slo_margin < 1:
@@ -138,7 +183,24 @@ class PlanOptions:
                      "lifetime", "pue"):
             if getattr(self.levels, name) not in LEVELS:
                 raise UsageError(f"level {name} must be low, central or high")
-        return replace(self, cache_levels_tb=tuple(sorted(levels)))
+        changes = self.max_changes_per_day
+        if changes is not None and changes < 0:
+            changes = None  # -1 (a scenario file cannot write None): unlimited
+        return replace(self, cache_levels_tb=tuple(sorted(levels)), max_changes_per_day=changes)
+
+    def min_dwell_hours(self) -> float:
+        """--min-dwell in hours (0 or a duration like 2h, 90min)."""
+        text = str(self.min_dwell).strip()
+        if text in ("0", "0h", "off", ""):
+            return 0.0
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|h|hr|d)", text.lower())
+        if not m:
+            raise UsageError(f"cannot read --min-dwell {text!r}; write e.g. 2h, 90min or 0")
+        hours = float(m.group(1)) * {"m": 1 / 60, "min": 1 / 60, "h": 1, "hr": 1,
+                                     "d": 24}[m.group(2)]
+        if hours > 24 * 30:
+            raise UsageError(f"--min-dwell {text!r} is longer than 30 days")
+        return hours
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -146,26 +208,8 @@ class PlanOptions:
         return d
 
 
-def load_scenario(path: Path) -> dict:
-    """Read a scenario TOML: top-level keys are PlanOptions fields; [levels] sets Levels."""
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"scenario file {path} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputDataError(f"scenario file {path} is not valid TOML: {e}") from None
-    known = {f.name for f in fields(PlanOptions)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InputDataError(f"scenario file {path}: unknown key(s) {', '.join(unknown)}")
-    out = dict(raw)
-    if "levels" in out:
-        lv = out["levels"]
-        bad = sorted(set(lv) - {f.name for f in fields(Levels)})
-        if bad:
-            raise InputDataError(f"scenario file {path}: unknown level(s) {', '.join(bad)}")
-        out["levels"] = Levels(**lv)
-    if "cache_levels_tb" in out:
-        out["cache_levels_tb"] = tuple(float(x) for x in out["cache_levels_tb"])
-    return out
+
+
+def default(name: str):
+    """PlanOptions' default for field ``name``: the value a plan uses and --help shows."""
+    return PlanOptions.__dataclass_fields__[name].default

@@ -25,7 +25,9 @@ def deployment_carbon(hw: Hardware, hours, ci_g_per_kwh, replicas, gpu_power_w, 
                       ssd_read_gbps, ssd_write_gbps):
     """kgCO2e breakdown, drive count, per-drive power and effective SSD lifetime of ``replicas``
     replicas at mean GPU power ``gpu_power_w`` with a cache of ``cache_gb`` read and written at
-    the given total rates (GB/s) for ``hours``."""
+    the given total rates (GB/s) for ``hours``. SSD embodied carbon is charged on the installed
+    drives' capacity d · drive GB, over their effective lifetime (calendar, or wear-out at
+    this write rate)."""
     cache_gb = np.asarray(cache_gb, dtype=float)
     drives = ssd_drives(cache_gb, replicas, hw.drives_per_replica, hw.ssd_capacity_gb)
     has_ssd = cache_gb > 0
@@ -35,13 +37,17 @@ def deployment_carbon(hw: Hardware, hours, ci_g_per_kwh, replicas, gpu_power_w, 
     ssd_w = np.where(has_ssd, carbon.ssd_drive_power_w(
         read / per, write / per, hw.ssd_idle_w, hw.ssd_active_w, hw.ssd_read_gbps,
         hw.ssd_write_gbps), 0.0)
-    life = carbon.ssd_effective_lifetime_h(cache_gb, write, hw.ssd_dwpd, hw.ssd_warranty_years,
-                                           hw.ssd_lifetime_h)
+    # Embodied carbon is charged on the drives installed, not on the level: a 0.5 TB cache
+    # striped over four 7.68 TB drives holds four drives' worth of manufacturing carbon, and
+    # their rated endurance (TBW) is that of all four.
+    installed_gb = drives * hw.ssd_capacity_gb
+    life = carbon.ssd_effective_lifetime_h(installed_gb, write, hw.ssd_dwpd,
+                                           hw.ssd_warranty_years, hw.ssd_lifetime_h)
     br = carbon.account(
         hours=hours, ci_g_per_kwh=ci_g_per_kwh, replicas=replicas,
         gpus_per_replica=hw.gpus_per_replica, gpu_power_w=gpu_power_w,
         host_power_w_per_gpu=hw.host_power_w_per_gpu, drives=drives, ssd_power_w_per_drive=ssd_w,
         pue=hw.pue, gpu_embodied_kg=hw.gpu_embodied_kg, gpu_lifetime_h=hw.gpu_lifetime_h,
         host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu, host_lifetime_h=hw.host_lifetime_h,
-        cache_gb=cache_gb, ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
+        cache_gb=installed_gb, ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
     return br, drives, ssd_w, life, write

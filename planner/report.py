@@ -78,7 +78,21 @@ def plan_table(console: Console, result) -> None:
     console.print(f"solver {s['solver']}: {s['status']}, objective "
                   f"{s['objective_kgco2e']:.4f}, gap {gap}, "
                   f"{summary['run']['solver_runtime_s']:.2f} s" if "run" in summary else "")
+    if "provisioning" in summary:
+        provisioning_table(console, summary["provisioning"])
     m = summary["modelled"]
     console.print(f"[dim]hit rate: {m['hit_rate']}; latency and power: {m['latency_and_power']}[/]")
     for note in summary["notes"]:
         console.print(f"[dim]note: {note}[/]")
+
+
+def provisioning_table(console: Console, prov: dict) -> None:
+    """What to buy (provisioning.json) as a two-column table."""
+    from planner.provisioning import provisioning_rows
+
+    t = Table(title="provisioning (what the plan needs)", title_justify="left")
+    t.add_column("", justify="left")
+    t.add_column("", justify="left")
+    for label, value in provisioning_rows(prov):
+        t.add_row(label, value)
+    console.print(t)

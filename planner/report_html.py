@@ -266,6 +266,16 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
     parts.append(_table(rows, ["", "total kgCO2e", "operational", "embodied", "energy kWh",
                                "plan saves %", "windows missing SLO"]))
     parts.append(fig_baselines(s))
+    if "provisioning" in s:
+        from planner.provisioning import provisioning_rows
+
+        parts.append("<h2>Provisioning and reconfigurations</h2>")
+        parts.append(_table([[label, value] for label, value in
+                             provisioning_rows(s["provisioning"])], ["", ""]))
+        changes = [[r.window_start.strftime("%Y-%m-%d %H:%M"), r.action]
+                   for r in sched.iloc[1:].itertuples() if r.action != "keep"]
+        if changes:
+            parts.append(_table(changes[:200], ["window (UTC)", "reconfiguration"]))
     parts.append("<h2>Carbon intensity, replicas and cache over time</h2>")
     parts.append(fig_timeline(sched))
     if plan.components is not None and len(plan.components) == len(sched):

@@ -122,14 +122,15 @@ def test_overload_exits_4(profiles, tmp_path):
 
 
 def test_solver_time_limit_exits_5(profiles, tmp_path, monkeypatch):
-    import planner.plan as plan_mod
-    from planner.optimize.solve import SolveResult
+    import planner.plan_solve as solve_mod
+    from planner.optimize.solve import SolveResult, TerminationCondition
 
     def stopped(m, *a, **k):
-        return SolveResult("highs", "time_limit", "Time limit reached", float("nan"),
-                           float("nan"), float("nan"), 0.1)
+        return SolveResult("highs", TerminationCondition.time_limit, "Time limit reached",
+                           float("nan"), float("nan"), float("nan"), 0.1)
 
-    monkeypatch.setattr(plan_mod, "solve", stopped)
+    monkeypatch.setattr(solve_mod, "solve", stopped)
+    monkeypatch.setattr(solve_mod, "solve_chain", stopped)
     r = base(profiles, tmp_path / "o")
     assert r.exit_code == 5 and "time limit" in r.output
     assert not (tmp_path / "o").exists()
@@ -145,8 +146,8 @@ def test_lcs_eviction_plans_and_says_so(profiles, tmp_path):
 def test_scenario_file_and_command_line_override(profiles, tmp_path):
     cfg = tmp_path / "scenario.toml"
     cfg.write_text(f'trace = "{MOONCAKE}"\nstart = "2023-11-16T18:00Z"\nwindow = "15min"\n'
-                   f'profile_dir = "{profiles}"\ngrid = "DE"\nslo_ttft_s = 3.0\n'
-                   '[levels]\nssd_embodied = "high"\n')
+                   f'profile_dir = "{profiles}"\ngrid = "DE"\nslo_ttft = 3.0\n'
+                   'ssd_embodied = "high"\n')
     r = plan("--config", cfg, "--grid", "FR", "--out", tmp_path / "o")
     assert r.exit_code == 0, r.output
     import json
@@ -156,7 +157,7 @@ def test_scenario_file_and_command_line_override(profiles, tmp_path):
     assert s["scenario"]["levels"]["ssd_embodied"] == "high"
     cfg.write_text('trace = "x"\ncolour = "green"\n')
     r = plan("--config", cfg, "--out", tmp_path / "o2")
-    assert r.exit_code == 3 and "unknown key(s) colour" in r.output
+    assert r.exit_code == 3 and "unknown key 'colour'" in r.output
 
 
 def test_workload_shape_chosen_per_trace(tmp_path):

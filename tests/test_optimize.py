@@ -159,14 +159,16 @@ def test_names_read_like_the_problem():
 @given(seed=st.integers(0, 10_000))
 def test_static_baseline_by_levels_equals_the_coupled_milp(seed):
     from planner.config import PlanOptions
-    from planner.plan import solve_baselines
+    from planner.baselines import solve_baselines
+    from planner.optimize.coupling import Coupling
 
     cands = random_candidates(np.random.default_rng(seed), windows=4, replicas=4, levels=3)
     cands = cands.assign(energy_kwh=1.0, operational_kgco2e=cands.total_kgco2e,
-                         embodied_kgco2e=0.0)
+                         embodied_kgco2e=0.0, op_gpu=cands.total_kgco2e, op_host=0.0,
+                         op_ssd=0.0, emb_gpu=0.0, emb_host=0.0, emb_ssd=0.0, ssd_drives=0)
     opt = PlanOptions(trace="unused", slo_ttft_s=2.0, slo_tpot_s=0.15, slo_margin=0.0)
     static = solve_baselines(cands, opt, np.array([0.0, 1000.0, 2000.0]),
-                             np.full(4, 100.0))["static_cache"]
+                             Coupling(), np.full(4, 100.0))["static_cache"]
     coupled = solve(build_model(cands, 2.0, 0.15, static_cache=True), "highs")
     if coupled.status == "optimal" and static.get("slo_violated_windows") == 0:
         assert static["total_kgco2e"] == pytest.approx(coupled.objective, rel=1e-9)

@@ -8,6 +8,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from planner.errors import GreencacheError
 
@@ -40,11 +41,12 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GreencacheError as e:
-            err_console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+            # Messages quote user input (file names, TOML tables): print them as text, not markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
             extra = getattr(e, "diagnostics", None)
             if extra:
                 for line in extra:
-                    err_console.print(f"  {line}", soft_wrap=True)
+                    err_console.print(f"  {escape(str(line))}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except typer.Exit:
             raise
@@ -55,7 +57,7 @@ def handle_errors(fn):
             if os.environ.get("GREENCACHE_DEBUG"):
                 raise
             err_console.print(
-                f"[bold red]internal error:[/] {type(e).__name__}: {e} (set GREENCACHE_DEBUG=1 "
+                f"[bold red]internal error:[/] {type(e).__name__}: {escape(str(e))} (set GREENCACHE_DEBUG=1 "
                 "for the traceback and please report it)", soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
 

@@ -13,12 +13,15 @@ from planner.cli.common import app, console, handle_errors
 @app.command("report")
 @handle_errors
 def report(
-    plan: Annotated[Path, typer.Option(help="Folder holding schedule.csv and summary.json.")] = Path("out"),
+    plan: Annotated[Path, typer.Option(
+        help="Folder holding schedule.csv and summary.json.", show_default=True)] = Path("out"),
     replay: Annotated[Optional[Path], typer.Option(
-        help="Folder holding replay.csv and replay.json from `greencache simulate`.")] = None,
+        help="Folder holding replay.csv and replay.json from `greencache simulate`.",
+        show_default=False)] = None,
     compare: Annotated[Optional[Path], typer.Option(
-        help="Folder holding compare.csv from `greencache compare`.")] = None,
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("out/report.html"),
+        help="Folder holding compare.csv from `greencache compare`.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(
+        help="HTML file to write.", show_default=True)] = Path("out/report.html"),
 ):
     """Write one self-contained HTML report of a plan (readable offline).
 

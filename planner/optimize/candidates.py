@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from planner import carbon
 from planner.catalog import Hardware
 from planner.deployment import deployment_carbon
 from planner.perf.mixture import lookup_buckets
@@ -38,7 +39,7 @@ CANDIDATE_COLUMNS = (
     "hit_rate", "p90_ttft_s", "p90_tpot_s", "within_slo_share", "peak_load_fraction",
     "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
     "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
-    "emb_ssd", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
+    "emb_ssd", "emb_ssd_wear", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
 )
 
 
@@ -87,6 +88,9 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     br, drives, ssd_w, life, write_total = deployment_carbon(
         hw, hours, np.asarray(ci, dtype=float)[t], n, look.gpu_power_w, cache_gb,
         n * look.ssd_read_gbps, n * look.ssd_write_gbps)
+    wear = np.where(cache_gb > 0, carbon.ssd_wear_embodied_kg(
+        write_total * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
+        hw.ssd_warranty_years), 0.0)
     frame = pd.DataFrame({
         "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
@@ -95,7 +99,7 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         "gpu_power_w": look.gpu_power_w, "ssd_power_w": ssd_w, "ssd_write_gbps": write_total,
         "ssd_lifetime_h": life, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,
         "op_host": br.op_host, "op_ssd": br.op_ssd, "emb_gpu": br.emb_gpu,
-        "emb_host": br.emb_host, "emb_ssd": br.emb_ssd,
+        "emb_host": br.emb_host, "emb_ssd": br.emb_ssd, "emb_ssd_wear": wear,
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
         "total_kgco2e": br.total,
     })
@@ -149,3 +153,57 @@ def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
                 best.append((ttft[i], tpot[i], miss[i]))
         start = end
     return frame[keep].reset_index(drop=True)
+
+
+def prune_extra_replicas(frame: pd.DataFrame, coupling, soft_windows=()) -> pd.DataFrame:
+    """Drop candidates that run more replicas than a cheaper one of the same window and cache
+    level, by more than the most the extra replicas could save later.
+
+    In a window that must meet the SLO (every candidate here already does), candidate j with
+    n_j replicas is dominated by i of the same (window, level) with n_i < n_j when
+
+        cost_i + (1 − ρ) · wear_i + (κ_{t+1} + 2η) · (n_j − n_i) ≤ cost_j
+
+    with cost the model's per-candidate cost: fewer replicas now can cost at most the start of
+    n_j − n_i replicas in the next window (κ_{t+1} each), two replica-change tie steps (η each),
+    and the SSD wear the owned-drive charge may read instead of j's. Owned replicas and drives
+    and every level-coupling row are no worse with fewer replicas, so the optimum and its
+    schedule are unchanged (tested against the unpruned model). Soft windows keep every
+    candidate (latency still matters there); an attainment budget, which reads every
+    candidate's within-SLO share, does not call this."""
+    from planner.optimize.coupling import TIE_REPLICA_CHANGE
+    from planner.optimize.model import candidate_cost
+
+    if frame.empty:
+        return frame
+    cp = coupling
+    cost = candidate_cost(frame, cp)
+    t = frame["window"].to_numpy()
+    nxt = np.minimum(t + 1, max(len(cp.start_kg) - 1, 0))
+    kappa = np.where(t + 1 < len(cp.start_kg), cp.start_kg[nxt] if len(cp.start_kg) else 0.0,
+                     0.0)
+    slope = kappa + 2 * TIE_REPLICA_CHANGE * cp.tie_eta
+    wear = frame["emb_ssd_wear"].to_numpy() if "emb_ssd_wear" in frame and cp.owned else \
+        np.zeros(len(frame))
+    base = cost + (1 - cp.pool_return) * wear if cp.owned else cost
+    n = frame["replicas"].to_numpy(dtype=float)
+    keys = ["window", "level"] + (["prev_level"] if "prev_level" in frame.columns else [])
+    order = np.lexsort([n] + [frame[k].to_numpy() for k in reversed(keys)])
+    key_arr = np.stack([frame[k].to_numpy() for k in keys], axis=1)[order]
+    new_group = np.ones(len(order), dtype=bool)
+    new_group[1:] = np.any(key_arr[1:] != key_arr[:-1], axis=1)
+    # Running minimum of (base − slope · n) within each group, over strictly earlier rows.
+    score = (base - slope * n)[order]
+    target = (cost - slope * n)[order]
+    keep = np.ones(len(order), dtype=bool)
+    best = np.inf
+    for pos in range(len(order)):
+        if new_group[pos]:
+            best = np.inf
+        if best <= target[pos]:
+            keep[pos] = False
+        best = min(best, score[pos])
+    soft = np.isin(frame["window"].to_numpy(), np.asarray(list(soft_windows), dtype=int))
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[order] = keep
+    return frame[mask | soft].reset_index(drop=True)

@@ -1,0 +1,94 @@
+"""The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
+
+The model is solved by the MILP when anything couples windows beyond their neighbour (owned
+capacity, minimum dwell, daily change limit, best-effort windows, an attainment budget), else by the exact chain
+programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
+(tested) in a fraction of the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from planner.config import PlanOptions
+from planner.errors import InfeasibleError, SolverError
+from planner.optimize.argmin import chain_applicable, solve_chain
+from planner.optimize.candidates import prune_extra_replicas
+from planner.optimize.charges import charge
+from planner.optimize.coupling import Coupling, build_coupling
+from planner.optimize.diagnostics import iis
+from planner.optimize.model import PlanModel, build_model
+from planner.optimize.slo import model_options, planned_slos
+from planner.optimize.solve import SolveResult, TerminationCondition, solve
+
+
+@dataclass
+class Solved:
+    model: PlanModel
+    result: SolveResult
+    chosen: pd.DataFrame      # one charged row per window, sorted by window
+
+
+def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
+    """The scenario's coupling data for these windows and candidates."""
+    window_h = float(inputs.windowing.length / pd.Timedelta(hours=1))
+    return build_coupling(
+        inputs.windowing.stats, inputs.ci, inputs.hardware, candidates,
+        capacity=opt.capacity, pool_return=opt.pool_return, owned_idle=opt.owned_idle,
+        window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
+        max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
+        tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas)
+
+
+def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
+                     soft_windows=(), name: str = "greencache_plan", requests=None,
+                     attainment_short: bool = False) -> Solved:
+    """Build the model and solve it by the chain programme or the MILP, whichever applies.
+
+    Per-window p90 mode: in windows that must meet the SLO (less the margin), candidates that
+    miss it are dropped first: they could only be chosen at zero weight, and without them the
+    relaxation cannot mix a fast and a slow candidate into a fractional "on average within
+    SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
+    model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
+    every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
+    plans the best reachable attainment first."""
+    ttft_bound, tpot_bound = planned_slos(opt)
+    budget = opt.slo_attainment is not None
+    if not budget:
+        soft = set(soft_windows)
+        ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
+            (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
+        candidates = prune_extra_replicas(
+            candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    model = build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
+                        coupling=coupling, name=name,
+                        **model_options(opt, requests, attainment_short))
+    if chain_applicable(model):
+        result = solve_chain(model, opt.solver)
+    else:
+        result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+    chosen = pd.DataFrame()
+    if result.has_solution:
+        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
+                        result.owned_drives)
+    return Solved(model, result, chosen)
+
+
+def check_solved(result: SolveResult, model: PlanModel) -> None:
+    if result.status == TerminationCondition.optimal and result.has_solution:
+        return
+    if result.status == TerminationCondition.infeasible:
+        names = iis(model) if not model.coupling.needs_milp() else []
+        raise InfeasibleError(
+            "the solver found the plan infeasible although every window passed the pre-check"
+            + ("" if not model.coupling.needs_milp() else
+               " (the minimum dwell or the daily change limit cannot be kept with these "
+               "windows' SLO: loosen --min-dwell or --max-changes-per-day)"),
+            [f"irreducible infeasible subset: {', '.join(names[:12]) or 'not available'}"])
+    if result.status == TerminationCondition.time_limit:
+        raise SolverError(f"{result.solver} stopped at its time limit with gap "
+                          f"{result.mip_gap:.2%} ({result.termination}); raise --time-limit")
+    raise SolverError(f"{result.solver} did not solve the plan: {result.termination}")
