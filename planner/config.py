@@ -64,14 +64,11 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from planner.catalog import LEVELS, Levels
+from planner.choices import CAPACITY_MODES, OWNED_IDLE, POLICIES, TIMESTAMP_UNITS
 from planner.errors import UsageError
-from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
-from planner.workload.eviction import POLICIES
 
 DEFAULT_HEADROOM = 0.85
 DEFAULT_SLO_MARGIN = 0.1
-# Units a trace's numeric relative timestamps may be in, as seconds per unit.
-TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 
 
@@ -115,6 +112,7 @@ class PlanOptions:
     max_changes_per_day: int | None = 4   # cache-level changes per day; None = unlimited
     weight_load_s: float = 60.0       # a started replica's weight-load time at power
     tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
+    auto_profile: bool = False        # no shape fits: fit the trace's own and build its table
     headroom: float = DEFAULT_HEADROOM    # largest load fraction a burst bucket may reach
     slo_margin: float = DEFAULT_SLO_MARGIN  # per-window p90 rows plan for (1 − margin) × SLO
     slo_attainment: float | None = None   # horizon budget: share of requests within both SLOs

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from planner.errors import GreencacheError
+from planner.errors import EXIT_INPUT, GreencacheError
 
 app = typer.Typer(
     name="greencache",
@@ -50,6 +50,17 @@ def handle_errors(fn):
             raise typer.Exit(e.exit_code) from None
         except typer.Exit:
             raise
+        except OSError as e:
+            # A file that vanished, a folder given as a file, a full disk: the input or the
+            # environment, not a bug. Readers check their files first; this is the net.
+            where = f" {e.filename}" if e.filename else ""
+            err_console.print(f"[bold red]error:[/] cannot use{where}: "
+                              f"{e.strerror or type(e).__name__}", soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except UnicodeDecodeError:
+            err_console.print("[bold red]error:[/] an input file is not UTF-8 text",
+                              soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; no output was written")
             raise typer.Exit(130) from None

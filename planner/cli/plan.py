@@ -15,7 +15,6 @@ from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
 from planner.outputs import OutputSet
-from planner.scenario import load_scenario, plan_options, scenario_toml
 
 INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
     "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
@@ -81,8 +80,9 @@ def plan(
              "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
         rich_help_panel=INPUTS)] = None,
     drop_over_context: Annotated[bool, typer.Option(
-        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
-        "context, and say how many (else the first is refused).",
+        "--drop-over-context/--no-drop-over-context", help="Drop the requests whose prompts "
+        "exceed the model's context, and say how many (else the first is refused).",
+        show_default="off",
         rich_help_panel=INPUTS)] = default("drop_over_context"),
     scale: Annotated[float, typer.Option(
         help="Rate series only: multiply every count (size the load).", show_default=True,
@@ -134,6 +134,10 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths.",
         show_default=True, rich_help_panel=HARDWARE)] = default("workload_shape"),
+    auto_profile: Annotated[bool, typer.Option(
+        "--auto-profile", help="When no available workload shape fits the trace, fit the "
+        "trace's own shape and build its profile table (cached for later plans).",
+        rich_help_panel=HARDWARE)] = default("auto_profile"),
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped ones.",
         show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
@@ -157,8 +161,9 @@ def plan(
              "one-minute burst may load; busier configurations are not planned.",
         show_default=True, rich_help_panel=SLO)] = default("headroom"),
     allow_slo_violation: Annotated[bool, typer.Option(
-        "--allow-slo-violation",
+        "--allow-slo-violation/--no-allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.",
+        show_default="off",
         rich_help_panel=SLO)] = default("allow_slo_violation"),
     grid: Annotated[str, typer.Option(
         help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file.",
@@ -230,8 +235,10 @@ def plan(
     Picks, for every window, the number of replicas and the SSD cache size with the least
     operational plus embodied carbon whose p90 TTFT and p90 TPOT meet the SLO.
     """
+    # Imported here, not at the top, so that --help does not load pandas, the solver or numba.
     from planner.plan import run_plan
     from planner.report import plan_table
+    from planner.scenario import load_scenario, plan_options, scenario_toml
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -260,7 +267,8 @@ def plan(
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     if write_model:
-        # Same OutputSet, so the model and the schedule land together or not at all.
+        # Put in place just before the output folder is swapped (README, all-or-nothing
+        # outputs): a model file never describes a plan that was not written.
         files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))
     written = files.commit()
     if not quiet:

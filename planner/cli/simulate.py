@@ -46,7 +46,8 @@ def simulate(
     prediction. Writes replay.csv and replay.json.
     """
     from planner.outputs import OutputSet
-    from planner.replay_run import read_schedule, replay_csv, replay_schedule, replay_summary
+    from planner.plan_files import read_schedule
+    from planner.replay_run import replay_csv, replay_schedule, replay_summary
 
     sched = read_schedule(schedule)
     summary = summary or schedule.parent / "summary.json"
@@ -85,7 +86,8 @@ def compare(
     and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
     """
     from planner.outputs import OutputSet
-    from planner.replay_run import STRATEGIES, compare as run_compare, read_schedule
+    from planner.plan_files import read_schedule
+    from planner.replay_run import STRATEGIES, compare as run_compare
     from planner.report_html import compare_png
 
     paths = {"plan": plan / "schedule.csv"}

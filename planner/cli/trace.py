@@ -265,7 +265,7 @@ def hitcurve(
     """
     import pandas as pd
 
-    from planner.outputs import OutputSet
+    from planner.outputs import FileSet
     from planner.workload.curve_output import curve_csv, plot_png
     from planner.workload.eviction import lcs_params_from_catalog
     from planner.workload.hitcurve import rate_label, window_hit_curves
@@ -306,7 +306,7 @@ def hitcurve(
     with progress_bar(f"{what} curve") as progress:
         curves = window_hit_curves(trace, request_window, n, caps, policy=policy.value,
                                    sample_rate=sample, lcs=lcs, progress=progress)
-    outputs = OutputSet(Path.cwd())
+    outputs = FileSet()
     outputs.add_text(str(out.resolve()),
                      curve_csv(curves, starts, ends, trace.block_tokens, kv))
     if plot is not None:
