@@ -88,7 +88,8 @@ def _round(obj):
 def replay_summary(result: ReplayResult, opt: PlanOptions, schedule_path: str) -> dict:
     t = result.totals
     expl = (f"Replayed {t['requests']:,} requests: {100 * t['slo_attainment']:.1f} % within both "
-            f"SLOs (predicted {100 * t['predicted_slo_attainment']:.1f} %; p90 TTFT {t['p90_ttft_s']:.3f} s, p90 TPOT {t['p90_tpot_s']:.4f} s); "
+            f"SLOs (predicted {100 * t['predicted_slo_attainment']:.1f} %; p90 TTFT "
+            f"{t['p90_ttft_s']:.3f} s, p90 TPOT {t['p90_tpot_s']:.4f} s); "
             f"{t['total_kgco2e']:.3f} kgCO2e replayed against {t['predicted_total_kgco2e']:.3f} "
             f"predicted; the planner's p90 TTFT is within 15 % of the replay in "
             f"{100 * t['windows_p90_ttft_within_15pct']:.0f} % of the windows.")
