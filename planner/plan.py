@@ -21,6 +21,7 @@ from planner.baselines import solve_baselines
 from planner.optimize.candidates import CandidateSet, build_candidates
 from planner.optimize.diagnostics import WindowDiagnosis, precheck
 from planner.optimize.model import PlanModel
+from planner.optimize.slo import best_attainment, planned_slos
 from planner.optimize.solve import SolveResult
 from planner.perf.profile import ProfileTable
 from planner.plan_solve import check_solved, plan_coupling, solve_candidates
@@ -67,24 +68,39 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     progress("building candidates")
     cands = plan_candidates(opt, stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
                             inputs.cache_levels_gb, inputs.buckets)
-    diagnoses = precheck(cands.frame, len(stats), labels, opt.slo_ttft_s, opt.slo_tpot_s)
+    ttft_bound, tpot_bound = planned_slos(opt)
+    requests = stats["requests"].to_numpy(dtype=float)
+    diagnoses = precheck(cands.frame, len(stats), labels, ttft_bound, tpot_bound)
     bad = [d for d in diagnoses if not d.feasible]
     overloaded = [d for d in bad if d.binding == "capacity"]
+    budget = opt.slo_attainment is not None
+    if budget:
+        bad = overloaded    # the budget replaces the per-window rows
     if overloaded or (bad and not opt.allow_slo_violation):
-        lines = [d.sentence(opt.slo_ttft_s, opt.slo_tpot_s, opt.max_replicas) for d in bad]
-        what = "cannot serve the load" if overloaded else "cannot meet the SLO"
+        lines = [d.sentence(ttft_bound, tpot_bound, opt.max_replicas) for d in bad]
+        what = "cannot serve the load" if overloaded else "cannot meet the SLO" + (
+            f" less the {opt.slo_margin:.0%} planning margin (--slo-margin)"
+            if opt.slo_margin else "")
         hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
         raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s) {what}{hint}", lines[:20]
                               + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
+    short = budget and best_attainment(cands.frame, requests) < opt.slo_attainment - 1e-12
+    if short and not opt.allow_slo_violation:
+        raise InfeasibleError(
+            f"no schedule keeps {100 * opt.slo_attainment:.1f} % of the requests within both "
+            f"SLOs; the best reaches {100 * best_attainment(cands.frame, requests):.2f} % "
+            "(--allow-slo-violation plans the best reachable)", [])
 
     progress("solving the plan")
     coupling = plan_coupling(inputs, opt, cands.frame)
-    solved = solve_candidates(cands.frame, opt, coupling, soft_windows=[d.window for d in bad])
+    solved = solve_candidates(cands.frame, opt, coupling, soft_windows=[d.window for d in bad],
+                              requests=requests, attainment_short=short)
     check_solved(solved.result, solved.model)
     chosen = solved.chosen
 
     progress("solving the baselines")
-    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling)
+    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling,
+                                requests)
     sources = [inputs.hits.source] * len(stats)
     sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
@@ -109,6 +125,7 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
     """The plan's candidate table from its window inputs: the one call that both the plan and
     ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
     return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
-                            prune=prune, buckets=buckets)
+                            opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
+                            buckets=buckets)
 
 

@@ -147,6 +147,19 @@ def plan(
     slo_tpot: Annotated[float, typer.Option(
         help="p90 time-per-output-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_tpot_s"),
+    slo_attainment: Annotated[Optional[float], typer.Option(
+        help="Plan for this share of the horizon's requests within both SLOs (e.g. 0.9) "
+             "instead of every window's p90: one budget row over the horizon, read through "
+             "each configuration's modelled within-SLO share.",
+        show_default="off: every window's p90", rich_help_panel=SLO)] = None,
+    slo_margin: Annotated[float, typer.Option(
+        help="Per-window p90 mode: plan each p90 for (1 - margin) x its SLO, against the "
+             "prediction's own error near the SLO line.", show_default=True,
+        rich_help_panel=SLO)] = default("slo_margin"),
+    headroom: Annotated[float, typer.Option(
+        help="Largest share of a replica's capacity (the profile table's load fraction) any "
+             "one-minute burst may load; busier configurations are not planned.",
+        show_default=True, rich_help_panel=SLO)] = default("headroom"),
     allow_slo_violation: Annotated[bool, typer.Option(
         "--allow-slo-violation/--no-allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.",
