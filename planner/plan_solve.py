@@ -34,9 +34,17 @@ class Solved:
 
 def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
     """The scenario's coupling data for these windows and candidates."""
-    window_h = float(inputs.windowing.length / pd.Timedelta(hours=1))
+    return coupling_for(opt, inputs.windowing.stats, inputs.ci, inputs.hardware,
+                        inputs.windowing.length, candidates)
+
+
+def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, length: pd.Timedelta,
+                 candidates: pd.DataFrame) -> Coupling:
+    """:func:`plan_coupling` from the window statistics themselves (``greencache check`` has
+    them from window_inputs.json, not from a trace)."""
+    window_h = float(length / pd.Timedelta(hours=1))
     return build_coupling(
-        inputs.windowing.stats, inputs.ci, inputs.hardware, candidates,
+        stats, ci, hw, candidates,
         capacity=opt.capacity, pool_return=opt.pool_return, owned_idle=opt.owned_idle,
         window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
         max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
@@ -55,6 +63,21 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
     plans the best reachable attainment first."""
+    model = plan_model(candidates, opt, coupling, soft_windows, name, requests,
+                       attainment_short)
+    result = solve_plan_model(model, opt)
+    chosen = pd.DataFrame()
+    if result.has_solution:
+        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
+                        result.owned_drives)
+    return Solved(model, result, chosen)
+
+
+def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
+               name: str = "greencache_plan", requests=None,
+               attainment_short: bool = False) -> PlanModel:
+    """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
+    first); ``greencache check`` certifies a plan against it."""
     ttft_bound, tpot_bound = planned_slos(opt)
     budget = opt.slo_attainment is not None
     if not budget:
@@ -63,18 +86,16 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
             (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
         candidates = prune_extra_replicas(
             candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
-    model = build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
-                        coupling=coupling, name=name,
-                        **model_options(opt, requests, attainment_short))
+    return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
+                       coupling=coupling, name=name,
+                       **model_options(opt, requests, attainment_short))
+
+
+def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
+    """The chain programme where it applies, else the MILP."""
     if chain_applicable(model):
-        result = solve_chain(model, opt.solver)
-    else:
-        result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
-    chosen = pd.DataFrame()
-    if result.has_solution:
-        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
-                        result.owned_drives)
-    return Solved(model, result, chosen)
+        return solve_chain(model, opt.solver)
+    return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 
 def check_solved(result: SolveResult, model: PlanModel) -> None:

@@ -13,7 +13,7 @@ SCHEDULE_COLUMNS = (
 )
 
 # Fixed decimals per column keep the CSV byte-identical across platforms and readable.
-_DECIMALS = {
+DECIMALS = {
     "rate_rps": 4, "mean_input_tokens": 1, "mean_output_tokens": 1, "ci_gco2_per_kwh": 2,
     "cache_gb": 0, "hit_rate": 4, "p90_ttft_s": 4, "p90_tpot_s": 5, "within_slo_share": 4,
     "energy_kwh": 4,
@@ -110,4 +110,4 @@ def window_csv(frame: pd.DataFrame, decimals: dict[str, int], columns) -> str:
 
 def to_csv(schedule: pd.DataFrame) -> str:
     """The schedule as CSV text (SCHEDULE_COLUMNS, in that order)."""
-    return window_csv(schedule.astype({"slo_met": bool}), _DECIMALS, SCHEDULE_COLUMNS)
+    return window_csv(schedule.astype({"slo_met": bool}), DECIMALS, SCHEDULE_COLUMNS)

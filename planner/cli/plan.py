@@ -239,6 +239,7 @@ def plan(
     from planner.plan import run_plan
     from planner.report import plan_table
     from planner.scenario import load_scenario, plan_options, scenario_toml
+    from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -266,6 +267,8 @@ def plan(
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
+    # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
+    files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:
         # Put in place just before the output folder is swapped (README, all-or-nothing
         # outputs): a model file never describes a plan that was not written.

@@ -215,9 +215,10 @@ def define_level_change_constraints(m: PlanModel) -> None:
     gb = _gb_names(m.candidates)
     ws = m.windows
     names, rows = [], []
+    levels = _levels_of(m)      # once: per window it made the block quadratic in windows
     for t in ws[1:]:
         z = m.level_change[t] = m.problem.add_variable(f"level_change(t={t})", lowBound=0)
-        for i in _levels_of(m)[t]:
+        for i in levels[t]:
             row = [(m.level[(t, i)], 1.0), (z, -1.0)]
             if (t - 1, i) in m.level:
                 row.append((m.level[(t - 1, i)], -1.0))
