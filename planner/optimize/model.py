@@ -193,10 +193,11 @@ def define_level_change_constraints(m: PlanModel) -> None:
     level changes into window t (z_t ≥ 0 continuous: the levels are binary)."""
     gb = _gb_names(m.candidates)
     ws = m.windows
+    levels_of = _levels_of(m)
     names, rows = [], []
     for t in ws[1:]:
         z = m.level_change[t] = m.problem.add_variable(f"level_change(t={t})", lowBound=0)
-        for i in _levels_of(m)[t]:
+        for i in levels_of[t]:
             row = [(m.level[(t, i)], 1.0), (z, -1.0)]
             if (t - 1, i) in m.level:
                 row.append((m.level[(t - 1, i)], -1.0))
