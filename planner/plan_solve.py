@@ -3,7 +3,8 @@
 The model is solved by the MILP when anything couples windows beyond their neighbour (owned
 capacity, minimum dwell, daily change limit, best-effort windows), else by the exact chain
 programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
-(tested) in a fraction of the time.
+(tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
+blocks instead (:mod:`planner.optimize.rolling`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
 from planner.optimize.diagnostics import iis
 from planner.optimize.model import PlanModel, build_model
+from planner.optimize.rolling import solve_rolling
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
@@ -59,6 +61,10 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
                         coupling=coupling, name=name)
     if chain_applicable(model):
         result = solve_chain(model, opt.solver)
+    elif 0 < opt.rolling_block < len(model.groups) and not soft:
+        result = solve_rolling(model.candidates, opt.slo_ttft_s, opt.slo_tpot_s, coupling,
+                               opt.rolling_block, opt.rolling_overlap, opt.solver,
+                               opt.time_limit_s, opt.mip_gap)
     else:
         result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
     chosen = pd.DataFrame()

@@ -178,6 +178,13 @@ def plan(
         help="Share of the horizon's carbon within which plans count as tied and the tie rule "
              "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
         show_default=str(_DEFAULT["tie_tolerance"]), rich_help_panel=_COUPLING)] = None,
+    rolling_block: Annotated[Optional[int], typer.Option(
+        help="Solve the coupled MILP as a rolling horizon of blocks of this many windows "
+             "(0: one MILP for the whole horizon).",
+        show_default=str(_DEFAULT["rolling_block"]), rich_help_panel=_COUPLING)] = None,
+    rolling_overlap: Annotated[Optional[int], typer.Option(
+        help="Windows each rolling-horizon block looks beyond its own.",
+        show_default=str(_DEFAULT["rolling_overlap"]), rich_help_panel=_COUPLING)] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="Scenario TOML; options given on the command line override it.")] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
@@ -216,6 +223,7 @@ def plan(
         "capacity": capacity.value if capacity else None, "pool_return": pool_return,
         "owned_idle": owned_idle.value if owned_idle else None, "min_dwell": min_dwell,
         "weight_load_s": weight_load, "tie_tolerance": tie_tolerance,
+        "rolling_block": rolling_block, "rolling_overlap": rolling_overlap,
     }
     values.update({k: v for k, v in given.items() if v is not None})
     if allow_slo_violation:

@@ -240,10 +240,13 @@ def define_dwell_constraints(m: PlanModel, dwell: int) -> None:
     Σ_{τ=t−D+1..t} w(τ,i) ≤ level(t,i): a level entered is held D windows (or to the end)."""
     gb = _gb_names(m.candidates)
     entry: dict[tuple[int, int], pulp.LpVariable] = {}
+    first = m.windows[0]
     names, rows = [], []
     for (t, i), lv in m.level.items():
         w = entry[(t, i)] = m.problem.add_variable(f"level_entry(t={t},c={gb[i]}GB)",
                                                    lowBound=0)
+        if t == first and not m.coupling.first_window_entry:
+            continue  # a window fixed by an earlier solve: its level was entered before
         row = [(lv, 1.0), (w, -1.0)]
         if (t - 1, i) in m.level:
             row.append((m.level[(t - 1, i)], -1.0))
