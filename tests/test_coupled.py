@@ -245,9 +245,10 @@ def test_rolling_horizon_is_feasible_and_never_below_the_full_solve(seed, capaci
     cp = coupling(rng, capacity, dwell, changes, windows=6)
     full = solve(build_model(cands, 2.0, 0.1, coupling=cp), "highs")
     whole = solve_rolling(cands, 2.0, 0.1, cp, block=6, overlap=0)
-    assert whole.objective == pytest.approx(full.objective, rel=1e-9)
+    # the full solve reads its carbon from variable values, within the solver's tolerance
+    assert whole.objective == pytest.approx(full.objective, rel=1e-6)
     r = solve_rolling(cands, 2.0, 0.1, cp, block=2, overlap=1)
-    assert r.objective >= full.objective - 1e-9
+    assert r.objective >= full.objective * (1 - 1e-6)
     ch = cands.iloc[r.chosen]
     lv = ch.sort_values("window")["level"].to_numpy()
     # the kept schedule keeps the dwell and the daily change limit of the full model
