@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 GC      = $(VENV)/bin/greencache
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: install plan plan-de test bench fidelity profiles calibrate experiment clean
+.PHONY: install plan plan-de test check-wheel check-data bench fidelity profiles calibrate experiment clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,18 @@ plan-de: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## Build the sdist and the wheel, install the wheel into a fresh venv and run the installed
+## command from a temporary folder (data from the package, not the checkout); CI runs it.
+check-wheel:
+	scripts/check_wheel.sh $(PYTHON)
+
+## Regenerate the fitted data (performance model, reuse model, workload shapes) and compare it
+## byte for byte with the shipped files. Least squares and quantiles land a few ulps apart on
+## other CPUs and BLAS builds, so this holds on the platform it names (the tests compare the
+## same regenerations with tolerances on every machine).
+check-data: $(STAMP)
+	$(PY) scripts/check_data.py
 
 ## Benchmarks print their figures; speed targets live here, not in the tests.
 bench: $(STAMP)
@@ -54,4 +66,4 @@ experiment: $(STAMP)
 	$(PY) -m planner.experiment --out docs/experiment --scale $(EXPERIMENT_SCALE)
 
 clean:
-	rm -rf out build *.egg-info .pytest_cache
+	rm -rf out build dist *.egg-info .pytest_cache

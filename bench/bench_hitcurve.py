@@ -7,7 +7,7 @@
 Also timed: LCS (one direct simulation per capacity) and its miniature simulations on a 1 %
 sample, with their error against the exact LCS curve.
 
-Targets (issue 3, on the 2-core CI-class machine): exact curve over 10M block references in
+Targets (on the 2-core CI-class machine): exact curve over 10M block references in
 under 60 s and 2 GB peak memory; SHARDS at 1 % over 10M references in under 5 s with a mean
 absolute error under 0.01 in token hit rate against exact.
 

@@ -9,8 +9,8 @@ For each case it runs ``greencache plan`` and then ``greencache simulate`` on th
 discrete-event replay of every request), both as a user would, and prints per case:
 
 * the share of windows (with requests) whose predicted p90 TTFT is within 15 % of the replayed
-  one (the target of issue 5), the median signed and the largest absolute relative error
-  (predicted / replayed − 1); the same for p90 TPOT;
+  one (the target: at least 90 % of windows), the median signed and the largest absolute
+  relative error (predicted / replayed − 1); the same for p90 TPOT;
 * the replayed SLO attainment (share of requests within both SLOs) and the carbon the plan
   predicted against the carbon the replay accounts.
 

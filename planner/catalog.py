@@ -121,9 +121,13 @@ def _lookup(table: dict, key: str, what: str):
     return table[k]
 
 
-@lru_cache(maxsize=4)
 def load_catalog(directory: Path | None = None) -> Catalog:
-    directory = Path(directory) if directory else profiles_dir()
+    return _catalog_in(Path(directory) if directory else profiles_dir())
+
+
+@lru_cache(maxsize=4)
+def _catalog_in(directory: Path) -> Catalog:
+    # keyed by the resolved folder, so a changed GREENCACHE_DATA is seen
     cat_path, model_path = directory / "catalog.toml", directory / "models.toml"
     for p in (cat_path, model_path):
         if not p.exists():

@@ -1,4 +1,4 @@
-"""Scenario options with their defaults and the reasoning behind them; TOML scenario files.
+"""Scenario options with their defaults and the reasoning behind them (files: scenario.py).
 
 Default SLOs (p90, interactive chat):
 
@@ -48,18 +48,13 @@ hour, Mooncake conversation ≈31 TB of unique blocks).
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
 
 from planner.catalog import LEVELS, Levels
-from planner.errors import InputDataError, UsageError
-from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
+from planner.choices import CAPACITY_MODES, OWNED_IDLE, POLICIES, TIMESTAMP_UNITS
+from planner.errors import UsageError
 
-# Units a trace's numeric relative timestamps may be in, as seconds per unit.
-TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 DEFAULT_CACHE_LEVELS_TB = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-EVICTION_POLICIES = ("lru", "lcs")
 
 
 @dataclass(frozen=True)
@@ -104,6 +99,7 @@ class PlanOptions:
     tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
     rolling_block: int = 0            # windows per rolling-horizon block; 0 = one MILP
     rolling_overlap: int = 24         # windows each block looks beyond its own
+    auto_profile: bool = False        # no shape fits: fit the trace's own and build its table
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:
@@ -121,8 +117,9 @@ class PlanOptions:
             raise UsageError("--cache-levels lists a level twice")
         if self.pue is not None and not 1.0 <= self.pue <= 3.0:
             raise UsageError(f"--pue must be within 1.0..3.0, got {self.pue}")
-        if self.eviction not in EVICTION_POLICIES:
-            raise UsageError(f"--eviction must be lru or lcs, got {self.eviction!r}")
+        if self.eviction not in POLICIES:
+            raise UsageError(f"--eviction must be one of {', '.join(POLICIES)}, "
+                             f"got {self.eviction!r}")
         if not self.workload_shape or any(c in self.workload_shape for c in "/\\ "):
             raise UsageError(f"--workload-shape must be auto or a shape name, got "
                              f"{self.workload_shape!r}")
@@ -189,26 +186,8 @@ class PlanOptions:
         return d
 
 
-def load_scenario(path: Path) -> dict:
-    """Read a scenario TOML: top-level keys are PlanOptions fields; [levels] sets Levels."""
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"scenario file {path} does not exist")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise InputDataError(f"scenario file {path} is not valid TOML: {e}") from None
-    known = {f.name for f in fields(PlanOptions)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise InputDataError(f"scenario file {path}: unknown key(s) {', '.join(unknown)}")
-    out = dict(raw)
-    if "levels" in out:
-        lv = out["levels"]
-        bad = sorted(set(lv) - {f.name for f in fields(Levels)})
-        if bad:
-            raise InputDataError(f"scenario file {path}: unknown level(s) {', '.join(bad)}")
-        out["levels"] = Levels(**lv)
-    if "cache_levels_tb" in out:
-        out["cache_levels_tb"] = tuple(float(x) for x in out["cache_levels_tb"])
-    return out
+
+
+def default(name: str):
+    """PlanOptions' default for field ``name``: the value a plan uses and --help shows."""
+    return PlanOptions.__dataclass_fields__[name].default

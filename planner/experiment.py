@@ -24,10 +24,11 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.evaluate import SimulatedReplica, account, serve
 from planner.grid import window_intensity
+from planner.paths import examples_dir
 from planner.plan import PlanResult, run_plan
 from planner.workload.prepare import workload_key
 
-WEEK = "examples/invocations_ten_second_Conversation.csv"
+WEEK = "invocations_ten_second_Conversation.csv"   # in the shipped examples
 ZONES = ("FR", "DE", "GB", "US-CAL-CISO", "US-TEX-ERCO", "US-MIDA-PJM", "US-NY-NYIS", "CA-ON",
          "ZA", "IN-WE", "JP-TK", "SG")
 STRATEGIES = ("no_cache", "max_cache", "static_cache", "plan")
@@ -264,7 +265,8 @@ def main(argv=None):
     t_start = time.perf_counter()
     log = lambda m: print(m, flush=True)  # noqa: E731
     replayer = Replayer(log)
-    base = PlanOptions(trace=WEEK, grid=zones[0], scale=args.scale).validate()
+    base = PlanOptions(trace=str(examples_dir() / WEEK), grid=zones[0],
+                       scale=args.scale).validate()
 
     log(f"main: {zones[0]}, scale {args.scale:g}")
     main_run = judge(zones[0], base, replayer, None, log)

@@ -8,6 +8,7 @@ cradle-to-gate: both halves then count manufacturing.
 
 from __future__ import annotations
 
+import io
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,19 +18,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
+from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
 from planner.paths import grids_dir
 
-BASES = ("lifecycle", "direct")
 # The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
 # above this bound is a unit mistake (kg/MWh vs g/kWh are equal, lb/MWh are not).
 MAX_CI = 2000.0
 MAX_GAP_HOURS = 24
 
-EM_OLD = {"time": "Datetime (UTC)", "direct": "Carbon Intensity gCO₂eq/kWh (direct)",
-          "lifecycle": "Carbon Intensity gCO₂eq/kWh (LCA)"}
-EM_NEW = {"time": "Datetime (UTC)", "direct": "Carbon intensity gCO₂eq/kWh (direct)",
-          "lifecycle": "Carbon intensity gCO₂eq/kWh (Life cycle)"}
+# Electricity Maps has written its headers several ways ("Carbon Intensity gCO₂eq/kWh (LCA)",
+# "Carbon intensity gCO₂eq/kWh (Life cycle)", "… (direct)"): columns are matched without case,
+# by the words that carry the meaning.
+EM_TIME = "datetime (utc)"
+EM_BASIS_WORDS = {"lifecycle": ("(lca)", "(life cycle)", "(lifecycle)"), "direct": ("(direct)",)}
 _FILE_RE = re.compile(r"^(?P<zone>.+)_(?P<year>\d{4})_hourly\.csv$")
 
 
@@ -81,10 +84,14 @@ class Zone:
         return sorted(int(_FILE_RE.match(p.name)["year"]) for p in self.files)
 
 
-@lru_cache(maxsize=2)
 def known_zones(root: Path | None = None) -> dict[str, Zone]:
     """Zones shipped in grids/, keyed by upper-case code."""
-    root = Path(root) if root else grids_dir()
+    return _zones_in(Path(root) if root else grids_dir())
+
+
+@lru_cache(maxsize=2)
+def _zones_in(root: Path) -> dict[str, Zone]:
+    # keyed by the resolved folder, so a changed GREENCACHE_DATA is seen
     index = root / "zones.toml"
     if not index.exists():
         raise InputDataError(f"grid index {index} does not exist")
@@ -149,24 +156,25 @@ def load_grid(spec: str, basis: str = "lifecycle") -> CarbonSeries:
 def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None) -> CarbonSeries:
     """Electricity Maps export (old or new header), EIA-930/HPE file, or a simple
     ``timestamp,gco2_per_kwh`` CSV."""
-    if not path.exists():
-        raise InputDataError(f"grid file {path} does not exist")
+    text = read_text(path, "grid file")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.ParserError as e:
         raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"grid file {path} is empty") from None
     cols = list(frame.columns)
     zone = path.stem
     attribution = ""
-    if EM_OLD["time"] in cols:
-        names = EM_OLD if EM_OLD["lifecycle"] in cols else EM_NEW
-        missing = [names[k] for k in ("direct", "lifecycle") if names[k] not in cols]
-        if missing:
-            raise InputDataError(f"{path}: Electricity Maps file lacks column {missing[0]!r}")
-        time_col, value_col = names["time"], names[basis]
-        zone_col = "Zone Id" if "Zone Id" in cols else ("Zone id" if "Zone id" in cols else None)
+    em = electricity_maps_columns(cols)
+    if em is not None:
+        if em.get(basis) is None:
+            other = "direct" if basis == "lifecycle" else "lifecycle"
+            hint = f"; pass --ci-basis {other}" if em.get(other) else ""
+            raise InputDataError(f"{path}: Electricity Maps file has no {basis} carbon-intensity "
+                                 f"column{hint}")
+        time_col, value_col = em["time"], em[basis]
+        zone_col = next((c for c in cols if c.strip().lower() == "zone id"), None)
         if zone_col and len(frame):
             zone = frame[zone_col].iloc[0]
         attribution = "Electricity Maps (ODbL 1.0)"
@@ -191,24 +199,75 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp "
-                             f"{frame[time_col].iloc[i]!r}")
+                             f"{quote(frame[time_col].iloc[i])}")
     raw = frame[value_col].str.strip()
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     blank = (raw == "").to_numpy()
     bad = (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}, line {i + 2}: carbon intensity {frame[value_col].iloc[i]!r} "
+        raise InputDataError(f"{path}, line {i + 2}: carbon intensity {quote(frame[value_col].iloc[i])} "
                              f"is not a number of gCO2e/kWh within 0..{MAX_CI:.0f}")
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(frame[time_col].iloc[i])} "
+                             f"is outside {FIRST_YEAR}..{LAST_YEAR}")
     idx = pd.DatetimeIndex(times).as_unit("ns")
     order = np.argsort(idx.asi8, kind="stable")
     idx, values = idx[order], values[order]
     dup = np.flatnonzero(np.diff(idx.asi8) == 0)
     if len(dup):
         raise InputDataError(f"{path}: timestamp {idx[dup[0]]} appears twice")
-    values, notes = _fill_gaps(path, idx, values, blank[order])
+    idx, values, blank = _complete_hours(path, idx, values, blank[order])
+    values, notes = _fill_gaps(path, idx, values, blank)
     return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
                         attribution=attribution, notes=notes)
+
+
+def electricity_maps_columns(cols: list[str]) -> dict | None:
+    """The time and per-basis value columns of an Electricity Maps export (case-insensitive),
+    or None when the header is not one. A basis whose column is absent maps to None."""
+    low = {c: " ".join(c.strip().lower().split()) for c in cols}
+    time = next((c for c, n in low.items() if n == EM_TIME), None)
+    if time is None:
+        return None
+    found = {"time": time}
+    for basis, words in EM_BASIS_WORDS.items():
+        found[basis] = next((c for c, n in low.items() if "intensity" in n
+                             and any(n.endswith(w) for w in words)), None)
+    if found["lifecycle"] is None and found["direct"] is None:
+        return None
+    return found
+
+
+def _complete_hours(path: Path, idx: pd.DatetimeIndex, values: np.ndarray, blank: np.ndarray):
+    """Rows missing from the series become blank hours (filled or refused by _fill_gaps), so
+    a missing hour is never held over from the previous one."""
+    if len(idx) < 2:
+        return idx, values, blank
+    t = idx.asi8
+    step = int(np.diff(t).min())  # the series' own step: hourly files have whole-hour gaps
+    off_grid = (t - t[0]) % step != 0
+    if off_grid.any():
+        raise InputDataError(f"{path}: timestamp {idx[int(np.flatnonzero(off_grid)[0])]} is off "
+                             f"the series' {step / 3.6e12:g}-hour step")
+    n = (t[-1] - t[0]) // step + 1
+    if n == len(t):
+        return idx, values, blank
+    # Checked before the full index is allocated: rows a century apart must not ask for a
+    # century of hours.
+    run = np.diff(t) // step - 1
+    if run.max() > MAX_GAP_HOURS:
+        i = int(np.argmax(run))
+        raise InputDataError(f"{path}: {int(run[i]):,} hour(s) missing after {idx[i]}; at most "
+                             f"{MAX_GAP_HOURS} inner hours are filled by interpolation")
+    full = t[0] + step * np.arange(n, dtype=np.int64)
+    pos = (t - t[0]) // step
+    v = np.full(n, np.nan)
+    v[pos] = values
+    b = np.ones(n, dtype=bool)
+    b[pos] = blank
+    return pd.DatetimeIndex(full).tz_localize("UTC"), v, b
 
 
 def _fill_gaps(path: Path, idx: pd.DatetimeIndex, values: np.ndarray, blank: np.ndarray):
@@ -225,9 +284,9 @@ def _fill_gaps(path: Path, idx: pd.DatetimeIndex, values: np.ndarray, blank: np.
         longest = max(longest, run)
     if longest > MAX_GAP_HOURS or blank[0] or blank[-1]:
         i = int(np.flatnonzero(blank)[0])
-        raise InputDataError(f"{path}, line {i + 2}: carbon intensity is missing for "
-                             f"{longest} consecutive hour(s); at most {MAX_GAP_HOURS} inner "
-                             "hours are filled by interpolation")
+        raise InputDataError(f"{path}: carbon intensity is missing from {idx[i]} for "
+                             f"{longest} consecutive hour(s) or at an end; at most "
+                             f"{MAX_GAP_HOURS} inner hours are filled by interpolation")
     x = idx.asi8.astype(float)
     filled = values.copy()
     filled[blank] = np.interp(x[blank], x[~blank], values[~blank])

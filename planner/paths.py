@@ -1,20 +1,54 @@
-"""Where the shipped data lives, and how a summary names the files it read.
+"""Where the shipped data lives (the one place that resolves profiles/, grids/ and examples/),
+and how a summary names the files it read.
 
-The card's layout keeps profiles/, grids/ and examples/ at the repository root, beside the
-package, so that data files are reviewable on their own. ``GREENCACHE_DATA`` points elsewhere
-(an installed copy of those three folders).
+In the repository those three folders sit at the top level, beside the package, so that data
+files are reviewed on their own. A built wheel carries them inside the package as
+``planner/data/{profiles,grids,examples}`` (setup.py copies them in at build time). The data
+root is, in order:
+
+1. ``GREENCACHE_DATA``, a folder holding ``profiles/``, ``grids/`` and ``examples/`` (for
+   other or newer data than the installed copy);
+2. the installed copy, found through :mod:`importlib.resources`;
+3. the repository checkout this package was imported from (a source tree or an editable
+   install).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from importlib import resources
 from pathlib import Path
+
+from planner.errors import InputDataError
+
+ENV = "GREENCACHE_DATA"
+FOLDERS = ("profiles", "grids", "examples")
+
+
+def packaged_root() -> Path | None:
+    """The data installed inside the package, or None in a checkout (the folders sit above)."""
+    root = resources.files("planner.data")
+    if not isinstance(root, Path):
+        # Every installer unpacks wheels onto disk; readers here need real files (pyarrow,
+        # pandas, numba-backed loaders), so a zipped package is pointed elsewhere.
+        raise InputDataError(f"the installed greencache data is not on disk ({root}); "
+                             f"set {ENV} to a folder holding {', '.join(FOLDERS)}")
+    return root if (root / "profiles").is_dir() else None
+
+
+def checkout_root() -> Path:
+    return Path(__file__).resolve().parent.parent
 
 
 def data_root() -> Path:
-    env = os.environ.get("GREENCACHE_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent
+    env = os.environ.get(ENV)
+    if env:
+        root = Path(env).expanduser()
+        if not root.is_dir():
+            raise InputDataError(f"{ENV}={env} is not a folder")
+        return root
+    return packaged_root() or checkout_root()
 
 
 def profiles_dir() -> Path:
@@ -39,9 +73,10 @@ def sha256_file(path: Path) -> str:
 
 
 def rel_path(p: Path) -> str:
-    """Paths in a summary are relative to the working directory when possible, so the
-    summary does not change with where the repository was cloned."""
+    """How a summary names an input file: shipped data relative to the data root as
+    ``greencache:profiles/…``, any other file as it was given. Neither depends on the working
+    folder, so the summary is byte-identical wherever the plan runs."""
     try:
-        return str(Path(p).resolve().relative_to(Path.cwd().resolve()))
+        return "greencache:" + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
     except ValueError:
         return str(p)

@@ -8,7 +8,6 @@ workload-preparation path (:func:`planner.workload.prepare.prepare_replay`), the
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 from pathlib import Path
 
@@ -20,36 +19,13 @@ from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.evaluate import ReplayResult, replay
 from planner.grid import window_intensity
-from planner.schedule import SCHEDULE_COLUMNS, window_csv
+from planner.input_files import quote
+from planner.plan_files import read_summary
+from planner.schedule import window_csv
 from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
               ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"))
-
-
-def read_schedule(path: Path) -> pd.DataFrame:
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"schedule {path} does not exist")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise InputDataError(f"cannot read schedule {path}: {str(e).splitlines()[0]}") from None
-    missing = [c for c in SCHEDULE_COLUMNS if c not in df.columns]
-    if missing:
-        raise InputDataError(f"{path} is not a greencache schedule: no column {missing[0]}")
-    if df.empty:
-        raise InputDataError(f"schedule {path} has no windows")
-    for col in ("window_start", "window_end"):
-        df[col] = pd.to_datetime(df[col], utc=True, errors="coerce")
-        if df[col].isna().any():
-            i = int(np.flatnonzero(df[col].isna().to_numpy())[0])
-            raise InputDataError(f"{path}, line {i + 2}: cannot read {col}")
-    bad = (df["replicas"] < 1) | (df["cache_gb"] < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputDataError(f"{path}, line {i + 2}: replicas must be ≥ 1 and cache_gb ≥ 0")
-    return df
 
 
 def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
@@ -58,16 +34,18 @@ def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
     if not path.exists():
         raise InputDataError(f"summary {path} does not exist (it holds the plan's scenario); "
                              "pass --summary")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))["scenario"]
-    except (json.JSONDecodeError, KeyError):
-        raise InputDataError(f"{path} is not a greencache summary") from None
+    raw = read_summary(path)["scenario"]
     known = {f.name for f in fields(PlanOptions)}
     values = {k: v for k, v in raw.items() if k in known}
-    values["levels"] = Levels(**values.get("levels", {}))
-    values["cache_levels_tb"] = tuple(values.get("cache_levels_tb", ()))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return PlanOptions(**values).validate()
+    try:
+        values["levels"] = Levels(**values.get("levels", {}))
+        values["cache_levels_tb"] = tuple(float(x) for x in values.get("cache_levels_tb", ()))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return PlanOptions(**values).validate()
+    except (TypeError, ValueError) as e:
+        # A hand-edited scenario value of the wrong type (text for a number, a list for text).
+        raise InputDataError(f"{path}: the scenario holds a value of the wrong type "
+                             f"({quote(str(e))})") from None
 
 
 def replay_schedule(setup: ReplaySetup, schedule: pd.DataFrame, progress=None) -> ReplayResult:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.errors import InputDataError
+from planner.plan_files import read_schedule, read_summary, read_window_table
 
 COLOURS = {"op_gpu": "#d62728", "op_host": "#ff9896", "op_ssd": "#ffbb78",
            "emb_gpu": "#1f77b4", "emb_host": "#aec7e8", "emb_ssd": "#2ca02c"}
@@ -32,29 +32,17 @@ class PlanOutputs:
     folder: Path
 
 
-def _read_csv(path: Path, what: str) -> pd.DataFrame:
-    if not path.exists():
-        raise InputDataError(f"{what} {path} does not exist")
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        raise InputDataError(f"cannot read {what} {path}: {str(e).splitlines()[0]}") from None
-
-
 def load_plan_outputs(folder: Path) -> PlanOutputs:
-    from planner.replay_run import read_schedule
-
+    """schedule.csv, summary.json and (when present) components.csv, each checked against its
+    schema: the report may be asked to render hand-edited files."""
     folder = Path(folder)
     sched = read_schedule(folder / "schedule.csv")
-    summary_path = folder / "summary.json"
-    if not summary_path.exists():
-        raise InputDataError(f"summary {summary_path} does not exist")
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputDataError(f"{summary_path} is not valid JSON: {e.msg}") from None
+    summary = read_summary(folder / "summary.json")
     comp_path = folder / "components.csv"
-    comp = _read_csv(comp_path, "components") if comp_path.exists() else None
+    comp = None
+    if comp_path.exists():
+        comp = read_window_table(comp_path, "components",
+                                 [f"{k}_kgco2e" for k in COLOURS])
     return PlanOutputs(sched, summary, comp, folder)
 
 
@@ -78,7 +66,9 @@ def _setup():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.hashsalt": "greencache", "font.size": 9,
+    # parse_math off: labels come from files (baseline names, strategy labels), and a '$' in
+    # one must be drawn as a '$', not fail as bad mathtext.
+    plt.rcParams.update({"svg.hashsalt": "greencache", "font.size": 9, "text.parse_math": False,
                          "axes.spines.top": False, "axes.spines.right": False})
     return plt
 
@@ -227,10 +217,15 @@ svg{max-width:100%;height:auto}
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>"
                    for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _e(value) -> str:
+    """Any value that came from a file, as HTML text."""
+    return html.escape(str(value))
 
 
 def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
@@ -242,17 +237,17 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
     title = (f"{sc.get('model')} on {sc.get('tp')}×{sc.get('gpu')}, {sc.get('ssd')} — grid "
              f"{grid['zone']} ({grid['basis']})")
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>greencache report — {html.escape(title)}</title><style>{_CSS}</style>"
-             f"</head><body><h1>greencache plan report</h1><p>{html.escape(title)}; "
-             f"trace <code>{html.escape(s['inputs']['trace']['path'])}</code>, "
+             f"<title>greencache report — {_e(title)}</title><style>{_CSS}</style>"
+             f"</head><body><h1>greencache plan report</h1><p>{_e(title)}; "
+             f"trace <code>{_e(s['inputs']['trace']['path'])}</code>, "
              f"{s['windows']['count']} window(s), {s['windows']['hours']:.2f} h. SLO p90 TTFT ≤ "
-             f"{sc.get('slo_ttft_s')} s, p90 TPOT ≤ {sc.get('slo_tpot_s')} s.</p>"]
+             f"{_e(sc.get('slo_ttft_s'))} s, p90 TPOT ≤ {_e(sc.get('slo_tpot_s'))} s.</p>"]
     m = s.get("modelled", {})
     parts.append(f"<div class='modelled'><b>What is modelled.</b> Hit rate: "
-                 f"{html.escape(str(m.get('hit_rate')))} ({html.escape(str(m.get('hit_rate_source')))})."
-                 f" Latency and power: {html.escape(str(m.get('latency_and_power')))}.</div>")
+                 f"{_e(m.get('hit_rate'))} ({_e(m.get('hit_rate_source'))})."
+                 f" Latency and power: {_e(m.get('latency_and_power'))}.</div>")
     parts.append("<h2>Totals</h2>")
-    parts.append(f"<p>{html.escape(s.get('explanation', ''))}</p>")
+    parts.append(f"<p>{_e(s.get('explanation', ''))}</p>")
     rows = [["plan", f"{tot['total_kgco2e']:.3f}", f"{tot['operational_kgco2e']:.3f}",
              f"{tot['embodied_kgco2e']:.3f}", f"{tot['energy_kwh']:.1f}", "", str(
                  s['windows']['slo_violated'])]]
@@ -262,7 +257,7 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
                          f"{b['embodied_kgco2e']:.3f}", f"{b['energy_kwh']:.1f}",
                          f"{b.get('reduction_pct', 0):.2f}", str(b.get("slo_violated_windows", 0))])
         else:
-            rows.append([name, b.get("status", ""), "", "", "", "", ""])
+            rows.append([name, str(b.get("status", "")), "", "", "", "", ""])
     parts.append(_table(rows, ["", "total kgCO2e", "operational", "embodied", "energy kWh",
                                "plan saves %", "windows missing SLO"]))
     parts.append(fig_baselines(s))
@@ -284,7 +279,7 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
     if replay is not None:
         parts.append("<h2>Predicted against replayed latency</h2>")
         if replay_summary:
-            parts.append(f"<p>{html.escape(replay_summary.get('explanation', ''))}</p>")
+            parts.append(f"<p>{_e(replay_summary.get('explanation', ''))}</p>")
         parts.append(fig_predicted_vs_replayed(replay))
     if comparison is not None:
         parts.append("<h2>Deployments judged by replay</h2>")
@@ -314,10 +309,10 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
     parts.append("<h2>Inputs and notes</h2><ul>")
     for key in ("trace", "profile", "catalog"):
         info = s["inputs"][key]
-        parts.append(f"<li>{key}: <code>{html.escape(info['path'])}</code> sha256 "
-                     f"<code>{info['sha256'][:16]}…</code></li>")
-    parts.append(f"<li>grid: {html.escape(grid['zone'])}, {html.escape(grid.get('attribution') or '')}</li>")
+        parts.append(f"<li>{key}: <code>{_e(info['path'])}</code> sha256 "
+                     f"<code>{_e(info['sha256'][:16])}…</code></li>")
+    parts.append(f"<li>grid: {_e(grid['zone'])}, {_e(grid.get('attribution') or '')}</li>")
     for note in s.get("notes", []):
-        parts.append(f"<li class='note'>{html.escape(note)}</li>")
+        parts.append(f"<li class='note'>{_e(note)}</li>")
     parts.append("</ul></body></html>\n")
     return "".join(parts)

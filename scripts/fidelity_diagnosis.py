@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from planner.evaluate import route, schedule_windows  # noqa: E402
 from planner.perf.lengths import draw_lengths  # noqa: E402
 from planner.perf.params import load_params  # noqa: E402
-from planner.replay_run import read_schedule, scenario_from_summary  # noqa: E402
+from planner.plan_files import read_schedule  # noqa: E402
+from planner.replay_run import scenario_from_summary  # noqa: E402
 from planner.workload.prepare import prepare_replay  # noqa: E402
 from planner.workload.eviction import simulate_cache  # noqa: E402
 

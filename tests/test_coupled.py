@@ -106,7 +106,9 @@ def test_coupled_milp_equals_exhaustive_search(seed, capacity, dwell, changes, r
     expected, _ = brute_force(cands, cp)
     r = solve(build_model(cands, 2.0, 0.1, coupling=cp), "highs")
     assert r.status == TerminationCondition.optimal
-    assert r.objective == pytest.approx(expected, rel=1e-7)
+    # Within the relative MIP gap the solve was given (1e-6), not tighter: HiGHS may stop at
+    # any point inside it (seed 390 lands 1.06e-7 away).
+    assert r.objective == pytest.approx(expected, rel=1e-6)
 
 
 @settings(max_examples=10, deadline=None)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from close import assert_close
 from planner.perf.calibrate import prediction_frame, report_table
 from planner.perf.fit import fit_all, held_out
 from planner.perf.params import default_params_path, load_params
@@ -16,31 +17,14 @@ def fitted():
     return fit_all()
 
 
-def _assert_close(again, shipped, path="params"):
-    """Same structure and strings; numbers equal to a relative 0.5 %. A least-squares refit
-    differs between CPUs and BLAS builds: most parameters agree to 1e-9, but the per-layer
-    and per-iteration engine overheads trade off against each other (a flat valley of the
-    loss) and move by up to 5e-4 relative between machines. Bytes are not a property of the
-    fit; the parameters it lands on are, to this tolerance."""
-    if isinstance(shipped, dict):
-        assert isinstance(again, dict) and again.keys() == shipped.keys(), path
-        for key in shipped:
-            _assert_close(again[key], shipped[key], f"{path}.{key}")
-    elif isinstance(shipped, list):
-        assert isinstance(again, list) and len(again) == len(shipped), path
-        for i, (a, b) in enumerate(zip(again, shipped)):
-            _assert_close(a, b, f"{path}[{i}]")
-    elif isinstance(shipped, float) or isinstance(again, float):
-        assert again == pytest.approx(shipped, rel=5e-3, abs=1e-12), path
-    else:
-        assert again == shipped, path
-
-
 def test_fit_reproduces_shipped_parameters(fitted):
+    """Same structure and strings; numbers equal to a relative 0.5 %. Most parameters agree to
+    1e-9 between machines, but the per-layer and per-iteration engine overheads trade off
+    against each other (a flat valley of the loss) and move by up to 5e-4 relative between
+    CPUs. Bytes: `make check-data`, on the platform the file was made on."""
     params, _ = fitted
     shipped = json.loads(default_params_path().read_text())
-    again = json.loads(params.to_json())
-    _assert_close(again, shipped)
+    assert_close(json.loads(params.to_json()), shipped, rel=5e-3, abs_=1e-12)
 
 
 def test_held_out_errors(fitted):
@@ -71,10 +55,10 @@ def test_held_out_rows_never_reach_the_fit(fitted):
 
 def test_split_is_seeded_and_stratified():
     keys = pd.DataFrame({"g": np.repeat(["a", "b"], 40), "x": np.tile(np.arange(40), 2)})
-    m1, m2 = held_out(keys, ["g"]), held_out(keys, ["g"])
-    assert np.array_equal(m1, m2)
-    assert m1[:40].sum() == 10 and m1[40:].sum() == 10
-    assert not np.array_equal(m1, held_out(keys, ["g"], seed=1))
+    first, again = held_out(keys, ["g"]), held_out(keys, ["g"])
+    assert np.array_equal(first, again)
+    assert first[:40].sum() == 10 and first[40:].sum() == 10
+    assert not np.array_equal(first, held_out(keys, ["g"], seed=1))
 
 
 @pytest.mark.parametrize("gpu", ["h100-sxm", "h200"])

@@ -2,11 +2,13 @@
 simulation of the trace's own lengths."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from close import assert_close
 from planner.errors import InputDataError, UsageError
 from planner.perf.shapes import (PROBABILITIES, choose_shape, fit_shape, load_shape,
                                  lognormal_shape, read_shape, shape_distance, shapes_dir,
@@ -24,16 +26,27 @@ def traces():
             "mooncake-conv": read_trace(EX / "conversation_trace.jsonl")}
 
 
-def test_shipped_shapes_regenerate_byte_for_byte():
+def test_shipped_shapes_regenerate():
+    """Each shape refitted from its example trace equals the shipped file: structure, strings
+    and counts exactly; length quantiles (order statistics over the trace mean) to 1e-6
+    relative; the reuse quantiles, which for the Azure traces come from prefixes synthesised
+    by seed, to 0.002 of a prompt (a last-digit difference between CPUs can flip one
+    synthesised draw). Byte for byte on the platform that made them: make check-data."""
     spec = importlib.util.spec_from_file_location("fit_shapes",
                                                   ROOT / "scripts/fit_workload_shapes.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     assert shipped_shape_names() == sorted(mod.SOURCES)
     for name in mod.SOURCES:
-        shipped = (shapes_dir() / f"{name}.json").read_text(encoding="utf-8")
-        date = read_shape(shapes_dir() / f"{name}.json").provenance["date"]
-        assert mod.render(name, date) == shipped
+        path = shapes_dir() / f"{name}.json"
+        again = json.loads(mod.render(name, read_shape(path).provenance["date"]))
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+        assert_close(again.pop("reuse_quantiles"), shipped.pop("reuse_quantiles"), rel=0,
+                     abs_=2e-3, path=name)
+        share = "reusable_token_share"
+        assert_close(again["statistics"].pop(share), shipped["statistics"].pop(share), rel=0,
+                     abs_=2e-3, path=name)
+        assert_close(again, shipped, rel=1e-6, path=name)
 
 
 def test_draws_reproduce_the_trace_quantiles(traces):

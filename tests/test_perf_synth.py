@@ -45,7 +45,7 @@ def test_cli_errors_exit_codes(tmp_path):
 
 
 def test_simulated_and_closed_form_agree_at_light_load():
-    """The M1 closed form and the simulator share the iteration model: at a light load the
+    """The closed form and the simulator share the iteration model: at a light load the
     median TTFT and TPOT of the two agree within 30 %."""
     import numpy as np
 

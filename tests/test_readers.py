@@ -31,7 +31,7 @@ def test_mooncake_shipped():
     ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n"
      "2023-11-16 18:15:50.9951690,-5,109\n", "line 3: ContextTokens is negative"),
     ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n"
-     "2023-11-16 18:15:50.9951690,12x,109\n", "line 3: ContextTokens must be an integer"),
+     "2023-11-16 18:15:50.9951690,12x,109\n", "line 3: ContextTokens must be a whole number"),
     ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\nnot-a-time,1,1\n",
      "line 3: cannot read timestamp"),
     ("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46,374,44\n"

@@ -1,11 +1,15 @@
 """The session-reuse model: determinism, streaming, structure, fitting and the shipped file."""
 
+import io
+import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from close import assert_close
 from planner.errors import InputDataError, UsageError
 from planner.workload.hitcurve import window_hit_curves
 from planner.workload.readers import read_trace
@@ -105,17 +109,30 @@ def test_fit_recovers_the_parameters_it_generated(params):
         assert abs(refit.continue_prob[b] - params.continue_prob[b]) < 0.08
 
 
-def test_shipped_model_regenerates_byte_identically():
+def test_refit_reproduces_the_shipped_model():
+    """The fit on the shipped trace lands on the shipped model. Structure, strings and counts
+    agree exactly; fitted numbers (quantiles and shares of the trace) to 1e-6 relative; the
+    fit error and the curves, measured on prefixes synthesised by seed, to 0.002 in hit rate
+    (a last-digit difference between CPUs can flip one synthesised draw, which moves a hit
+    rate by about 1e-4). Byte for byte on the platform that made the files: make check-data."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("fit_script", ROOT / "scripts/fit_reuse_model.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    shipped = (ROOT / "profiles/reuse/mooncake-conversation.json").read_text(encoding="utf-8")
     date = load_reuse_params().provenance["date"]
     model, curve, summary = mod.render(EX / "conversation_trace.jsonl", date)
-    assert model == shipped
-    assert curve == (ROOT / "profiles/reuse/mooncake-conversation-curve.csv").read_text()
+    again = json.loads(model)
+    shipped = json.loads((ROOT / "profiles/reuse/mooncake-conversation.json").read_text())
+    assert_close(again.pop("fit_error"), shipped.pop("fit_error"), rel=0, abs_=2e-3)
+    assert_close(again, shipped, rel=1e-6)
+    got = pd.read_csv(io.StringIO(curve))
+    want = pd.read_csv(ROOT / "profiles/reuse/mooncake-conversation-curve.csv")
+    assert list(got.columns) == list(want.columns) and len(got) == len(want)
+    sizes = ["capacity_blocks", "capacity_tokens"]
+    assert got[sizes].equals(want[sizes])
+    hits = [c for c in want.columns if c not in sizes]
+    assert np.allclose(got[hits], want[hits], rtol=0, atol=2e-3)
     # The fit error the file reports is small: the model reproduces the trace's own curve.
     assert summary["token_hit_mae"] < 0.02
 

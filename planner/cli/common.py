@@ -8,8 +8,9 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from planner.errors import GreencacheError
+from planner.errors import EXIT_INPUT, GreencacheError
 
 app = typer.Typer(
     name="greencache",
@@ -40,14 +41,26 @@ def handle_errors(fn):
         try:
             return fn(*args, **kwargs)
         except GreencacheError as e:
-            err_console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+            # Messages quote user input (file names, TOML tables): print them as text, not markup.
+            err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
             extra = getattr(e, "diagnostics", None)
             if extra:
                 for line in extra:
-                    err_console.print(f"  {line}", soft_wrap=True)
+                    err_console.print(f"  {escape(str(line))}", soft_wrap=True)
             raise typer.Exit(e.exit_code) from None
         except typer.Exit:
             raise
+        except OSError as e:
+            # A file that vanished, a folder given as a file, a full disk: the input or the
+            # environment, not a bug. Readers check their files first; this is the net.
+            where = f" {e.filename}" if e.filename else ""
+            err_console.print(f"[bold red]error:[/] cannot use{where}: "
+                              f"{e.strerror or type(e).__name__}", soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except UnicodeDecodeError:
+            err_console.print("[bold red]error:[/] an input file is not UTF-8 text",
+                              soft_wrap=True)
+            raise typer.Exit(EXIT_INPUT) from None
         except KeyboardInterrupt:
             err_console.print("interrupted; no output was written")
             raise typer.Exit(130) from None
@@ -55,7 +68,7 @@ def handle_errors(fn):
             if os.environ.get("GREENCACHE_DEBUG"):
                 raise
             err_console.print(
-                f"[bold red]internal error:[/] {type(e).__name__}: {e} (set GREENCACHE_DEBUG=1 "
+                f"[bold red]internal error:[/] {type(e).__name__}: {escape(str(e))} (set GREENCACHE_DEBUG=1 "
                 "for the traceback and please report it)", soft_wrap=True)
             raise typer.Exit(EXIT_INTERNAL) from None
 

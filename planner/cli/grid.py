@@ -8,6 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from planner.choices import CiBasis
 from planner.cli.common import app, console, handle_errors
 
 grid_app = typer.Typer(help="List and describe the shipped carbon-intensity series.",
@@ -35,12 +36,14 @@ def grid_list():
 @handle_errors
 def grid_show(
     zone: Annotated[str, typer.Argument(help="Zone code or CSV file.")],
-    ci_basis: Annotated[str, typer.Option(help="lifecycle or direct.")] = "lifecycle",
+    ci_basis: Annotated[CiBasis, typer.Option(
+        help="Carbon-intensity basis: lifecycle (Electricity Maps LCA) or direct.",
+        show_default=True)] = CiBasis.lifecycle,
 ):
     """Annual mean, percentiles and median daily swing of a zone, per year."""
     from planner.grid import load_grid
 
-    s = load_grid(zone, ci_basis)
+    s = load_grid(zone, ci_basis.value)
     t = Table(title=f"{s.zone} ({s.basis}, gCO2e/kWh) — {s.attribution or s.source}",
               title_justify="left")
     for col in ("year", "hours", "mean", "p10", "p50", "p90", "median daily swing"):

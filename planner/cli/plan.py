@@ -3,59 +3,25 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from planner.catalog import Levels
+from planner.choices import (Capacity, CiBasis, Eviction, Level, OwnedIdle, Solver,
+                             TimestampUnit, WorkloadFormat)
 from planner.cli.common import app, console, err_console, handle_errors
-from planner.config import TIMESTAMP_UNITS, PlanOptions, load_scenario
-from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
+from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
 from planner.outputs import OutputSet
 
-
-class TraceFormat(str, Enum):
-    azure = "azure"
-    mooncake = "mooncake"
-    bailian = "bailian"
-    generic = "generic"
-    azure_counts = "azure-counts"
-    burstgpt = "burstgpt"
-    servegen = "servegen"
-
-
-TimestampUnit = Enum("TimestampUnit", {u: u for u in TIMESTAMP_UNITS}, type=str)
-
-
-class Basis(str, Enum):
-    lifecycle = "lifecycle"
-    direct = "direct"
-
-
-class Level(str, Enum):
-    low = "low"
-    central = "central"
-    high = "high"
-
-
-class Solver(str, Enum):
-    highs = "highs"
-    cbc = "cbc"
-
-
-class Eviction(str, Enum):
-    lru = "lru"
-    lcs = "lcs"
-
-
-Capacity = Enum("Capacity", {m: m for m in CAPACITY_MODES}, type=str)
-OwnedIdle = Enum("OwnedIdle", {m: m for m in OWNED_IDLE}, type=str)
-_DEFAULT = {f.name: f.default for f in fields(PlanOptions)}
-_COUPLING = "Capacity and reconfiguration"
+INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
+    "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
+    "Output")
+# Parameters that are not scenario options: they say where the scenario comes from and what
+# to do with the plan, so a scenario file neither holds nor records them.
+NOT_SCENARIO = ("config", "print_config", "out", "write_model", "no_timing", "quiet")
 
 
 def model_mps(model) -> bytes:
@@ -75,170 +41,209 @@ def parse_levels(text: str) -> tuple[float, ...]:
             from None
 
 
+def command_line_values(ctx: typer.Context) -> dict:
+    """The scenario options given on the command line, keyed by option name, as the library
+    takes them; options left at their defaults are absent so a --config file can set them."""
+    given = {}
+    for name, v in ctx.params.items():
+        source = ctx.get_parameter_source(name)
+        if name in NOT_SCENARIO or source is None or source.name == "DEFAULT":
+            continue
+        if isinstance(v, Path):
+            v = str(v)
+        elif hasattr(v, "value"):                    # a choice Enum
+            v = v.value
+        elif name == "cache_levels":
+            v = parse_levels(v)
+        given[name] = v
+    return given
+
+
 @app.command()
 @handle_errors
 def plan(
+    ctx: typer.Context,
     trace: Annotated[Optional[Path], typer.Option(
-        "--trace", help="Request trace: Azure CSV, Mooncake or Qwen/Bailian JSONL, or generic "
-        "CSV.")] = None,
-    grid: Annotated[Optional[str], typer.Option(
-        help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file. "
-             "[default: FR]")] = None,
-    trace_format: Annotated[Optional[TraceFormat], typer.Option(
-        help="Override format detection.")] = None,
+        "--trace", help="Request trace (Azure CSV, Mooncake or Qwen/Bailian JSONL, generic CSV) "
+        "or rate series "
+        "(Azure 2024 10-s counts, BurstGPT hourly, ServeGen); required unless --config names "
+        "it.", show_default=False, rich_help_panel=INPUTS)] = None,
+    trace_format: Annotated[Optional[WorkloadFormat], typer.Option(
+        help="Override format detection.", show_default="detected",
+        rich_help_panel=INPUTS)] = None,
     block_size: Annotated[Optional[int], typer.Option(
         help="Tokens per hash id, for traces that record hash ids.",
         show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian",
-        rich_help_panel="Inputs")] = None,
+        rich_help_panel=INPUTS)] = None,
     timestamp_unit: Annotated[Optional[TimestampUnit], typer.Option(
         help="Unit of the numeric timestamps of JSONL traces; spans or rates implausible in "
              "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
-        rich_help_panel="Inputs")] = None,
+        rich_help_panel=INPUTS)] = None,
     drop_over_context: Annotated[bool, typer.Option(
-        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
-        "context, and say how many (else the first is refused).", show_default=True,
-        rich_help_panel="Inputs")] = False,
-    scale: Annotated[Optional[float], typer.Option(
-        help="Rate series only: multiply every count (size the load). [default: 1]")] = None,
+        "--drop-over-context/--no-drop-over-context", help="Drop the requests whose prompts "
+        "exceed the model's context, and say how many (else the first is refused).",
+        show_default="off",
+        rich_help_panel=INPUTS)] = default("drop_over_context"),
+    scale: Annotated[float, typer.Option(
+        help="Rate series only: multiply every count (size the load).", show_default=True,
+        rich_help_panel=INPUTS)] = default("scale"),
     series: Annotated[Optional[str], typer.Option(
-        help="Rate series only: BurstGPT log type or ServeGen model.")] = None,
-    ci_basis: Annotated[Optional[Basis], typer.Option(
-        help="Carbon-intensity basis. [default: lifecycle]")] = None,
+        help="Rate series only: BurstGPT log type (conversation, api, all) or ServeGen model.",
+        show_default="conversation, m-large",
+        rich_help_panel=INPUTS)] = None,
     start: Annotated[Optional[str], typer.Option(
-        help="Start time (ISO 8601, UTC) for traces with relative timestamps.")] = None,
-    window: Annotated[Optional[str], typer.Option(
-        help="Planning window: 1h, 15min, 30m, 2h … [default: 1h]")] = None,
-    burst_window: Annotated[Optional[float], typer.Option(
+        help="Start time (ISO 8601, UTC) for traces with relative timestamps.",
+        show_default="the grid series' last year, 1 Jan", rich_help_panel=INPUTS)] = None,
+    window: Annotated[str, typer.Option(
+        help="Planning window: 1h, 15min, 30m, 2h … (divides an hour or is whole hours).",
+        show_default=True, rich_help_panel=INPUTS)] = default("window"),
+    burst_window: Annotated[float, typer.Option(
         help="Seconds of the sub-windows whose rates shape each window's p90 latency; "
-             "0 reads latency at the mean rate. [default: 60]")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model. [default: llama-3-70b]")] = None,
-    gpu: Annotated[Optional[str], typer.Option(help="GPU type. [default: h100-sxm]")] = None,
-    tp: Annotated[Optional[int], typer.Option(
-        help="GPUs per replica (tensor parallel). [default: 4]")] = None,
-    ssd: Annotated[Optional[str], typer.Option(help="SSD type. [default: nvme-gen4]")] = None,
-    cache_levels: Annotated[Optional[str], typer.Option(
-        help="Cache sizes to choose from, TB, comma-separated; 0 = no SSD tier. "
-             "[default: 0,0.5,1,2,4,8,16,32,64]")] = None,
-    max_replicas: Annotated[Optional[int], typer.Option(
-        help="Most replicas per window. [default: 64]")] = None,
-    slo_ttft: Annotated[Optional[float], typer.Option(
-        help="p90 time-to-first-token SLO, seconds. [default: 2.0]")] = None,
-    slo_tpot: Annotated[Optional[float], typer.Option(
-        help="p90 time-per-output-token SLO, seconds. [default: 0.1]")] = None,
-    ssd_embodied: Annotated[Optional[Level], typer.Option(
-        help="SSD embodied carbon per GB: low, central or high. [default: central]")] = None,
-    gpu_embodied: Annotated[Optional[Level], typer.Option(
-        help="GPU embodied carbon. [default: central]")] = None,
-    host_embodied: Annotated[Optional[Level], typer.Option(
-        help="Host embodied carbon. [default: central]")] = None,
-    pue: Annotated[Optional[float], typer.Option(
-        help="Power usage effectiveness. [default: 1.2, catalog central]")] = None,
-    solver: Annotated[Optional[Solver], typer.Option(help="MILP solver. [default: highs]")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(
-        help="Solver time limit, seconds. [default: 300]")] = None,
-    mip_gap: Annotated[Optional[float], typer.Option(
-        help="Relative MIP gap tolerance. [default: 1e-6]")] = None,
-    allow_slo_violation: Annotated[bool, typer.Option(
-        "--allow-slo-violation",
-        help="Plan windows that cannot meet the SLO best-effort and mark them.")] = False,
-    eviction: Annotated[Optional[Eviction], typer.Option(
-        help="Cache eviction policy for the hit-rate curves. [default: lru]")] = None,
-    seed: Annotated[Optional[int], typer.Option(
-        help="Seed of the reuse model for traces without prefixes. [default: 0]")] = None,
-    profile_dir: Annotated[Optional[Path], typer.Option(
-        help="Folder of profile tables to use instead of the shipped profiles/tables.")] = None,
+             "0 reads latency at the mean rate.", show_default=True,
+        rich_help_panel=INPUTS)] = default("burst_window_s"),
+    seed: Annotated[int, typer.Option(
+        help="Seed of the reuse model and of rate-series synthesis.", show_default=True,
+        rich_help_panel=INPUTS)] = default("seed"),
     reuse_model: Annotated[Optional[Path], typer.Option(
-        help="Reuse-model parameters (JSON) for traces without prefixes. "
-             "[default: profiles/reuse/mooncake-conversation.json]")] = None,
-    workload_shape: Annotated[Optional[str], typer.Option(
+        help="Reuse-model parameters (JSON) for traces without prefixes.",
+        show_default="profiles/reuse/mooncake-conversation.json",
+        rich_help_panel=INPUTS)] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="Scenario TOML (keys: these options' names with _ for -); options given on the "
+             "command line override it.", show_default=False, rich_help_panel=INPUTS)] = None,
+    model: Annotated[str, typer.Option(
+        help="Model.", show_default=True, rich_help_panel=HARDWARE)] = default("model"),
+    gpu: Annotated[str, typer.Option(
+        help="GPU type.", show_default=True, rich_help_panel=HARDWARE)] = default("gpu"),
+    tp: Annotated[int, typer.Option(
+        help="GPUs per replica (tensor parallel): 1, 2, 4 or 8.", show_default=True,
+        rich_help_panel=HARDWARE)] = default("tp"),
+    ssd: Annotated[str, typer.Option(
+        help="SSD type.", show_default=True, rich_help_panel=HARDWARE)] = default("ssd"),
+    cache_levels: Annotated[str, typer.Option(
+        help="Cache sizes to choose from, TB, comma-separated; 0 = no SSD tier.",
+        show_default=True, rich_help_panel=HARDWARE)] = ",".join(
+            f"{x:g}" for x in DEFAULT_CACHE_LEVELS_TB),
+    max_replicas: Annotated[int, typer.Option(
+        help="Most replicas per window.", show_default=True,
+        rich_help_panel=HARDWARE)] = default("max_replicas"),
+    eviction: Annotated[Eviction, typer.Option(
+        help="Cache eviction policy for the hit-rate curves (lcs: least carbon savings).",
+        show_default=True, rich_help_panel=HARDWARE)] = Eviction(default("eviction")),
+    workload_shape: Annotated[str, typer.Option(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
-             "lognormal, …); auto picks the one nearest to the trace's lengths. "
-             "[default: auto]")] = None,
-    capacity: Annotated[Optional[Capacity], typer.Option(
+             "lognormal, …); auto picks the one nearest to the trace's lengths.",
+        show_default=True, rich_help_panel=HARDWARE)] = default("workload_shape"),
+    auto_profile: Annotated[bool, typer.Option(
+        "--auto-profile", help="When no available workload shape fits the trace, fit the "
+        "trace's own shape and build its profile table (cached for later plans).",
+        rich_help_panel=HARDWARE)] = default("auto_profile"),
+    profile_dir: Annotated[Optional[Path], typer.Option(
+        help="Folder of profile tables to use instead of the shipped ones.",
+        show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
+    slo_ttft: Annotated[float, typer.Option(
+        help="p90 time-to-first-token SLO, seconds.", show_default=True,
+        rich_help_panel=SLO)] = default("slo_ttft_s"),
+    slo_tpot: Annotated[float, typer.Option(
+        help="p90 time-per-output-token SLO, seconds.", show_default=True,
+        rich_help_panel=SLO)] = default("slo_tpot_s"),
+    allow_slo_violation: Annotated[bool, typer.Option(
+        "--allow-slo-violation/--no-allow-slo-violation",
+        help="Plan windows that cannot meet the SLO best-effort and mark them.",
+        show_default="off",
+        rich_help_panel=SLO)] = default("allow_slo_violation"),
+    grid: Annotated[str, typer.Option(
+        help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file.",
+        show_default=True, rich_help_panel=CARBON)] = default("grid"),
+    ci_basis: Annotated[CiBasis, typer.Option(
+        help="Carbon-intensity basis: lifecycle (Electricity Maps LCA) or direct.",
+        show_default=True, rich_help_panel=CARBON)] = CiBasis(default("ci_basis")),
+    ssd_embodied: Annotated[Level, typer.Option(
+        help="SSD embodied carbon per GB: end of the cited range.", show_default=True,
+        rich_help_panel=CARBON)] = Level(Levels().ssd_embodied),
+    gpu_embodied: Annotated[Level, typer.Option(
+        help="GPU embodied carbon: end of the cited range.", show_default=True,
+        rich_help_panel=CARBON)] = Level(Levels().gpu_embodied),
+    host_embodied: Annotated[Level, typer.Option(
+        help="Host embodied carbon: end of the cited range.", show_default=True,
+        rich_help_panel=CARBON)] = Level(Levels().host_embodied),
+    pue: Annotated[Optional[float], typer.Option(
+        help="Power usage effectiveness.", show_default="catalog central",
+        rich_help_panel=CARBON)] = None,
+    capacity: Annotated[Capacity, typer.Option(
         help="pooled: capacity rented per window, charged while allocated; owned: the plan "
              "also sizes the fleet it owns, charged for the whole horizon.",
-        show_default=_DEFAULT["capacity"], rich_help_panel=_COUPLING)] = None,
-    pool_return: Annotated[Optional[float], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = Capacity(default("capacity")),
+    pool_return: Annotated[float, typer.Option(
         help="With --capacity owned: share (0–1) of owned but unallocated hardware that goes "
              "back to a pool and is not charged to this plan (1 charges as pooled).",
-        show_default=str(_DEFAULT["pool_return"]), rich_help_panel=_COUPLING)] = None,
-    owned_idle: Annotated[Optional[OwnedIdle], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = default("pool_return"),
+    owned_idle: Annotated[OwnedIdle, typer.Option(
         help="Owned but unallocated hardware: off (powered down) or on (draws idle power).",
-        show_default=_DEFAULT["owned_idle"], rich_help_panel=_COUPLING)] = None,
-    min_dwell: Annotated[Optional[str], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = OwnedIdle(default("owned_idle")),
+    min_dwell: Annotated[str, typer.Option(
         help="Hold a cache level at least this long once entered (2h, 90min; 0 = off).",
-        show_default=_DEFAULT["min_dwell"], rich_help_panel=_COUPLING)] = None,
-    max_changes_per_day: Annotated[Optional[int], typer.Option(
-        help="Most cache-level changes per day; -1 = unlimited.",
-        show_default=str(_DEFAULT["max_changes_per_day"]), rich_help_panel=_COUPLING)] = None,
-    weight_load: Annotated[Optional[float], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = default("min_dwell"),
+    max_changes_per_day: Annotated[int, typer.Option(
+        help="Most cache-level changes per day; -1 = unlimited.", show_default=True,
+        rich_help_panel=COUPLING)] = default("max_changes_per_day"),
+    weight_load: Annotated[float, typer.Option(
         help="Seconds a started replica spends loading its weights at power.",
-        show_default=str(_DEFAULT["weight_load_s"]), rich_help_panel=_COUPLING)] = None,
-    tie_tolerance: Annotated[Optional[float], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = default("weight_load_s"),
+    tie_tolerance: Annotated[float, typer.Option(
         help="Share of the horizon's carbon within which plans count as tied and the tie rule "
              "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
-        show_default=str(_DEFAULT["tie_tolerance"]), rich_help_panel=_COUPLING)] = None,
-    rolling_block: Annotated[Optional[int], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = default("tie_tolerance"),
+    rolling_block: Annotated[int, typer.Option(
         help="Solve the coupled MILP as a rolling horizon of blocks of this many windows "
              "(0: one MILP for the whole horizon).",
-        show_default=str(_DEFAULT["rolling_block"]), rich_help_panel=_COUPLING)] = None,
-    rolling_overlap: Annotated[Optional[int], typer.Option(
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_block"),
+    rolling_overlap: Annotated[int, typer.Option(
         help="Windows each rolling-horizon block looks beyond its own.",
-        show_default=str(_DEFAULT["rolling_overlap"]), rich_help_panel=_COUPLING)] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        help="Scenario TOML; options given on the command line override it.")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("out"),
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_overlap"),
+    solver: Annotated[Solver, typer.Option(
+        help="MILP solver: highs (HiGHS via highspy) or cbc (bundled with PuLP).",
+        show_default=True, rich_help_panel=SOLVER)] = Solver(default("solver")),
+    time_limit: Annotated[float, typer.Option(
+        help="Solver time limit, seconds.", show_default=True,
+        rich_help_panel=SOLVER)] = default("time_limit_s"),
+    mip_gap: Annotated[float, typer.Option(
+        help="Relative MIP gap tolerance.", show_default=True,
+        rich_help_panel=SOLVER)] = default("mip_gap"),
+    out: Annotated[Path, typer.Option(
+        help="Output folder.", show_default=True, rich_help_panel=OUTPUT)] = Path("out"),
     write_model: Annotated[Optional[Path], typer.Option(
-        help="Also write the solved MILP as an MPS file into this folder.")] = None,
+        help="Also write the solved MILP as plan.mps into this folder.", show_default=False,
+        rich_help_panel=OUTPUT)] = None,
     no_timing: Annotated[bool, typer.Option(
-        "--no-timing", help="Leave run times out of summary.json (byte-identical reruns).")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no table.")] = False,
+        "--no-timing", help="Leave run times out of summary.json (byte-identical reruns).",
+        rich_help_panel=OUTPUT)] = False,
+    print_config: Annotated[bool, typer.Option(
+        "--print-config", help="Print the effective scenario as TOML (what --config reads) "
+        "and exit without planning.", rich_help_panel=OUTPUT)] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print no table.", rich_help_panel=OUTPUT)] = False,
 ):
     """Solve the carbon-optimal capacity plan per window and write schedule.csv and summary.json.
 
     Picks, for every window, the number of replicas and the SSD cache size with the least
     operational plus embodied carbon whose p90 TTFT and p90 TPOT meet the SLO.
     """
+    # Imported here, not at the top, so that --help does not load pandas, the solver or numba.
     from planner.plan import run_plan
     from planner.report import plan_table
+    from planner.scenario import load_scenario, plan_options, scenario_toml
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
-    given = {
-        "trace": str(trace) if trace else None, "grid": grid,
-        "trace_format": trace_format.value if trace_format else None,
-        "block_size": block_size,
-        "timestamp_unit": timestamp_unit.value if timestamp_unit else None,
-        "scale": scale, "series": series,
-        "ci_basis": ci_basis.value if ci_basis else None, "start": start, "window": window,
-        "burst_window_s": burst_window,
-        "model": model, "gpu": gpu, "tp": tp, "ssd": ssd,
-        "cache_levels_tb": parse_levels(cache_levels) if cache_levels else None,
-        "max_replicas": max_replicas, "slo_ttft_s": slo_ttft, "slo_tpot_s": slo_tpot,
-        "pue": pue, "solver": solver.value if solver else None, "time_limit_s": time_limit,
-        "mip_gap": mip_gap, "eviction": eviction.value if eviction else None, "seed": seed,
-        "profile_dir": str(profile_dir) if profile_dir else None,
-        "reuse_model": str(reuse_model) if reuse_model else None,
-        "workload_shape": workload_shape,
-        "capacity": capacity.value if capacity else None, "pool_return": pool_return,
-        "owned_idle": owned_idle.value if owned_idle else None, "min_dwell": min_dwell,
-        "weight_load_s": weight_load, "tie_tolerance": tie_tolerance,
-        "rolling_block": rolling_block, "rolling_overlap": rolling_overlap,
-    }
-    values.update({k: v for k, v in given.items() if v is not None})
-    if allow_slo_violation:
-        values["allow_slo_violation"] = True
-    if max_changes_per_day is not None:
-        values["max_changes_per_day"] = None if max_changes_per_day < 0 else max_changes_per_day
-    if drop_over_context:
-        values["drop_over_context"] = True
-    lv = values.pop("levels", Levels())
-    lv = Levels(**{**lv.__dict__, **{k: v.value for k, v in (
-        ("ssd_embodied", ssd_embodied), ("gpu_embodied", gpu_embodied),
-        ("host_embodied", host_embodied)) if v is not None}})
+    given = command_line_values(ctx)
+    values.update(given)
     if "trace" not in values:
         raise UsageError("--trace is required (or `trace` in the --config file)")
-    options = PlanOptions(levels=lv, **values).validate()
+    options = plan_options(values)
+    if print_config:
+        console.print(scenario_toml(options), end="", markup=False, soft_wrap=True)
+        return
 
     with err_console.status("planning…") as status:
         result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
@@ -256,7 +261,8 @@ def plan(
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     if write_model:
-        # Same OutputSet, so the model and the schedule land together or not at all.
+        # Put in place just before the output folder is swapped (README, all-or-nothing
+        # outputs): a model file never describes a plan that was not written.
         files.add_bytes(write_model.resolve() / "plan.mps", model_mps(result.model))
     written = files.commit()
     if not quiet:

@@ -13,42 +13,31 @@ from planner.cli.common import app, console, handle_errors
 @app.command("report")
 @handle_errors
 def report(
-    plan: Annotated[Path, typer.Option(help="Folder holding schedule.csv and summary.json.")] = Path("out"),
+    plan: Annotated[Path, typer.Option(
+        help="Folder holding schedule.csv and summary.json.", show_default=True)] = Path("out"),
     replay: Annotated[Optional[Path], typer.Option(
-        help="Folder holding replay.csv and replay.json from `greencache simulate`.")] = None,
+        help="Folder holding replay.csv and replay.json from `greencache simulate`.",
+        show_default=False)] = None,
     compare: Annotated[Optional[Path], typer.Option(
-        help="Folder holding compare.csv from `greencache compare`.")] = None,
-    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("out/report.html"),
+        help="Folder holding compare.csv from `greencache compare`.", show_default=False)] = None,
+    out: Annotated[Path, typer.Option(
+        help="HTML file to write.", show_default=True)] = Path("out/report.html"),
 ):
     """Write one self-contained HTML report of a plan (readable offline).
 
     Carbon intensity, cache size and replicas over time, carbon by source, the plan against its
     baselines, and, when given, predicted against replayed latency and the replayed comparison.
     """
-    import json
-
-    from planner.errors import InputDataError
     from planner.outputs import atomic_write_text
+    from planner.plan_files import read_compare, read_json_object, read_replay
     from planner.report_html import load_plan_outputs, render
 
     outputs = load_plan_outputs(plan)
     replay_frame = replay_summary = None
     if replay is not None:
-        import pandas as pd
-
-        path = replay / "replay.csv"
-        if not path.exists():
-            raise InputDataError(f"replay {path} does not exist")
-        replay_frame = pd.read_csv(path)
+        replay_frame = read_replay(replay / "replay.csv")
         js = replay / "replay.json"
-        replay_summary = json.loads(js.read_text(encoding="utf-8")) if js.exists() else None
-    comparison = None
-    if compare is not None:
-        import pandas as pd
-
-        path = compare / "compare.csv"
-        if not path.exists():
-            raise InputDataError(f"comparison {path} does not exist")
-        comparison = pd.read_csv(path)
+        replay_summary = read_json_object(js, "replay summary") if js.exists() else None
+    comparison = read_compare(compare / "compare.csv") if compare is not None else None
     atomic_write_text(out, render(outputs, replay_frame, replay_summary, comparison))
     console.print(f"wrote {out}")

@@ -25,16 +25,18 @@ def _setup(summary: Path, trace: Optional[Path], grid: Optional[str], seed: Opti
 @app.command("simulate")
 @handle_errors
 def simulate(
-    schedule: Annotated[Path, typer.Option(help="Schedule to replay (schedule.csv of a plan).")],
+    schedule: Annotated[Path, typer.Option(
+        help="Schedule to replay (schedule.csv of a plan).", show_default=False)],
     trace: Annotated[Optional[Path], typer.Option(
-        help="Trace to replay. [default: the plan's, from summary.json]")] = None,
+        help="Trace to replay.", show_default="the plan's, from summary.json")] = None,
     summary: Annotated[Optional[Path], typer.Option(
-        help="The plan's summary.json (scenario). [default: beside the schedule]")] = None,
+        help="The plan's summary.json (scenario).", show_default="beside the schedule")] = None,
     grid: Annotated[Optional[str], typer.Option(
-        help="Grid for the carbon accounting. [default: the plan's]")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Reuse-model seed. [default: the plan's]")] = None,
+        help="Grid for the carbon accounting.", show_default="the plan's")] = None,
+    seed: Annotated[Optional[int], typer.Option(
+        help="Reuse-model seed.", show_default="the plan's")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="Output folder. [default: replay/ beside the schedule]")] = None,
+        help="Output folder.", show_default="replay/ beside the schedule")] = None,
 ):
     """Replay every request of the trace through the cluster the schedule describes.
 
@@ -44,7 +46,8 @@ def simulate(
     prediction. Writes replay.csv and replay.json.
     """
     from planner.outputs import OutputSet
-    from planner.replay_run import read_schedule, replay_csv, replay_schedule, replay_summary
+    from planner.plan_files import read_schedule
+    from planner.replay_run import replay_csv, replay_schedule, replay_summary
 
     sched = read_schedule(schedule)
     summary = summary or schedule.parent / "summary.json"
@@ -69,11 +72,12 @@ def simulate(
 @handle_errors
 def compare(
     plan: Annotated[Path, typer.Option(
-        help="A plan's output folder: schedule.csv, summary.json and baselines/.")] = Path("out"),
+        help="A plan's output folder: schedule.csv, summary.json and baselines/.",
+        show_default=True)] = Path("out"),
     trace: Annotated[Optional[Path], typer.Option(
-        help="Trace to replay. [default: the plan's]")] = None,
+        help="Trace to replay.", show_default="the plan's")] = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="Output folder. [default: compare/ inside the plan folder]")] = None,
+        help="Output folder.", show_default="compare/ inside the plan folder")] = None,
 ):
     """Judge the plan and its baselines by replay on the same trace and grid.
 
@@ -82,7 +86,8 @@ def compare(
     and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
     """
     from planner.outputs import OutputSet
-    from planner.replay_run import STRATEGIES, compare as run_compare, read_schedule
+    from planner.plan_files import read_schedule
+    from planner.replay_run import STRATEGIES, compare as run_compare
     from planner.report_html import compare_png
 
     paths = {"plan": plan / "schedule.csv"}

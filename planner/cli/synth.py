@@ -17,16 +17,20 @@ from planner.cli.trace import trace_app
 def synth(
     rates: Annotated[Path, typer.Argument(
         help="Rate series: Azure 2024 10-s counts, BurstGPT hourly or ServeGen 10-min rates.")],
-    out: Annotated[Path, typer.Option(help="Request file to write (Azure 2024 CSV format).")],
-    scale: Annotated[float, typer.Option(help="Multiply every count.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed for arrivals and token draws.")] = 0,
+    out: Annotated[Path, typer.Option(
+        help="Request file to write (Azure 2024 CSV format).", show_default=False)],
+    scale: Annotated[float, typer.Option(help="Multiply every count.", show_default=True)] = 1.0,
+    seed: Annotated[int, typer.Option(
+        help="Seed for arrivals and token draws.", show_default=True)] = 0,
     series: Annotated[Optional[str], typer.Option(
-        help="BurstGPT log type (conversation, api, all) or ServeGen model (m-large, …).")] = None,
+        help="BurstGPT log type (conversation, api, all) or ServeGen model (m-large, …).",
+        show_default="conversation, m-large")] = None,
     tokens: Annotated[Optional[Path], typer.Option(
-        help="Azure 2023 trace to draw (prompt, output) lengths from. "
-             "[default: the shipped trace of the series' kind]")] = None,
+        help="Azure 2023 trace to draw (prompt, output) lengths from.",
+        show_default="the shipped trace of the series' kind")] = None,
     start: Annotated[Optional[str], typer.Option(
-        help="UTC start for series without dates (BurstGPT, ServeGen).")] = None,
+        help="UTC start for series without dates (BurstGPT, ServeGen); required for them.",
+        show_default=False)] = None,
 ):
     """Write every request of a rate series, with arrivals spread uniformly inside each
     interval and token lengths drawn from a real Azure 2023 trace; deterministic by seed.

@@ -1,8 +1,7 @@
-"""`greencache trace ...` commands (inspect, hitcurve): owned by the cache-reuse work."""
+"""`greencache trace ...` commands (inspect, hitcurve)."""
 
 from __future__ import annotations
 
-import enum
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,6 +11,8 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from planner.choices import Eviction, Level, TraceFormat as TraceFormatChoice, value
+from planner.choices import TimestampUnit as TimestampUnitChoice
 from planner.cli.common import app, console, err_console, handle_errors, is_tty
 from planner.errors import UsageError
 
@@ -19,15 +20,6 @@ trace_app = typer.Typer(help="Inspect traces and compute their KV-cache hit-rate
                         no_args_is_help=True)
 app.add_typer(trace_app, name="trace")
 
-class Policy(str, enum.Enum):
-    lru = "lru"
-    lcs = "lcs"
-
-
-class Level(str, enum.Enum):
-    low = "low"
-    central = "central"
-    high = "high"
 
 
 # ------------------------------------------------------------------------------------------
@@ -37,24 +29,29 @@ class Level(str, enum.Enum):
 TraceFile = Annotated[Path, typer.Argument(help="Request trace: Azure CSV, Mooncake or "
                                                 "Qwen/Bailian JSONL, or generic CSV (format "
                                                 "detected).")]
-TraceFormat = Annotated[Optional[str], typer.Option(
-    "--trace-format", help="Override format detection: azure, mooncake, bailian or generic.")]
+TraceFormat = Annotated[Optional[TraceFormatChoice], typer.Option(
+    "--trace-format", help="Override format detection.", show_default="detected",
+    rich_help_panel="Trace")]
 BlockSize = Annotated[Optional[int], typer.Option(
     help="Tokens per hash id, for traces that record hash ids.",
-    show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian")]
-TimestampUnit = Annotated[Optional[str], typer.Option(
-    help="Unit of the numeric timestamps of JSONL traces (s, ms or us); spans or rates "
-         "implausible in it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian")]
+    show_default="the format's: 512 Mooncake and generic CSV, 16 Qwen/Bailian",
+    rich_help_panel="Trace")]
+TimestampUnit = Annotated[Optional[TimestampUnitChoice], typer.Option(
+    help="Unit of the numeric timestamps of JSONL traces; spans or rates implausible in it "
+         "are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
+    rich_help_panel="Trace")]
 Start = Annotated[Optional[str], typer.Option(
     help="UTC time to place a trace with relative timestamps (Mooncake) at, e.g. "
-         "2024-01-01T00:00Z.", show_default="1 January of the default grid's last year, as plan")]
+         "2024-01-01T00:00Z.", show_default="1 January of the default grid's last year, as plan",
+    rich_help_panel="Trace")]
 Seed = Annotated[int, typer.Option(
-    help="Seed of the reuse model when the trace records no prefixes (Azure).")]
+    help="Seed of the reuse model when the trace records no prefixes (Azure).",
+    show_default=True, rich_help_panel="Trace")]
 ReuseModel = Annotated[Optional[Path], typer.Option(
-    help="Reuse-model parameters (JSON) for traces without prefixes. "
-         "[default: profiles/reuse/mooncake-conversation.json]")]
+    help="Reuse-model parameters (JSON) for traces without prefixes.",
+    show_default="profiles/reuse/mooncake-conversation.json", rich_help_panel="Trace")]
 Model = Annotated[Optional[str], typer.Option(
-    help="Model whose KV bytes per token size the cache (catalog key, e.g. llama-3-70b).")]
+    help="Model whose KV bytes per token size the cache (catalog key).", show_default=True)]
 
 
 @contextmanager
@@ -70,9 +67,9 @@ def progress_bar(description: str):
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
-def load_placed_trace(path: Path, fmt: str | None, start: str | None, seed: int,
+def load_placed_trace(path: Path, fmt: TraceFormatChoice | None, start: str | None, seed: int,
                       reuse_model: Path | None, block_size: int | None = None,
-                      timestamp_unit: str | None = None):
+                      timestamp_unit: TimestampUnitChoice | None = None):
     """Read a trace, place relative timestamps as `plan` does (the default grid's last year
     unless --start), synthesise prefixes when it records none."""
     from planner.config import PlanOptions
@@ -80,7 +77,8 @@ def load_placed_trace(path: Path, fmt: str | None, start: str | None, seed: int,
     from planner.workload.prepare import place_trace, with_prefixes
     from planner.workload.readers import read_trace
 
-    trace = read_trace(path, fmt, block_size=block_size, timestamp_unit=timestamp_unit)
+    trace = read_trace(path, value(fmt), block_size=block_size,
+                       timestamp_unit=value(timestamp_unit))
     if trace.start is None:
         trace = place_trace(trace, start, load_grid(PlanOptions.grid))
     elif start is not None:
@@ -135,7 +133,7 @@ def inspect(
     file: TraceFile,
     model: Model = "llama-3-70b",
     window: Annotated[str, typer.Option(help="Window length for the rate table, e.g. 1h, "
-                                             "15min.")] = "1h",
+                                             "15min.", show_default=True)] = "1h",
     trace_format: TraceFormat = None,
     block_size: BlockSize = None,
     timestamp_unit: TimestampUnit = None,
@@ -215,31 +213,43 @@ def inspect(
 @handle_errors
 def hitcurve(
     file: TraceFile,
-    out: Annotated[Path, typer.Option(help="CSV to write: one row per window and capacity.")],
-    plot: Annotated[Optional[Path], typer.Option(help="Also draw the curves to this .png.")] = None,
-    policy: Annotated[Policy, typer.Option(help="Eviction policy: lru (exact stack distances) "
-                                                "or lcs (least carbon savings, one simulation "
-                                                "per capacity).")] = Policy.lru,
+    out: Annotated[Path, typer.Option(
+        help="CSV to write: one row per window and capacity.", show_default=False,
+        rich_help_panel="Output")],
+    plot: Annotated[Optional[Path], typer.Option(
+        help="Also draw the curves to this .png.", show_default=False,
+        rich_help_panel="Output")] = None,
+    policy: Annotated[Eviction, typer.Option(
+        help="Eviction policy: lru (exact stack distances) or lcs (least carbon savings, one "
+             "simulation per capacity).", show_default=True,
+        rich_help_panel="Curve")] = Eviction.lru,
     sample: Annotated[Optional[float], typer.Option(
-        help="SHARDS sampling rate in (0, 1], e.g. 0.01; exact when omitted.")] = None,
+        help="SHARDS sampling rate in (0, 1], e.g. 0.01.", show_default="exact",
+        rich_help_panel="Curve")] = None,
     window: Annotated[Optional[str], typer.Option(
-        help="Per-window curves (cache state carried over), e.g. 1h. [default: one curve for "
-             "the whole trace]")] = None,
+        help="Per-window curves (cache state carried over), e.g. 1h.",
+        show_default="one curve for the whole trace", rich_help_panel="Curve")] = None,
     capacities: Annotated[Optional[str], typer.Option(
-        help="Comma-separated capacities in tokens. [default: 0 and --points sizes log-spaced "
-             "from one block to the trace's distinct blocks]")] = None,
-    points: Annotated[int, typer.Option(min=2, max=1000,
-                                        help="Capacities of the default grid.")] = 40,
+        help="Comma-separated capacities in tokens.",
+        show_default="0 and --points sizes log-spaced from one block to the trace's distinct "
+                     "blocks", rich_help_panel="Curve")] = None,
+    points: Annotated[int, typer.Option(
+        min=2, max=1000, help="Capacities of the default grid.", show_default=True,
+        rich_help_panel="Curve")] = 40,
     model: Model = "llama-3-70b",
-    ssd: Annotated[str, typer.Option(help="SSD type whose embodied carbon LCS charges.")]
-        = "nvme-gen4",
-    ssd_embodied: Annotated[Level, typer.Option(help="SSD embodied carbon level of the "
-                                                     "catalog range (LCS).")] = Level.central,
-    ci: Annotated[float, typer.Option(min=0.0, help="Grid carbon intensity for LCS, "
-                                                    "gCO2e/kWh.")] = 56.0,
+    ssd: Annotated[str, typer.Option(
+        help="SSD type whose embodied carbon LCS charges.", show_default=True,
+        rich_help_panel="LCS")] = "nvme-gen4",
+    ssd_embodied: Annotated[Level, typer.Option(
+        help="SSD embodied carbon level of the catalog range (LCS).", show_default=True,
+        rich_help_panel="LCS")] = Level.central,
+    ci: Annotated[float, typer.Option(
+        min=0.0, help="Grid carbon intensity for LCS, gCO2e/kWh.", show_default=True,
+        rich_help_panel="LCS")] = 56.0,
     prefill_j_per_token: Annotated[Optional[float], typer.Option(
-        help="Prefill energy per token for LCS, J. [default: estimated from the model's size "
-             "on an H100 at 45 % MFU]")] = None,
+        help="Prefill energy per token for LCS, J.",
+        show_default="estimated from the model's size on an H100 at 45 % MFU",
+        rich_help_panel="LCS")] = None,
     trace_format: TraceFormat = None,
     block_size: BlockSize = None,
     timestamp_unit: TimestampUnit = None,
@@ -255,7 +265,7 @@ def hitcurve(
     """
     import pandas as pd
 
-    from planner.outputs import OutputSet
+    from planner.outputs import FileSet
     from planner.workload.curve_output import curve_csv, plot_png
     from planner.workload.eviction import lcs_params_from_catalog
     from planner.workload.hitcurve import rate_label, window_hit_curves
@@ -288,7 +298,7 @@ def hitcurve(
 
         caps = np.concatenate(([0], capacity_grid(trace, points) * trace.block_tokens))
     lcs = None
-    if policy is Policy.lcs:
+    if policy is Eviction.lcs:
         lcs = lcs_params_from_catalog(model or "llama-3-70b", ssd, ci,
                                       prefill_j_per_token=prefill_j_per_token,
                                       level=ssd_embodied.value)
@@ -296,7 +306,7 @@ def hitcurve(
     with progress_bar(f"{what} curve") as progress:
         curves = window_hit_curves(trace, request_window, n, caps, policy=policy.value,
                                    sample_rate=sample, lcs=lcs, progress=progress)
-    outputs = OutputSet(Path.cwd())
+    outputs = FileSet()
     outputs.add_text(str(out.resolve()),
                      curve_csv(curves, starts, ends, trace.block_tokens, kv))
     if plot is not None:

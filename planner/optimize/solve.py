@@ -24,10 +24,10 @@ from enum import Enum
 import numpy as np
 import pulp
 
+from planner.choices import SOLVERS
 from planner.errors import UsageError
 from planner.optimize.model import PlanModel, carbon_of
 
-SOLVERS = ("highs", "cbc")
 
 
 class SolverStatus(str, Enum):

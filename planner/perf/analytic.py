@@ -1,4 +1,4 @@
-"""Closed-form operating point of one replica: the first (M1) latency model, kept as a cross-check.
+"""Closed-form operating point of one replica: the first latency model, kept as a cross-check.
 
 At offered load λ with mean prompt P (hit fraction h, so C = hP cached tokens), mean output D
 and token budget B per iteration, a continuously batching engine settles at an iteration time t

@@ -55,7 +55,7 @@ def length_model_from_examples():
 
 
 def prior_model_params() -> ModelParams:
-    """Datasheet peaks with assumed efficiencies for every catalog GPU (the M1 model)."""
+    """Datasheet peaks with assumed efficiencies for every catalog GPU (the uncalibrated prior)."""
     cat = load_catalog()
     devices = {k: prior_params(k, g.nvlink_gbps) for k, g in cat.gpus.items()}
     lengths, inputs = length_model_from_examples()

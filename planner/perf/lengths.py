@@ -2,7 +2,7 @@
 z ~ N(0, 1), whose spread σ is matched to the p90/p50 ratio of real traces:
 σ = ln(p90 / p50) / z_0.9. :func:`fit_length_model` takes the median σ over the shipped traces.
 
-It is the ``lognormal`` workload shape (:mod:`planner.perf.shapes`) and the closed-form (M1)
+It is the ``lognormal`` workload shape (:mod:`planner.perf.shapes`) and the closed-form
 model's length distribution. The shipped tables use the traces' own shapes instead: matched at
 p90/p50, the log-normal still reaches much further into the tail than real prompts do (Azure
 conversation: p99 at 6.1 × the mean against 3.6 ×), and p90 TTFT follows that tail.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.errors import InputDataError, UsageError
+from planner.input_files import quote, read_text
 from planner.outputs import atomic_write_text
 from planner.paths import profiles_dir
 from planner.perf.iteration import DeviceParams
@@ -58,18 +59,23 @@ def load_params(path: Path | None = None) -> ModelParams:
     if not path.exists():
         raise InputDataError(f"performance model parameters {path} do not exist; run "
                              "`greencache profile calibrate --write` (make calibrate)")
+    text = read_text(path, "performance model parameters")
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise InputDataError(f"{path} must hold a JSON object")
         if d.get("schema") != PARAMS_SCHEMA:
-            raise InputDataError(f"{path} has schema {d.get('schema')!r}, expected {PARAMS_SCHEMA}")
+            raise InputDataError(f"{path} has schema {quote(d.get('schema'))}, expected "
+                                 f"{PARAMS_SCHEMA}")
         extra = {k: v for k, v in d.items()
                  if k not in ("schema", "method", "devices", "power", "lengths")}
         return ModelParams(
             devices={k: DeviceParams.from_dict(v) for k, v in d["devices"].items()},
             power=PowerParams(**d["power"]), lengths=LengthModel(**d["lengths"]),
             method=d["method"], extra=extra)
-    except (ValueError, KeyError, TypeError) as e:
-        raise InputDataError(f"cannot read performance model parameters {path}: {e}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        raise InputDataError(f"cannot read performance model parameters {path}: "
+                             f"{quote(str(e))}") from None
 
 
 def file_sha256(path: Path) -> str:

@@ -39,6 +39,7 @@ every row was measured), ``workload_shape`` (``name`` at least), ``generator``, 
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
+from planner.input_files import quote, read_text
 from planner.paths import profiles_dir
 
 AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
@@ -115,6 +117,17 @@ class ProfileTable:
         if not isinstance(meta["workload_shape"], dict) or "name" not in meta["workload_shape"]:
             raise InputDataError(f"profile metadata for {source}: workload_shape must name its "
                                  "shape")
+        frame = frame.copy()
+        for col in COLUMNS:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            # Text and infinities here; empty cells are named below.
+            bad = (values.isna() & frame[col].notna()).to_numpy() | \
+                np.isinf(values.to_numpy(dtype=float))
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise InputDataError(f"profile table {source}, line {i + 2}: {col} must be a "
+                                     f"finite number, got {quote(frame[col].iloc[i])}")
+            frame[col] = values.astype(float)
         self.frame = frame.sort_values(list(AXES)).reset_index(drop=True)
         self.axes = [np.unique(self.frame[a].to_numpy(dtype=float)) for a in AXES]
         shape = tuple(len(a) for a in self.axes)
@@ -305,23 +318,28 @@ def read_profile(csv_path: Path) -> ProfileTable:
         raise InputDataError(f"no profile table {csv_path}{hint}")
     if not meta_path.exists():
         raise InputDataError(f"profile table {csv_path} has no metadata file {meta_path.name}")
+    text = read_text(csv_path, "profile table")
+    meta_text = read_text(meta_path, "profile metadata")
     try:
-        frame = pd.read_csv(csv_path)
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (ValueError, pd.errors.ParserError) as e:
-        raise InputDataError(f"cannot read profile table {csv_path}: {e}") from None
+        frame = pd.read_csv(io.StringIO(text))
+        meta = json.loads(meta_text)
+    except (ValueError, pd.errors.ParserError, RecursionError) as e:
+        raise InputDataError(f"cannot read profile table {csv_path}: "
+                             f"{quote(str(e).splitlines()[0] if str(e) else e)}") from None
+    if not isinstance(meta, dict):
+        raise InputDataError(f"profile metadata {meta_path} must hold a JSON object")
     return ProfileTable(frame, meta, source=str(csv_path))
 
 
 def write_profile(frame: pd.DataFrame, meta: dict, csv_path: Path) -> None:
     """Write a table and its metadata in the documented column order, both or neither."""
-    from planner.outputs import OutputSet
+    from planner.outputs import FileSet
 
     csv_path = Path(csv_path)
     ordered = frame.loc[:, list(COLUMNS)].sort_values(list(AXES))
     text = ordered.to_csv(index=False, float_format="%.6g", lineterminator="\n")
-    out = OutputSet(csv_path.parent)
-    out.add_text(csv_path.name, text)
-    out.add_text(csv_path.with_suffix(".meta.json").name,
+    out = FileSet()
+    out.add_text(csv_path, text)
+    out.add_text(csv_path.with_suffix(".meta.json"),
                  json.dumps(meta, indent=2, sort_keys=True) + "\n")
     out.commit()

@@ -1,4 +1,4 @@
-"""One replica over a request stream, as a library call (the trace replay of issue 5 uses it).
+"""One replica over a request stream, as a library call (the trace replay uses it).
 
     run = replay_replica(arrival_s, prompt_tokens, cached_tokens, output_tokens,
                          model="llama-3-70b", gpu="h100-sxm", tp=4, ssd="nvme-gen4")

@@ -41,6 +41,7 @@ from planner.perf.iteration import IterationModel
 from planner.perf.power import PowerParams
 from planner.perf.ssd import _prefill_compute_s, best_loaded_tokens
 
+# Longest wait of an admission write in the SSD queue, s; a numba compile-time constant.
 WRITE_BACKLOG_S = 5.0
 
 
@@ -256,7 +257,7 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
                         w = (prompt[j] - cached[j]) * kvb
                         if w > 0:
                             st = write_free if write_free > t else t
-                            if st - t <= 5.0:
+                            if st - t <= WRITE_BACKLOG_S:
                                 write_free = st + w / store_bw
                                 written[j] = w
                     if output[j] <= 1:

@@ -26,13 +26,6 @@ import numpy as np
 from numba import njit
 
 
-def overlapped_hit_time(load_s, new_s, layers: int):
-    """T_hit = max(T_load, T_new) + min(T_load, T_new) / L (vectorised)."""
-    load_s = np.asarray(load_s, dtype=float)
-    new_s = np.asarray(new_s, dtype=float)
-    return np.maximum(load_s, new_s) + np.minimum(load_s, new_s) / layers
-
-
 @njit(cache=True)
 def _prefill_compute_s(prompt, k, t0, per_token, per_pair, per_ctx):
     n = prompt - k

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner.errors import InputDataError, UsageError
-from planner.workload.rates import RATE_FORMATS, detect_rate_format, read_rate_series, synthesize
-from planner.workload.readers import TRACE_FORMATS, read_trace
+from planner.choices import RATE_FORMATS, WORKLOAD_FORMATS
+from planner.errors import UsageError
+from planner.input_files import require_file
+from planner.workload.rates import detect_rate_format, read_rate_series, synthesize
+from planner.workload.readers import read_trace
 from planner.workload.trace import Trace
 
-WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
 
 
 def load_workload(path: str | Path, fmt: str | None = None, *, scale: float = 1.0,
@@ -20,9 +21,7 @@ def load_workload(path: str | Path, fmt: str | None = None, *, scale: float = 1.
     ``scale`` and ``series`` (BurstGPT log type, ServeGen model) apply to rate series only;
     ``block_size`` and ``timestamp_unit`` to request traces only (:func:`read_trace`).
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"trace file {path} does not exist")
+    path = require_file(path, "trace file")
     if fmt is not None and fmt not in WORKLOAD_FORMATS:
         raise UsageError(f"unknown trace format {fmt!r}; choose one of "
                          f"{', '.join(WORKLOAD_FORMATS)}")

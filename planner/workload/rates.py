@@ -18,17 +18,29 @@ consistent with each other.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from planner.choices import RATE_FORMATS
 from planner.errors import InputDataError, UsageError
+from planner.input_files import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    first_out_of_range,
+    quote,
+    read_text,
+    require_file,
+)
 from planner.paths import examples_dir
-from planner.workload.trace import Trace
+from planner.workload.trace import MAX_SPAN_S, Trace
 
-RATE_FORMATS = ("azure-counts", "burstgpt", "servegen")
+# Ten times the Azure 2024 week (27.3M requests): beyond this a series is a unit mistake, and
+# synthesising it would exhaust memory before anything else failed.
+MAX_SYNTH_REQUESTS = 300_000_000
 TOKEN_SOURCES = {"conversation": "AzureLLMInferenceTrace_conv.csv",
                  "coding": "AzureLLMInferenceTrace_code.csv"}
 
@@ -60,6 +72,11 @@ class RateSeries:
         sum of scale · counts (the remainder carries over, so nothing is lost or invented)."""
         if not 0 < scale <= 1000:
             raise UsageError(f"--scale must be within (0, 1000], got {scale}")
+        # Checked before any request is drawn: memory grows with the number of requests.
+        if self.total * scale > MAX_SYNTH_REQUESTS:
+            raise InputDataError(f"{self.name} at scale {scale:g} asks for "
+                                 f"{self.total * scale:,.3g} requests, more than the "
+                                 f"{MAX_SYNTH_REQUESTS:,} greencache synthesises")
         running = np.rint(np.cumsum(self.counts * scale)).astype(np.int64)
         return np.diff(np.concatenate(([0], running)))
 
@@ -80,21 +97,24 @@ def detect_rate_format(path: Path) -> str | None:
 def read_rate_series(path: Path, fmt: str | None = None, column: str | None = None) -> RateSeries:
     """Read a rate series; ``column`` picks BurstGPT's log type (conversation, api, all) or
     ServeGen's model (m-large, m-mid, m-small, deepseek-r1, mm-image)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"rate file {path} does not exist")
+    path = require_file(path, "rate file")
     fmt = fmt or detect_rate_format(path)
     if fmt not in RATE_FORMATS:
         raise InputDataError(f"{path} is not a rate series this tool reads "
                              f"({', '.join(RATE_FORMATS)})")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = pd.read_csv(io.StringIO(read_text(path, "rate file")), dtype=str,
+                            keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         raise InputDataError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
     if frame.empty:
         raise InputDataError(f"rate file {path} has no rows")
-    return {"azure-counts": _azure_counts, "burstgpt": _burstgpt,
-            "servegen": _servegen}[fmt](path, frame, column)
+    series = {"azure-counts": _azure_counts, "burstgpt": _burstgpt,
+              "servegen": _servegen}[fmt](path, frame, column)
+    if series.span_s > MAX_SPAN_S:
+        raise InputDataError(f"rate file {path} spans more than the {MAX_SPAN_S / 86400:,.0f} "
+                             "days a plan covers")
+    return series
 
 
 def _numbers(path: Path, frame: pd.DataFrame, col: str, integer: bool) -> np.ndarray:
@@ -108,7 +128,7 @@ def _numbers(path: Path, frame: pd.DataFrame, col: str, integer: bool) -> np.nda
         i = int(np.flatnonzero(bad)[0])
         what = "a whole number ≥ 0" if integer else "a number ≥ 0"
         raise InputDataError(f"{path}, line {i + 2}: {col} must be {what}, got "
-                             f"{frame[col].iloc[i]!r}")
+                             f"{quote(frame[col].iloc[i])}")
     return values
 
 
@@ -124,8 +144,12 @@ def _azure_counts(path: Path, frame: pd.DataFrame, column) -> RateSeries:
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}, line {i + 2}: cannot read time {frame['Time'].iloc[i]!r}")
+        raise InputDataError(f"{path}, line {i + 2}: cannot read time {quote(frame['Time'].iloc[i])}")
     counts = _numbers(path, frame, "TIMESTAMP", integer=True)
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: time {quote(frame['Time'].iloc[i])} is "
+                             f"outside {FIRST_YEAR}..{LAST_YEAR}")
     t = pd.DatetimeIndex(times).as_unit("ns").asi8
     if np.any(np.diff(t) <= 0):
         i = int(np.flatnonzero(np.diff(t) <= 0)[0])
@@ -254,43 +278,34 @@ def write_azure_csv(series: RateSeries, path: Path, scale: float = 1.0, seed: in
                     bins_per_chunk: int = 2048, progress=None) -> int:
     """Stream the synthesised requests to ``path`` in the Azure 2024 format
     (``TIMESTAMP,ContextTokens,GeneratedTokens``, UTC with ``+00:00``), a chunk of bins at a
-    time so memory stays bounded by the chunk. Written to a temporary file and renamed at the
-    end, so a failure leaves no partial file. Returns the number of requests."""
-    import os
-
+    time so memory stays bounded by the chunk. Staged and renamed into place at the end
+    (planner.outputs), so a failure or a kill leaves no partial file. Returns the number of
+    requests."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    from planner.outputs import temp_beside
+    from planner.outputs import staged_file
 
     tokens = tokens or TokenTable.for_kind(series.kind)
     origin = series.start if series.start is not None else start
     if origin is None:
         raise UsageError(f"{series.name} has no dates; pass --start to place it")
     counts = series.integer_counts(scale)
-    path = Path(path)
-    fd, tmp = temp_beside(path)
     total = 0
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"TIMESTAMP,ContextTokens,GeneratedTokens\n")
-            options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-            for first in range(0, len(counts), bins_per_chunk):
-                last = min(first + bins_per_chunk, len(counts))
-                arrival, inp, out = synthesize_bins(series, counts, tokens, seed, first, last)
-                us = origin.value // 1000 + np.floor(arrival * 1e6).astype(np.int64)
-                # A zone-less timestamp casts to text ~5× faster than a UTC one; the offset is
-                # appended as text.
-                text = pa.array(us, type=pa.timestamp("us")).cast(pa.string())
-                text = pc.binary_join_element_wise(text, pa.scalar("+00:00"), "")
-                pacsv.write_csv(pa.table({"t": text, "i": inp, "o": out}), f, options)
-                total += len(arrival)
-                if progress:
-                    progress(last, len(counts))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with staged_file(path) as f:
+        f.write(b"TIMESTAMP,ContextTokens,GeneratedTokens\n")
+        options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+        for first in range(0, len(counts), bins_per_chunk):
+            last = min(first + bins_per_chunk, len(counts))
+            arrival, inp, out = synthesize_bins(series, counts, tokens, seed, first, last)
+            us = origin.value // 1000 + np.floor(arrival * 1e6).astype(np.int64)
+            # A zone-less timestamp casts to text ~5× faster than a UTC one; the offset is
+            # appended as text.
+            text = pa.array(us, type=pa.timestamp("us")).cast(pa.string())
+            text = pc.binary_join_element_wise(text, pa.scalar("+00:00"), "")
+            pacsv.write_csv(pa.table({"t": text, "i": inp, "o": out}), f, options)
+            total += len(arrival)
+            if progress:
+                progress(last, len(counts))
     return total

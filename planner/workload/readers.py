@@ -8,6 +8,7 @@ file and, for a malformed row, its line number (line 1 is the header of a CSV fi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from planner.config import TIMESTAMP_UNITS
+from planner.choices import TIMESTAMP_UNITS, TRACE_FORMATS
 from planner.errors import InputDataError, UsageError
+from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, require_file
 from planner.workload.trace import (
     DEFAULT_BLOCK_TOKENS,
+    MAX_SPAN_S,
     PREFIX_FROM_TRACE,
     Trace,
     replace_fields,
@@ -31,7 +34,6 @@ MAX_TOKENS = 2_097_152
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 GENERIC_REQUIRED = ("input_tokens", "output_tokens")
-TRACE_FORMATS = ("azure", "mooncake", "bailian", "generic")
 
 UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
 # The JSONL formats' own block size (tokens per hash id) and timestamp unit, as published:
@@ -47,9 +49,8 @@ BAILIAN_KEYS = ("chat_id", "parent_chat_id")
 # this many requests on, so a handful of requests close together is not refused.
 MAX_MEAN_RATE_RPS = 1000.0
 RATE_CHECK_MIN_REQUESTS = 100
-# Nor is a request trace longer than a year (a trace in milliseconds read as seconds is a
-# thousand times longer than it is).
-MAX_SPAN_S = 366 * 86400.0
+# A relative timestamp beyond a century is not a time offset at all.
+MAX_RELATIVE_S = 100 * 365.25 * 86400.0
 
 
 def read_trace(path: str | Path, fmt: str | None = None, *, block_size: int | None = None,
@@ -61,11 +62,7 @@ def read_trace(path: str | Path, fmt: str | None = None, *, block_size: int | No
     the unit of the numeric relative timestamps of the JSONL formats (default: the format's
     own); spans or rates implausible in that unit are refused.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"trace file {path} does not exist")
-    if not path.is_file():
-        raise InputDataError(f"trace path {path} is not a file")
+    path = require_file(path, "trace file")
     check_block_size(block_size)
     if timestamp_unit is not None and timestamp_unit not in TIMESTAMP_UNITS:
         raise UsageError(f"--timestamp-unit must be one of {', '.join(TIMESTAMP_UNITS)}, got "
@@ -83,8 +80,14 @@ def read_trace(path: str | Path, fmt: str | None = None, *, block_size: int | No
         if block_size is not None:
             raise UsageError(f"--block-size applies to traces with hash ids; {path.name} "
                              "(azure) records none")
-        return read_azure(path)
-    return read_generic(path, block_size)
+        trace = read_azure(path)
+    else:
+        trace = read_generic(path, block_size)
+    if trace.duration_s > MAX_SPAN_S:
+        raise InputDataError(f"trace {path} spans more than {MAX_SPAN_S / 86400:,.0f} days, which "
+                             "is not plausible for a request trace; are the times in the right "
+                             "unit?")
+    return trace
 
 
 def check_block_size(block_size: int | None) -> None:
@@ -132,8 +135,7 @@ def read_azure(path: Path) -> Trace:
     2023 files carry no zone; the dataset is recorded in UTC (the 2024 release states
     ``+00:00`` explicitly), so zone-less timestamps are read as UTC.
     """
-    ints = ("ContextTokens", "GeneratedTokens")
-    table = _read_csv(path, ints)
+    table = _read_csv(path)
     missing = [c for c in AZURE_COLUMNS if c not in table.column_names]
     if missing:
         raise InputDataError(f"{path}: missing column(s) {', '.join(missing)}")
@@ -163,36 +165,20 @@ def read_jsonl(path: Path, fmt: str, block_size: int | None = None,
     per_unit = TIMESTAMP_UNITS[unit]
     sessions = fmt == "bailian"
     ts, inp, out, offsets, ids, chats, parents = [], [], [], [0], [], [], []
-    with open(path, "r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InputDataError(f"{path}, line {lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputDataError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(rec, dict):
-                raise InputDataError(f"{path}, line {lineno}: expected a JSON object")
-            try:
-                t = float(rec["timestamp"])
-                i = int(rec["input_length"])
-                o = int(rec["output_length"])
-                h = rec.get("hash_ids", [])
-                if sessions:
-                    chat, parent = rec["chat_id"], rec["parent_chat_id"]
-            except KeyError as e:
-                raise InputDataError(f"{path}, line {lineno}: missing field {e.args[0]!r}") from None
-            except (TypeError, ValueError):
-                raise InputDataError(
-                    f"{path}, line {lineno}: timestamp, input_length and output_length must be "
-                    "numbers") from None
-            if not np.isfinite(t) or t < 0:
-                raise InputDataError(f"{path}, line {lineno}: timestamp must be ≥ 0 "
-                                     f"{UNIT_NAMES[unit]}, got {t}")
-            _check_tokens(path, lineno, "input_length", i, minimum=1)
-            _check_tokens(path, lineno, "output_length", o, minimum=0)
-            if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
-                raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of integers")
+            rec, t, i, o, h = _jsonl_record(path, lineno, line, unit, per_unit)
+            if sessions:
+                for key in ("chat_id", "parent_chat_id"):
+                    if key not in rec:
+                        raise InputDataError(f"{path}, line {lineno}: missing field {key!r}")
+                chat, parent = rec["chat_id"], rec["parent_chat_id"]
             max_blocks = -(-i // block)
             if len(h) > max_blocks:
                 raise InputDataError(
@@ -200,8 +186,8 @@ def read_jsonl(path: Path, fmt: str, block_size: int | None = None,
                     f"{max_blocks} blocks of {block} tokens fit"
                     + ("" if block_size else "; pass --block-size if its blocks are smaller"))
             if sessions:
-                if not all(isinstance(x, int) and not isinstance(x, bool)
-                           for x in (chat, parent)):
+                if not all(isinstance(x, int) and not isinstance(x, bool) and
+                           -2**63 <= x < 2**63 for x in (chat, parent)):
                     raise InputDataError(f"{path}, line {lineno}: chat_id and parent_chat_id "
                                          "must be integers")
                 chats.append(chat)
@@ -223,6 +209,47 @@ def read_jsonl(path: Path, fmt: str, block_size: int | None = None,
                  output_tokens=np.asarray(out, dtype=np.int64)[order], start=None,
                  name=path.name, source_format=fmt, block_offsets=offs, block_ids=bids,
                  block_tokens=block, prefix_source=PREFIX_FROM_TRACE, session_ids=session_ids)
+
+
+def _jsonl_record(path: Path, lineno: int, line: str, unit: str, per_unit: float):
+    """One line's record, timestamp, input and output tokens and hash ids, strictly typed: a
+    boolean is not a number, a fractional token count is an error (never truncated), a hash id
+    fits 64 bits, and a timestamp lies within the longest plausible span in its unit."""
+    try:
+        rec = json.loads(line, parse_constant=lambda c: float("nan"))
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"{path}, line {lineno}: not valid JSON ({e.msg})") from None
+    except RecursionError:
+        raise InputDataError(f"{path}, line {lineno}: JSON nested too deeply") from None
+    if not isinstance(rec, dict):
+        raise InputDataError(f"{path}, line {lineno}: expected a JSON object")
+    for key in ("timestamp", "input_length", "output_length"):
+        if key not in rec:
+            raise InputDataError(f"{path}, line {lineno}: missing field {key!r}")
+    t = rec["timestamp"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        raise InputDataError(f"{path}, line {lineno}: timestamp must be a number of "
+                             f"{UNIT_NAMES[unit]}, got {quote(t)}")
+    # Bounded here so that a single absurd row cannot overflow the clock when placed; the
+    # span of the whole trace is judged by check_time_scale.
+    if not (0 <= t * per_unit <= MAX_RELATIVE_S):  # also refuses NaN
+        raise InputDataError(f"{path}, line {lineno}: timestamp must be within 0.."
+                             f"{MAX_RELATIVE_S / per_unit:.3g} {UNIT_NAMES[unit]} (a century), "
+                             f"got {quote(t)}")
+    tokens = []
+    for key, minimum in (("input_length", 1), ("output_length", 0)):
+        v = rec[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or \
+                (isinstance(v, float) and not v.is_integer()):
+            raise InputDataError(f"{path}, line {lineno}: {key} must be a whole number of "
+                                 f"tokens, got {quote(v)}")
+        _check_tokens(path, lineno, key, v, minimum)
+        tokens.append(int(v))
+    h = rec.get("hash_ids", [])
+    if not isinstance(h, list) or not all(
+            isinstance(x, int) and not isinstance(x, bool) and -2**63 <= x < 2**63 for x in h):
+        raise InputDataError(f"{path}, line {lineno}: hash_ids must be a list of 64-bit integers")
+    return rec, float(t), tokens[0], tokens[1], h
 
 
 def session_roots(chats: list[int], parents: list[int], order: np.ndarray) -> np.ndarray:
@@ -272,7 +299,7 @@ def read_generic(path: Path, block_size: int | None = None) -> Trace:
     (space-separated integer hashes of the prompt's blocks: 512 tokens, as in Mooncake, unless
     ``block_size`` says otherwise).
     """
-    table = _read_csv(path, GENERIC_REQUIRED)
+    table = _read_csv(path)
     cols = table.column_names
     missing = [c for c in GENERIC_REQUIRED if c not in cols]
     if missing:
@@ -322,10 +349,13 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray, bloc
     for row, (text, n_in) in enumerate(zip(values, inp)):
         parts = (text or "").split()
         try:
-            hashes = [int(p) for p in parts]
+            hashes = [int(p) for p in parts if _INT_TEXT.fullmatch(p)]
+            if len(hashes) != len(parts) or not all(-2**63 <= x < 2**63 for x in hashes):
+                raise ValueError
         except ValueError:
             raise InputDataError(
-                f"{path}, line {row + 2}: hash_ids must be space-separated integers") from None
+                f"{path}, line {row + 2}: hash_ids must be space-separated 64-bit integers") \
+                from None
         if len(hashes) > -(-int(n_in) // block):
             raise InputDataError(
                 f"{path}, line {row + 2}: {len(hashes)} hash_ids for {n_in} input tokens; at "
@@ -339,12 +369,9 @@ def _parse_hash_lists(path: Path, column: pa.ChunkedArray, inp: np.ndarray, bloc
 # shared parsing helpers
 # --------------------------------------------------------------------------------------------
 
-def _read_csv(path: Path, int_columns=()) -> pa.Table:
-    """Read a CSV with Arrow's multi-threaded parser: integer columns as int64, the rest as text.
-
-    A file with a value Arrow cannot convert is read again with every column as text, so that
-    the per-column checks can name the line of the first bad value.
-    """
+def _read_csv(path: Path) -> pa.Table:
+    """Read a CSV with Arrow's multi-threaded parser, every column as text; the per-column
+    checks convert them and name the line of the first bad value."""
     try:
         with open(path, "rb") as f:
             header = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
@@ -352,17 +379,16 @@ def _read_csv(path: Path, int_columns=()) -> pa.Table:
         raise InputDataError(f"cannot read {path}: {e.strerror}") from None
     names = [c.strip() for c in header.split(",")]
     read = pacsv.ReadOptions(column_names=names, skip_rows=1)
+    if len(set(names)) != len(names):
+        raise InputDataError(f"{path}: a column name appears twice in the header")
+    # Every column is read as text: Arrow's own integer parsing also takes hex ("0x10"), which
+    # would hide a mistake; _parse_ints checks the digits itself.
     text = {n: pa.string() for n in names}
-    typed = {**text, **{n: pa.int64() for n in int_columns if n in names}}
-    table = None
-    for types in (typed, text):
-        try:
-            table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False))
-            break
-        except pa.ArrowInvalid as e:
-            if types is text or "CSV parse error" in str(e):
-                raise InputDataError(_locate_csv_error(path, e)) from None
+    try:
+        table = pacsv.read_csv(path, read_options=read, convert_options=pacsv.ConvertOptions(
+            column_types=text, strings_can_be_null=False))
+    except pa.ArrowInvalid as e:
+        raise InputDataError(_locate_csv_error(path, e)) from None
     if table.num_rows == 0:
         raise InputDataError(f"trace {path} has no requests")
     return table
@@ -384,18 +410,21 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+
+
 def _parse_ints(path: Path, column: pa.ChunkedArray, name: str, minimum: int) -> np.ndarray:
-    if pa.types.is_integer(column.type):
-        values = column.to_numpy().astype(np.int64, copy=False)
-    else:
-        s = pd.Series(column.to_numpy(zero_copy_only=False))
-        num = pd.to_numeric(s.str.strip(), errors="coerce")
-        bad = num.isna().to_numpy() | (num.to_numpy() != np.floor(num.to_numpy()))
-        if bad.any():
-            i = _first_bad(bad)
-            raise InputDataError(
-                f"{path}, line {i + 2}: {name} must be an integer, got {s.iloc[i]!r}")
-        values = num.to_numpy().astype(np.int64)
+    """Decimal integers only: no hex, no fractions, at most 18 digits (so no overflow)."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(column)
+    ok = pc.match_substring_regex(trimmed, r"^[+-]?[0-9]{1,18}$")
+    bad = ~ok.to_numpy(zero_copy_only=False)
+    if bad.any():
+        i = _first_bad(bad)
+        raise InputDataError(f"{path}, line {i + 2}: {name} must be a whole number, got "
+                             f"{quote(column[i].as_py())}")
+    values = pc.cast(trimmed, pa.int64()).to_numpy().astype(np.int64, copy=False)
     i = _maybe_first(values < minimum)
     if i is not None:
         raise InputDataError(_range_msg(path, i + 2, name, values[i], minimum))
@@ -413,7 +442,7 @@ def _parse_floats(path: Path, column: pa.ChunkedArray, name: str, minimum: float
     if bad.any():
         i = _first_bad(bad)
         raise InputDataError(f"{path}, line {i + 2}: {name} must be a number ≥ {minimum}, "
-                             f"got {s.iloc[i]!r}")
+                             f"got {quote(s.iloc[i])}")
     return num
 
 
@@ -457,12 +486,20 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = _first_bad(bad)
-        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {s.iloc[i]!r}")
+        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {quote(s.iloc[i])}")
+    i = first_out_of_range(parsed)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(s.iloc[i])} is outside "
+                             f"{FIRST_YEAR}..{LAST_YEAR}")
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
 def _assemble(path: Path, fmt: str, times: pd.DatetimeIndex, inp: np.ndarray,
               out: np.ndarray) -> Trace:
+    i = first_out_of_range(times)
+    if i is not None:
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {times[i]} is outside "
+                             f"{FIRST_YEAR}..{LAST_YEAR}")
     ns = times.asi8
     order = np.argsort(ns, kind="stable")
     ns = ns[order]

@@ -39,6 +39,7 @@ import numba
 import numpy as np
 
 from planner.errors import InputDataError, UsageError
+from planner.input_files import quote, read_text
 from planner.paths import profiles_dir
 from planner.workload.trace import PREFIX_MODELLED, Trace, replace_fields
 
@@ -132,6 +133,8 @@ class ReuseParams:
             raw = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputDataError(f"{where} is not valid JSON ({e.msg}, line {e.lineno})") from None
+        except RecursionError:
+            raise InputDataError(f"{where}: JSON nested too deeply") from None
         if not isinstance(raw, dict) or raw.get("schema") != SCHEMA:
             raise InputDataError(f"{where}: expected a reuse model with schema {SCHEMA}")
         raw.pop("schema")
@@ -148,8 +151,8 @@ class ReuseParams:
                 raw[k] = tuple(v)
         try:
             return cls(**raw)
-        except TypeError as e:
-            raise InputDataError(f"{where}: {e}") from None
+        except (TypeError, ValueError) as e:
+            raise InputDataError(f"{where}: {quote(str(e))}") from None
 
 
 def _dump(value, indent: int) -> str:
@@ -188,7 +191,7 @@ def load_reuse_params(path: str | Path | None = None) -> ReuseParams:
     path = Path(path) if path else default_params_path()
     if not path.exists():
         raise InputDataError(f"reuse model file {path} does not exist")
-    return ReuseParams.from_json(path.read_text(encoding="utf-8"), where=str(path))
+    return ReuseParams.from_json(read_text(path, "reuse model file"), where=str(path))
 
 
 # ------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ Prefix caching adds two rules, the same as the reference simulation in ``hitcurv
   block lists;
 * update last to first: the request's blocks are then referenced from its last block to its
   first, so a parent ends more recent than its children and the cached blocks of a request form
-  a prefix (the design card's rule).
+  a prefix (an engine evicts a prompt's tail before its head).
 
 Block ``k`` of a request with ``L`` prompt tokens serves ``min(B, max(0, L - k·B))`` tokens
 (``B`` tokens per block; the last block may be partial), so the token hits at capacity ``C`` are

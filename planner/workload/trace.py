@@ -11,6 +11,11 @@ import pandas as pd
 # same size so that curves from measured and modelled traces are comparable.
 DEFAULT_BLOCK_TOKENS = 512
 
+# Nor is a request trace (or rate series) longer than a year plausible: a trace in
+# milliseconds read as seconds is a thousand times longer than it is, and planning it would
+# allocate per window before anything else failed. Refused when read.
+MAX_SPAN_S = 366 * 86400.0
+
 PREFIX_FROM_TRACE = "trace"        # block hashes recorded in the trace itself (Mooncake)
 PREFIX_MODELLED = "modelled"       # block hashes synthesised by the reuse model
 PREFIX_NONE = "none"               # no prefix information at all (raw Azure)

@@ -1,0 +1,96 @@
+"""Checks every input file passes before it is read: it exists, is a file, can be read, and
+(for text) is UTF-8. Failures are InputDataError (exit 3) naming the file, in one sentence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.errors import InputDataError
+
+# Quoted input in an error message is cut to this many characters: a message is one sentence,
+# never a megabyte of someone's file.
+QUOTE_CHARS = 60
+
+
+def quote(value) -> str:
+    """``repr`` of a value from a file, cut short for an error message."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
+
+
+# Timestamps outside these years are typing mistakes ("-1", "9999"), and arithmetic on them
+# (placing, aligning to a grid year) would leave pandas' nanosecond range.
+FIRST_YEAR, LAST_YEAR = 1970, 2200
+
+
+def first_out_of_range(times) -> int | None:
+    """Index of the first UTC timestamp outside FIRST_YEAR..LAST_YEAR, else None. Takes
+    parsed times of any resolution (pandas keeps year 9999 at second resolution)."""
+    import numpy as np
+    import pandas as pd
+
+    t = pd.DatetimeIndex(times)
+    lo = pd.Timestamp(year=FIRST_YEAR, month=1, day=1, tz="UTC")
+    hi = pd.Timestamp(year=LAST_YEAR, month=1, day=1, tz="UTC")
+    if t.tz is None:
+        lo, hi = lo.tz_localize(None), hi.tz_localize(None)
+    bad = np.asarray((t < lo) | (t >= hi))
+    return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path once it is known to be a readable file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise InputDataError(f"{what} {path} is a folder, not a file")
+    if not path.is_file():
+        raise InputDataError(f"{what} {path} is not a regular file")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
+    return path
+
+
+def read_text(path: str | Path, what: str) -> str:
+    """The whole file as text, refused (naming the file and byte) unless it is UTF-8."""
+    path = require_file(path, what)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
+    return decode(data, path, what)
+
+
+def decode(data: bytes, path: Path, what: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputDataError(f"{what} {path}, line {line}: not UTF-8 text (byte "
+                             f"0x{data[e.start]:02x})") from None
+
+
+def check_utf8(path: Path, what: str, chunk: int = 1 << 24) -> None:
+    """Stream the file once to refuse non-UTF-8 text before a reader that would fail on it
+    half-way (or silently replace the bytes) sees it."""
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            try:
+                dec.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                line += block.count(b"\n", 0, max(e.start, 0))
+                raise InputDataError(f"{what} {path}, line {line}: not UTF-8 text") from None
+            if not block:
+                return
+            line += block.count(b"\n")
+
+
