@@ -112,6 +112,8 @@ class PlanOptions:
     max_changes_per_day: int | None = 4   # cache-level changes per day; None = unlimited
     weight_load_s: float = 60.0       # a started replica's weight-load time at power
     tie_tolerance: float = 1e-4       # share of carbon within which the tie rule orders plans
+    rolling_block: int = 0            # windows per rolling-horizon block; 0 = one MILP
+    rolling_overlap: int = 24         # windows each block looks beyond its own
     auto_profile: bool = False        # no shape fits: fit the trace's own and build its table
     headroom: float = DEFAULT_HEADROOM    # largest load fraction a burst bucket may reach
     slo_margin: float = DEFAULT_SLO_MARGIN  # per-window p90 rows plan for (1 − margin) × SLO
@@ -167,6 +169,9 @@ class PlanOptions:
         if not 0 <= self.weight_load_s <= 3600:
             raise UsageError(f"--weight-load must be within 0..3600 seconds, got "
                              f"{self.weight_load_s}")
+        if not 0 <= self.rolling_block <= 100_000 or not 0 <= self.rolling_overlap <= 100_000:
+            raise UsageError("--rolling-block and --rolling-overlap must be within 0..100000 "
+                             "windows")
         if not 0 <= self.tie_tolerance <= 0.01:
             raise UsageError(f"--tie-tolerance must be within [0, 0.01], got "
                              f"{self.tie_tolerance}")

@@ -3,7 +3,8 @@
 The model is solved by the MILP when anything couples windows beyond their neighbour (owned
 capacity, minimum dwell, daily change limit, best-effort windows, an attainment budget), else by the exact chain
 programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
-(tested) in a fraction of the time.
+(tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
+blocks instead (:mod:`planner.optimize.rolling`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
 from planner.optimize.diagnostics import iis
 from planner.optimize.model import PlanModel, build_model
+from planner.optimize.rolling import solve_rolling
 from planner.optimize.slo import model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
@@ -92,9 +94,15 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
 
 
 def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
-    """The chain programme where it applies, else the MILP."""
+    """The chain programme where it applies, else the MILP (as a rolling horizon with
+    ``--rolling-block``, per-window p90 mode without best-effort windows)."""
     if chain_applicable(model):
         return solve_chain(model, opt.solver)
+    if 0 < opt.rolling_block < len(model.groups) and not model.soft_windows \
+            and opt.slo_attainment is None:
+        return solve_rolling(model.candidates, model.slo_ttft_s, model.slo_tpot_s,
+                             model.coupling, opt.rolling_block, opt.rolling_overlap, opt.solver,
+                             opt.time_limit_s, opt.mip_gap)
     return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 

@@ -207,6 +207,13 @@ def plan(
         help="Share of the horizon's carbon within which plans count as tied and the tie rule "
              "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
         show_default=True, rich_help_panel=COUPLING)] = default("tie_tolerance"),
+    rolling_block: Annotated[int, typer.Option(
+        help="Solve the coupled MILP as a rolling horizon of blocks of this many windows "
+             "(0: one MILP for the whole horizon).",
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_block"),
+    rolling_overlap: Annotated[int, typer.Option(
+        help="Windows each rolling-horizon block looks beyond its own.",
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_overlap"),
     solver: Annotated[Solver, typer.Option(
         help="MILP solver: highs (HiGHS via highspy) or cbc (bundled with PuLP).",
         show_default=True, rich_help_panel=SOLVER)] = Solver(default("solver")),

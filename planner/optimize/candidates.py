@@ -129,29 +129,41 @@ def _lookup_mix(stats: pd.DataFrame):
 def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep candidates not dominated within their (window, level) group on
     (total carbon, p90 TTFT, p90 TPOT, 1 − within-SLO share), all to be minimised. Ties keep
-    the fewer replicas."""
+    the fewer replicas.
+
+    Sorted by (carbon, replicas) within each group, a candidate survives when no earlier one
+    is at least as good on the other three (comparing with every earlier one is the same as
+    comparing with the earlier survivors: dominance is transitive). The comparisons run as
+    padded group × group blocks, a few thousand groups at a time."""
     order = frame.sort_values(["window", "level", "total_kgco2e", "replicas"], kind="stable")
-    keep = np.zeros(len(frame), dtype=bool)
+    idx = order.index.to_numpy()
     win = order["window"].to_numpy()
     lev = order["level"].to_numpy()
-    ttft = order["p90_ttft_s"].to_numpy()
-    tpot = order["p90_tpot_s"].to_numpy()
-    miss = 1.0 - order["within_slo_share"].to_numpy()
-    idx = order.index.to_numpy()
-    start = 0
     n = len(order)
-    while start < n:
-        end = start
-        while end < n and win[end] == win[start] and lev[end] == lev[start]:
-            end += 1
-        # Sorted by carbon: a candidate survives if no cheaper one is at least as good on all.
-        best: list[tuple[float, float, float]] = []
-        for i in range(start, end):
-            dominated = any(a <= ttft[i] and b <= tpot[i] and d <= miss[i] for a, b, d in best)
-            if not dominated:
-                keep[idx[i]] = True
-                best.append((ttft[i], tpot[i], miss[i]))
-        start = end
+    keep = np.zeros(len(frame), dtype=bool)
+    if n == 0:
+        return frame
+    start = np.flatnonzero(np.r_[True, (win[1:] != win[:-1]) | (lev[1:] != lev[:-1])])
+    size = np.diff(np.r_[start, n])
+    width = int(size.max())
+    group = np.repeat(np.arange(len(start)), size)
+    pos = np.arange(n) - start[group]
+    cols = []
+    for values in (order["p90_ttft_s"].to_numpy(), order["p90_tpot_s"].to_numpy(),
+                   1.0 - order["within_slo_share"].to_numpy()):
+        grid = np.full((len(start), width), np.inf)
+        grid[group, pos] = values
+        cols.append(grid)
+    earlier = np.tril(np.ones((width, width), dtype=bool), k=-1)   # [i, j]: j before i
+    survives = np.zeros((len(start), width), dtype=bool)
+    chunk = max(1, 2_000_000 // (width * width))
+    for g0 in range(0, len(start), chunk):
+        dom = earlier.copy()[None, :, :]
+        for grid in cols:
+            g = grid[g0:g0 + chunk]
+            dom = dom & (g[:, None, :] <= g[:, :, None])
+        survives[g0:g0 + chunk] = ~dom.any(axis=2)
+    keep[idx] = survives[group, pos]
     return frame[keep].reset_index(drop=True)
 
 

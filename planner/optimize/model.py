@@ -133,11 +133,17 @@ class PlanModel:
 
 
 def add_rows(m: PlanModel, names, terms, sense, rhs) -> None:
-    """One constraint per (name, term list, right-hand side): a block added in one pass."""
+    """One constraint per (name, term list, right-hand side): a block added in one pass.
+
+    The rows go straight into the problem's constraint table: ``addConstraint`` would also
+    re-register every variable of every row (most of the model's build time on long
+    horizons), which PuLP does anyway, once, when the problem is solved or written."""
     rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (len(names),))
+    table = m.problem._constraints
     for name, row, b in zip(names, terms, rhs):
-        m.problem.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(row), sense, name,
-                                                  float(b)))
+        if name in table:
+            raise ValueError(f"constraint {name} is defined twice")
+        table[name] = pulp.LpConstraint(pulp.LpAffineExpression(row), sense, name, float(b))
 
 
 def _gb_names(cand: pd.DataFrame) -> dict[int, int]:
@@ -261,10 +267,13 @@ def define_dwell_constraints(m: PlanModel, dwell: int) -> None:
     Σ_{τ=t−D+1..t} w(τ,i) ≤ level(t,i): a level entered is held D windows (or to the end)."""
     gb = _gb_names(m.candidates)
     entry: dict[tuple[int, int], pulp.LpVariable] = {}
+    first = m.windows[0]
     names, rows = [], []
     for (t, i), lv in m.level.items():
         w = entry[(t, i)] = m.problem.add_variable(f"level_entry(t={t},c={gb[i]}GB)",
                                                    lowBound=0)
+        if t == first and not m.coupling.first_window_entry:
+            continue  # a window fixed by an earlier solve: its level was entered before
         row = [(lv, 1.0), (w, -1.0)]
         if (t - 1, i) in m.level:
             row.append((m.level[(t - 1, i)], -1.0))
@@ -355,6 +364,26 @@ def candidate_cost(cand: pd.DataFrame, coupling: Coupling) -> np.ndarray:
     busy_idle = cand["replicas"].to_numpy(dtype=float) * coupling.replica_idle_kg[t] + \
         cand["ssd_drives"].to_numpy(dtype=float) * coupling.drive_idle_kg[t]
     return total - emb + rho * emb - (1 - rho) * busy_idle
+
+
+def carbon_of(m: PlanModel, chosen: np.ndarray, owned_replicas=None, owned_drives=None) -> float:
+    """The carbon term of the objective for a schedule (one chosen row per window), evaluated
+    exactly from the data rather than from the solver's variable values (which carry its
+    feasibility tolerance)."""
+    cand, cp = m.candidates, m.coupling
+    ch = cand.iloc[np.asarray(chosen, dtype=np.int64)].sort_values("window")
+    total = float(candidate_cost(ch, cp).sum())
+    t = ch["window"].to_numpy()
+    if m.replica_start:
+        starts = np.maximum(np.diff(ch["replicas"].to_numpy(dtype=float)), 0.0)
+        total += float((cp.start_kg[t[1:]] * starts).sum())
+    if cp.owned:
+        R, D = float(owned_replicas), float(owned_drives)
+        keep = 1 - cp.pool_return
+        ssd = np.maximum(D * cp.drive_calendar_kg[t], ch["emb_ssd_wear"].to_numpy())
+        total += keep * float(R * (cp.replica_embodied_kg[t] + cp.replica_idle_kg[t]).sum()
+                              + D * cp.drive_idle_kg[t].sum() + ssd.sum())
+    return total
 
 
 def define_objective(m: PlanModel) -> None:

@@ -26,7 +26,7 @@ import pulp
 
 from planner.choices import SOLVERS
 from planner.errors import UsageError
-from planner.optimize.model import PlanModel
+from planner.optimize.model import PlanModel, carbon_of
 
 
 
@@ -265,10 +265,13 @@ def _with_solution(m: PlanModel, solver: str, phases: list[PhaseResult],
         chosen = np.flatnonzero(vals > 0.5)
         ttft_x = {t: float(v.varValue or 0.0) for t, v in m.ttft_excess.items()}
         tpot_x = {t: float(v.varValue or 0.0) for t, v in m.tpot_excess.items()}
-        carbon = float(pulp.value(m.carbon))
         if m.owned_replicas is not None:
-            owned = (int(round(m.owned_replicas.varValue or 0.0)),
-                     int(round(m.owned_drives.varValue or 0.0)))
+            # The fleet the schedule uses: the optimum owns no more (it costs), and with
+            # ρ = 1 the solver may leave any larger value, which means nothing.
+            ch = m.candidates.iloc[chosen]
+            owned = (int(ch["replicas"].max()), int(ch["ssd_drives"].max()))
+        carbon = carbon_of(m, chosen, *owned) if len(chosen) == m.candidates[
+            "window"].nunique() else float(pulp.value(m.carbon))
         windows = m.candidates["window"].to_numpy()[chosen]
         if len(np.unique(windows)) != len(windows) or \
                 len(windows) != m.candidates["window"].nunique():
