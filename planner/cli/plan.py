@@ -147,6 +147,19 @@ def plan(
     slo_tpot: Annotated[float, typer.Option(
         help="p90 time-per-output-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_tpot_s"),
+    slo_attainment: Annotated[Optional[float], typer.Option(
+        help="Plan for this share of the horizon's requests within both SLOs (e.g. 0.9) "
+             "instead of every window's p90: one budget row over the horizon, read through "
+             "each configuration's modelled within-SLO share.",
+        show_default="off: every window's p90", rich_help_panel=SLO)] = None,
+    slo_margin: Annotated[float, typer.Option(
+        help="Per-window p90 mode: plan each p90 for (1 - margin) x its SLO, against the "
+             "prediction's own error near the SLO line.", show_default=True,
+        rich_help_panel=SLO)] = default("slo_margin"),
+    headroom: Annotated[float, typer.Option(
+        help="Largest share of a replica's capacity (the profile table's load fraction) any "
+             "one-minute burst may load; busier configurations are not planned.",
+        show_default=True, rich_help_panel=SLO)] = default("headroom"),
     allow_slo_violation: Annotated[bool, typer.Option(
         "--allow-slo-violation/--no-allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.",
@@ -194,6 +207,13 @@ def plan(
         help="Share of the horizon's carbon within which plans count as tied and the tie rule "
              "(keep the configuration, then smaller cache, then fewer replicas) decides; 0 = off.",
         show_default=True, rich_help_panel=COUPLING)] = default("tie_tolerance"),
+    rolling_block: Annotated[int, typer.Option(
+        help="Solve the coupled MILP as a rolling horizon of blocks of this many windows "
+             "(0: one MILP for the whole horizon).",
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_block"),
+    rolling_overlap: Annotated[int, typer.Option(
+        help="Windows each rolling-horizon block looks beyond its own.",
+        show_default=True, rich_help_panel=COUPLING)] = default("rolling_overlap"),
     warmup: Annotated[bool, typer.Option(
         "--warmup/--no-warmup",
         help="Predict a window whose cache grew at its cold-start hit rate (it starts with the "
@@ -232,6 +252,7 @@ def plan(
     from planner.plan import run_plan
     from planner.report import plan_table
     from planner.scenario import load_scenario, plan_options, scenario_toml
+    from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -259,6 +280,8 @@ def plan(
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
+    # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
+    files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:
         # Put in place just before the output folder is swapped (README, all-or-nothing
         # outputs): a model file never describes a plan that was not written.

@@ -5,27 +5,35 @@ rate H_t(c), its p90 latencies and GPU power come from the profile table, and it
 carbon.py. Candidates whose replicas cannot keep up with the load (an unstable queue) are not
 candidates at all: no SLO can hold there.
 
+Headroom: a candidate whose busiest burst bucket loads its replicas beyond ``headroom`` of
+their capacity (the table's load fraction) is dropped like an unstable one. Near capacity a
+queue that a busy minute builds outlasts the minute, which the steady-state table cannot see.
+
+Each candidate also carries ``within_slo_share``, the predicted (modelled) share of its
+window's requests within both SLOs (:func:`planner.perf.mixture.within_share`), which the
+attainment budget reads.
+
 Cold starts (``warmup=True``): a window whose cache grew from level i to a larger level c
 starts with only level i's content, so its hit rate is H_t(i→c) (``HitCurves.grown_token_hit``,
 exact for LRU), lower than the warm H_t(c). Each such grow is a candidate of its own, with
 ``prev_level = i``; its latency, power, SSD writes and carbon are read at its own hit rate. The
 writes include the fill of the new space: every miss is admitted (written) to the tier, and a
 cold window's extra misses are exactly the bytes that fill the space it gained, so they reach
-the SSD's wear through the write rate (``carbon.ssd_effective_lifetime_h``). Warm candidates
-(a cache that did not grow: same or smaller level, the first window) have ``prev_level = −1``;
-the transition rows of ``model.py`` decide which are choosable.
+the SSD's wear through the write rate (``carbon.ssd_effective_lifetime_h``, ``emb_ssd_wear``).
+Warm candidates (a cache that did not grow: same or smaller level, the first window) have
+``prev_level = −1``; the transition rows of ``model.py`` decide which are choosable.
 
 Pruning keeps, for each (t, c, prev_level), only the Pareto-optimal replica counts on (carbon,
-p90 TTFT, p90 TPOT). That is exact for every model the optimiser builds: the objective and every
-constraint are monotone in those three numbers, and every coupling between windows (a static
-cache, the transitions) reads only c and prev_level, never n.
+p90 TTFT, p90 TPOT, within-SLO share). That is exact for every model the optimiser builds: the
+objective and every constraint are monotone in those four numbers, and every coupling between
+windows (a static cache, the warm-up transitions) reads c and prev_level, which the groups
+keep apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-import numba
 import numpy as np
 import pandas as pd
 
@@ -39,7 +47,8 @@ from planner.workload.windows import LoadBuckets
 
 CANDIDATE_COLUMNS = (
     "window", "replicas", "level", "prev_level", "cache_gb", "prev_cache_gb", "gpus", "ssd_drives", "rate_per_replica",
-    "hit_rate", "p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
+    "hit_rate", "p90_ttft_s", "p90_tpot_s", "within_slo_share", "peak_load_fraction",
+    "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
     "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
     "emb_ssd", "emb_ssd_wear", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
 )
@@ -53,6 +62,7 @@ class CandidateSet:
     unstable: int
     pruned: int
     max_replicas: int
+    over_headroom: int = 0
 
 
 # Candidates are built and pruned a block of windows at a time (pruning never looks across
@@ -62,18 +72,17 @@ BLOCK_ROWS = 200_000
 
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
+                     slo_ttft_s: float, slo_tpot_s: float, *, headroom: float = 1.0,
                      prune: bool = True, buckets: LoadBuckets | None = None,
-                     warmup: bool = False,
-                     slo: tuple[float, float] | None = None) -> CandidateSet:
+                     warmup: bool = False) -> CandidateSet:
     """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
     the profile and account its carbon.
 
     With ``buckets`` (how the load varies inside each window) latency is the p90 of the
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
-    read at its mean rate. ``cache_levels_gb`` must be ascending when ``warmup`` is set (level
-    index order is size order). With ``prune``, dominated candidates are dropped
-    (:func:`pareto_prune`), and with ``slo`` (p90 TTFT, p90 TPOT seconds) also those
-    :func:`prune_within_slo` drops."""
+    read at its mean rate. The SLOs set each candidate's within-SLO share; ``headroom`` is the
+    largest load fraction a bucket may reach. ``cache_levels_gb`` must be ascending when
+    ``warmup`` is set (level index order is size order)."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
@@ -84,26 +93,28 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
     per_window = N * (C + (C * (C - 1) // 2 if warmup else 0))
     step = max(1, BLOCK_ROWS // max(per_window, 1))
-    frames, unstable, pruned = [], 0, 0
+    frames, unstable, pruned, over = [], 0, 0, 0
     for w0 in range(0, W, step):
         rows = _enumerate(hits, levels, range(w0, min(W, w0 + step)), N, warmup)
-        frame, stable = _account(stats, rows, levels, ci, profile, hw, buckets)
-        frame = frame[stable].reset_index(drop=True)
+        frame, stable, peak = _account(stats, rows, levels, ci, profile, hw, buckets,
+                                       slo_ttft_s, slo_tpot_s)
+        within = stable & (peak <= headroom + 1e-9)
+        frame = frame[within].reset_index(drop=True)
         unstable += int((~stable).sum())
+        over += int((stable & ~within).sum())
         before = len(frame)
         if prune and before:
             frame = pareto_prune(frame)
-            if slo is not None:
-                frame = prune_within_slo(frame, *slo)
         pruned += before - len(frame)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N)
+    return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N,
+                        over_headroom=over)
 
 
-def _account(stats, rows, levels, ci, profile, hw, buckets):
-    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate); returns the
-    candidate frame and which rows are stable."""
+def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s):
+    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate): the candidate
+    frame, which rows are stable, and each row's peak load fraction."""
     t, n, c, prev, hit = rows
     N = int(n.max()) if len(n) else 1
     lam = stats["rate_rps"].to_numpy(dtype=float)
@@ -116,7 +127,7 @@ def _account(stats, rows, levels, ci, profile, hw, buckets):
                            return_index=True, return_inverse=True)
     look = lookup_buckets(profile, buckets.rate_rps[t[u]] / n[u][:, None],
                           buckets.request_share[t[u]], buckets.time_share[t[u]], hit[u],
-                          mean_in[t[u]], mean_out[t[u]])
+                          mean_in[t[u]], mean_out[t[u]], slo_ttft_s, slo_tpot_s)
     look = replace(look, **{f.name: np.asarray(getattr(look, f.name))[back.reshape(-1)]
                             for f in fields(look) if getattr(look, f.name) is not None})
 
@@ -132,6 +143,7 @@ def _account(stats, rows, levels, ci, profile, hw, buckets):
         "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan),
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
         "hit_rate": hit, "p90_ttft_s": look.p90_ttft_s, "p90_tpot_s": look.p90_tpot_s,
+        "within_slo_share": look.within_slo_share, "peak_load_fraction": look.peak_load_fraction,
         "gpu_power_w": look.gpu_power_w, "ssd_power_w": ssd_w, "ssd_write_gbps": write_total,
         "ssd_lifetime_h": life, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,
         "op_host": br.op_host, "op_ssd": br.op_ssd, "emb_gpu": br.emb_gpu,
@@ -139,7 +151,7 @@ def _account(stats, rows, levels, ci, profile, hw, buckets):
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
         "total_kgco2e": br.total,
     })
-    return frame, np.asarray(look.stable, dtype=bool)
+    return frame, np.asarray(look.stable, dtype=bool), np.asarray(look.peak_load_fraction)
 
 
 def _enumerate(hits: HitCurves, levels: np.ndarray, windows: range, N: int, warmup: bool):
@@ -187,64 +199,45 @@ def _lookup_mix(stats: pd.DataFrame):
     return mean_in, mean_out
 
 
-PRUNE_GROUP = ("window", "level", "prev_level")
-
-
 def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep candidates not dominated within their (window, level, prev_level) group on
-    (total carbon, p90 TTFT, p90 TPOT), all to be minimised. Ties keep the fewer replicas."""
-    group = [k for k in PRUNE_GROUP if k in frame.columns]
-    order = frame.sort_values(group + ["total_kgco2e", "replicas"], kind="stable")
-    gid = order[group].to_numpy(dtype=np.int64)
-    new_group = np.ones(len(order), dtype=np.bool_)
-    if len(order) > 1:
-        new_group[1:] = np.any(gid[1:] != gid[:-1], axis=1)
-    keep_sorted = _pareto_keep(new_group, order["p90_ttft_s"].to_numpy(dtype=float),
-                               order["p90_tpot_s"].to_numpy(dtype=float))
+    (total carbon, p90 TTFT, p90 TPOT, 1 − within-SLO share), all to be minimised. Ties keep
+    the fewer replicas.
+
+    Sorted by (carbon, replicas) within each group, a candidate survives when no earlier one
+    is at least as good on the other three (comparing with every earlier one is the same as
+    comparing with the earlier survivors: dominance is transitive). The comparisons run as
+    padded group × group blocks, a few thousand groups at a time."""
+    group_by = [k for k in ("window", "level", "prev_level") if k in frame.columns]
+    order = frame.sort_values(group_by + ["total_kgco2e", "replicas"], kind="stable")
+    idx = order.index.to_numpy()
+    gid = order[group_by].to_numpy(dtype=np.int64)
+    n = len(order)
     keep = np.zeros(len(frame), dtype=bool)
-    keep[order.index.to_numpy()[keep_sorted]] = True
+    if n == 0:
+        return frame
+    start = np.flatnonzero(np.r_[True, np.any(gid[1:] != gid[:-1], axis=1)])
+    size = np.diff(np.r_[start, n])
+    width = int(size.max())
+    group = np.repeat(np.arange(len(start)), size)
+    pos = np.arange(n) - start[group]
+    cols = []
+    for values in (order["p90_ttft_s"].to_numpy(), order["p90_tpot_s"].to_numpy(),
+                   1.0 - order["within_slo_share"].to_numpy()):
+        grid = np.full((len(start), width), np.inf)
+        grid[group, pos] = values
+        cols.append(grid)
+    earlier = np.tril(np.ones((width, width), dtype=bool), k=-1)   # [i, j]: j before i
+    survives = np.zeros((len(start), width), dtype=bool)
+    chunk = max(1, 2_000_000 // (width * width))
+    for g0 in range(0, len(start), chunk):
+        dom = earlier.copy()[None, :, :]
+        for grid in cols:
+            g = grid[g0:g0 + chunk]
+            dom = dom & (g[:, None, :] <= g[:, :, None])
+        survives[g0:g0 + chunk] = ~dom.any(axis=2)
+    keep[idx] = survives[group, pos]
     return frame[keep].reset_index(drop=True)
-
-
-@numba.njit(cache=True)
-def _pareto_keep(new_group, ttft, tpot):
-    """Rows sorted by carbon within groups: a row survives when no cheaper survivor of its
-    group is at least as fast on both latencies."""
-    n = len(ttft)
-    keep = np.zeros(n, dtype=np.bool_)
-    best_a = np.empty(n)
-    best_b = np.empty(n)
-    m = 0
-    for i in range(n):
-        if new_group[i]:
-            m = 0
-        dominated = False
-        for j in range(m):
-            if best_a[j] <= ttft[i] and best_b[j] <= tpot[i]:
-                dominated = True
-                break
-        if not dominated:
-            keep[i] = True
-            best_a[m] = ttft[i]
-            best_b[m] = tpot[i]
-            m += 1
-    return keep
-
-
-def prune_within_slo(frame: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float) -> pd.DataFrame:
-    """In every (window, level, prev_level) group with a candidate inside both SLOs, drop its
-    candidates over either SLO.
-
-    Exact for every model built on the table: a group with a candidate inside the SLO belongs
-    to a window that meets it, where the SLO rows are hard (``plan_solve.solve_candidates``
-    drops such candidates too); a group with none (a window planned best-effort, or a level that
-    cannot serve it, as in the fixed-level baselines) keeps all of its candidates. Done here, a
-    block of windows at a time, it keeps the table of a long horizon small."""
-    within = (frame["p90_ttft_s"].to_numpy() <= slo_ttft_s) & \
-        (frame["p90_tpot_s"].to_numpy() <= slo_tpot_s)
-    group = [frame[k] for k in PRUNE_GROUP if k in frame.columns]
-    served = pd.Series(within, index=frame.index).groupby(group).transform("any").to_numpy()
-    return frame[within | ~served].reset_index(drop=True)
 
 
 def prune_extra_replicas(frame: pd.DataFrame, coupling, soft_windows=()) -> pd.DataFrame:
@@ -261,12 +254,12 @@ def prune_extra_replicas(frame: pd.DataFrame, coupling, soft_windows=()) -> pd.D
     and the SSD wear the owned-drive charge may read instead of j's. Owned replicas and drives
     and every level-coupling row are no worse with fewer replicas, so the optimum and its
     schedule are unchanged (tested against the unpruned model). Soft windows keep every
-    candidate (latency still matters there), and so does a table with a per-candidate SLO
-    share (a budget row reads it)."""
+    candidate (latency still matters there); an attainment budget, which reads every
+    candidate's within-SLO share, does not call this."""
     from planner.optimize.coupling import TIE_REPLICA_CHANGE
     from planner.optimize.model import candidate_cost
 
-    if frame.empty or "within_slo_share" in frame.columns:
+    if frame.empty:
         return frame
     cp = coupling
     cost = candidate_cost(frame, cp)

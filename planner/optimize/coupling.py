@@ -64,6 +64,7 @@ class Coupling:
     drive_calendar_kg: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per drive
     tie_eta: float = 0.0                   # kgCO2e; 0 turns the tie rule off
     max_replicas: int = 1
+    first_window_entry: bool = True        # the model's first window counts as a level entry
 
     @property
     def owned(self) -> bool:

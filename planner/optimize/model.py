@@ -3,7 +3,8 @@
 Sets: windows t; candidates k ∈ K_t of window t (replicas n_k, cache level index i_k, drives
 d_k); levels i; S ⊆ windows the "soft" windows that no candidate can serve within the SLO
 (empty unless best effort is asked for). Data per candidate: carbon_k (kgCO2e), ttft_k and
-tpot_k (p90, seconds). The coupling data (:mod:`planner.optimize.coupling`) is per window.
+tpot_k (p90, seconds), share_k (the modelled share of its window's requests within both SLOs);
+per window: requests r_t. The coupling data (:mod:`planner.optimize.coupling`) is per window.
 
     min   carbon + ties
     carbon = Σ_k (op_k + ρ · emb_k) · choose_k + Σ_t κ_t · start_t
@@ -35,6 +36,15 @@ Best effort is lexicographic, solved in two phases (``solve.py``): first the lea
 excess E* = min Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot), then the least
 carbon subject to ``slo_excess_budget``: that sum ≤ E*. Latency is never traded for carbon, and
 windows that can meet the SLO keep it as a hard constraint.
+
+The SLO is either per window (the rows above, the default) or a budget over the horizon that
+replaces them (``--slo-attainment F``):
+
+          Σ_t Σ_{k ∈ K_t} r_t · (1 − share_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]
+                                                                    slo_attainment_budget
+
+Best effort (``shortfall`` ≥ 0, requests) only when no schedule reaches F; phase 1 then
+minimises shortfall / Σ_t r_t.
 
 Optional coupling (a static planner's single cache size for the whole horizon):
 
@@ -95,6 +105,9 @@ class PlanModel:
     carbon: pulp.LpAffineExpression | None = None
     ties: pulp.LpAffineExpression | None = None
     groups: dict[int, np.ndarray] = field(default_factory=dict)
+    attainment_shortfall: pulp.LpVariable | None = None
+    attainment: float | None = None
+    total_requests: float = 0.0
 
     @property
     def soft_windows(self) -> list[int]:
@@ -104,10 +117,18 @@ class PlanModel:
     def windows(self) -> list[int]:
         return sorted(self.groups)
 
+    @property
+    def best_effort(self) -> bool:
+        """Whether the model has slack to minimise before carbon (two-phase solve)."""
+        return bool(self.ttft_excess) or self.attainment_shortfall is not None
+
     def excess(self) -> pulp.LpAffineExpression:
-        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)."""
+        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)
+        [+ shortfall / Σ_t r_t]."""
         terms = [(v, 1.0 / self.slo_ttft_s) for v in self.ttft_excess.values()]
         terms += [(v, 1.0 / self.slo_tpot_s) for v in self.tpot_excess.values()]
+        if self.attainment_shortfall is not None:
+            terms.append((self.attainment_shortfall, 1.0 / max(self.total_requests, 1.0)))
         return pulp.LpAffineExpression(terms)
 
     def objective(self) -> pulp.LpAffineExpression:
@@ -119,11 +140,17 @@ class PlanModel:
 
 
 def add_rows(m: PlanModel, names, terms, sense, rhs) -> None:
-    """One constraint per (name, term list, right-hand side): a block added in one pass."""
+    """One constraint per (name, term list, right-hand side): a block added in one pass.
+
+    The rows go straight into the problem's constraint table: ``addConstraint`` would also
+    re-register every variable of every row (most of the model's build time on long
+    horizons), which PuLP does anyway, once, when the problem is solved or written."""
     rhs = np.broadcast_to(np.asarray(rhs, dtype=float), (len(names),))
+    table = m.problem._constraints
     for name, row, b in zip(names, terms, rhs):
-        m.problem.addConstraint(pulp.LpConstraint(pulp.LpAffineExpression(row), sense, name,
-                                                  float(b)))
+        if name in table:
+            raise ValueError(f"constraint {name} is defined twice")
+        table[name] = pulp.LpConstraint(pulp.LpAffineExpression(row), sense, name, float(b))
 
 
 def _gb_names(cand: pd.DataFrame) -> dict[int, int]:
@@ -206,9 +233,10 @@ def define_level_change_constraints(m: PlanModel) -> None:
     gb = _gb_names(m.candidates)
     ws = m.windows
     names, rows = [], []
+    levels = _levels_of(m)      # once: per window it made the block quadratic in windows
     for t in ws[1:]:
         z = m.level_change[t] = m.problem.add_variable(f"level_change(t={t})", lowBound=0)
-        for i in _levels_of(m)[t]:
+        for i in levels[t]:
             row = [(m.level[(t, i)], 1.0), (z, -1.0)]
             if (t - 1, i) in m.level:
                 row.append((m.level[(t - 1, i)], -1.0))
@@ -251,10 +279,13 @@ def define_dwell_constraints(m: PlanModel, dwell: int) -> None:
     Σ_{τ=t−D+1..t} w(τ,i) ≤ level(t,i): a level entered is held D windows (or to the end)."""
     gb = _gb_names(m.candidates)
     entry: dict[tuple[int, int], pulp.LpVariable] = {}
+    first = m.windows[0]
     names, rows = [], []
     for (t, i), lv in m.level.items():
         w = entry[(t, i)] = m.problem.add_variable(f"level_entry(t={t},c={gb[i]}GB)",
                                                    lowBound=0)
+        if t == first and not m.coupling.first_window_entry:
+            continue  # a window fixed by an earlier solve: its level was entered before
         row = [(lv, 1.0), (w, -1.0)]
         if (t - 1, i) in m.level:
             row.append((m.level[(t - 1, i)], -1.0))
@@ -299,6 +330,23 @@ def define_owned_capacity(m: PlanModel) -> None:
              [[(D, float(cp.drive_calendar_kg[t])), (m.ssd_owned[t], -1.0)] for t in ws], LE, 0.0)
     add_rows(m, [f"ssd_wear(t={t})" for t in ws],
              [wear[t] + [(m.ssd_owned[t], -1.0)] for t in ws], LE, 0.0)
+
+
+def define_attainment_budget(m: PlanModel, requests, target: float,
+                             best_effort: bool = False) -> None:
+    """Σ_t Σ_{k ∈ K_t} r_t · (1 − share_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]: at
+    most a share 1 − F of the horizon's requests outside the SLOs, with share_k the candidate's
+    modelled ``within_slo_share`` and r_t its window's requests (``requests`` by window)."""
+    r = np.asarray(requests, dtype=float)
+    cand = m.candidates
+    miss = r[cand["window"].to_numpy()] * (1.0 - cand["within_slo_share"].to_numpy())
+    m.attainment = float(target)
+    m.total_requests = float(r.sum())
+    row = [(v, float(x)) for v, x in zip(m.choose, miss) if x > 0]
+    if best_effort:
+        m.attainment_shortfall = m.problem.add_variable("attainment_shortfall", lowBound=0)
+        row.append((m.attainment_shortfall, -1.0))
+    add_rows(m, ["slo_attainment_budget"], [row], LE, (1.0 - target) * m.total_requests)
 
 
 def define_static_cache_constraints(m: PlanModel, levels) -> None:
@@ -376,6 +424,26 @@ def has_cold_starts(cand: pd.DataFrame) -> bool:
     return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
 
 
+def carbon_of(m: PlanModel, chosen: np.ndarray, owned_replicas=None, owned_drives=None) -> float:
+    """The carbon term of the objective for a schedule (one chosen row per window), evaluated
+    exactly from the data rather than from the solver's variable values (which carry its
+    feasibility tolerance)."""
+    cand, cp = m.candidates, m.coupling
+    ch = cand.iloc[np.asarray(chosen, dtype=np.int64)].sort_values("window")
+    total = float(candidate_cost(ch, cp).sum())
+    t = ch["window"].to_numpy()
+    if m.replica_start:
+        starts = np.maximum(np.diff(ch["replicas"].to_numpy(dtype=float)), 0.0)
+        total += float((cp.start_kg[t[1:]] * starts).sum())
+    if cp.owned:
+        R, D = float(owned_replicas), float(owned_drives)
+        keep = 1 - cp.pool_return
+        ssd = np.maximum(D * cp.drive_calendar_kg[t], ch["emb_ssd_wear"].to_numpy())
+        total += keep * float(R * (cp.replica_embodied_kg[t] + cp.replica_idle_kg[t]).sum()
+                              + D * cp.drive_idle_kg[t].sum() + ssd.sum())
+    return total
+
+
 def define_objective(m: PlanModel) -> None:
     """min carbon + ties (module docstring)."""
     cand, cp = m.candidates, m.coupling
@@ -401,8 +469,12 @@ def define_objective(m: PlanModel) -> None:
 
 def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, *,
                 soft_windows=(), static_cache: bool = False, coupling: Coupling | None = None,
+                attainment: float | None = None, requests=None,
+                attainment_best_effort: bool = False,
                 name: str = "greencache_plan") -> PlanModel:
-    """Assemble the MILP of the module docstring from the candidate table."""
+    """Assemble the MILP of the module docstring from the candidate table. With
+    ``attainment`` F the horizon budget (``requests`` per window) replaces the per-window
+    p90 rows."""
     cand = candidates.reset_index(drop=True)
     cp = coupling or Coupling()
     m = PlanModel(problem=pulp.LpProblem(name, pulp.LpMinimize), candidates=cand, choose=[],
@@ -411,7 +483,10 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
     define_choice_variables(m)
     define_slack_variables(m, [t for t in soft_windows if t in m.groups])
     define_one_config_constraints(m)
-    define_slo_constraints(m)
+    if attainment is None:
+        define_slo_constraints(m)
+    else:
+        define_attainment_budget(m, requests, attainment, attainment_best_effort)
     if cp.couples_levels or cp.tie_eta > 0:
         define_level_variables(m)
         define_level_change_constraints(m)

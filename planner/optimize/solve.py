@@ -26,7 +26,7 @@ import pulp
 
 from planner.choices import SOLVERS
 from planner.errors import UsageError
-from planner.optimize.model import PlanModel
+from planner.optimize.model import PlanModel, carbon_of
 
 
 
@@ -133,8 +133,9 @@ def _abs_gap(m: PlanModel) -> float | None:
 
 def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
           mip_gap: float = 1e-6, threads: int | None = None) -> SolveResult:
-    """Least carbon; with soft windows, lexicographically: least SLO excess first (phase 1),
-    then least carbon within that excess (phase 2, ``slo_excess_budget``)."""
+    """Least carbon; with soft windows or an attainment shortfall, lexicographically: least
+    SLO excess first (phase 1), then least carbon within that excess (phase 2,
+    ``slo_excess_budget``)."""
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose highs or cbc")
     run = _solve_highs if solver == "highs" else _solve_cbc
@@ -142,7 +143,7 @@ def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
     t0 = time.perf_counter()
     phases = []
     problem = m.problem.copy()
-    if m.soft_windows:
+    if m.best_effort:
         problem.setObjective(m.excess())
         first = run(problem, time_limit_s, mip_gap, None, threads, "slo_excess")
         phases.append(first)
@@ -264,10 +265,13 @@ def _with_solution(m: PlanModel, solver: str, phases: list[PhaseResult],
         chosen = np.flatnonzero(vals > 0.5)
         ttft_x = {t: float(v.varValue or 0.0) for t, v in m.ttft_excess.items()}
         tpot_x = {t: float(v.varValue or 0.0) for t, v in m.tpot_excess.items()}
-        carbon = float(pulp.value(m.carbon))
         if m.owned_replicas is not None:
-            owned = (int(round(m.owned_replicas.varValue or 0.0)),
-                     int(round(m.owned_drives.varValue or 0.0)))
+            # The fleet the schedule uses: the optimum owns no more (it costs), and with
+            # ρ = 1 the solver may leave any larger value, which means nothing.
+            ch = m.candidates.iloc[chosen]
+            owned = (int(ch["replicas"].max()), int(ch["ssd_drives"].max()))
+        carbon = carbon_of(m, chosen, *owned) if len(chosen) == m.candidates[
+            "window"].nunique() else float(pulp.value(m.carbon))
         windows = m.candidates["window"].to_numpy()[chosen]
         if len(np.unique(windows)) != len(windows) or \
                 len(windows) != m.candidates["window"].nunique():
