@@ -69,10 +69,10 @@ def exhaustive(cands, slo_ttft, slo_tpot):
 
 
 def production_candidates(stats, curves, ci, profile, hw, slo_ttft, slo_tpot):
-    full = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, prune=False,
-                            warmup=True).frame
-    pruned = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
-                              slo=(slo_ttft, slo_tpot)).frame
+    full = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, slo_ttft, slo_tpot,
+                            prune=False, warmup=True).frame
+    pruned = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, slo_ttft, slo_tpot,
+                              warmup=True).frame
     return full, pruned
 
 
@@ -102,7 +102,7 @@ def test_milp_equals_exhaustive_search(profile, hw, seed, slo_ttft):
 
 def test_cold_starts_are_read_at_their_own_hit_rate(profile, hw):
     stats, curves, ci = workload(5)
-    f = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, prune=False,
+    f = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, 2.0, 0.1, prune=False,
                          warmup=True).frame
     cold = f[f.prev_level >= 0]
     assert len(cold) and (cold.window >= 1).all() and (cold.level > cold.prev_level).all()
@@ -112,7 +112,8 @@ def test_cold_starts_are_read_at_their_own_hit_rate(profile, hw):
     warm = f[f.prev_level < 0].set_index(["window", "replicas", "level"])
     pair = warm.loc[list(zip(cold.window, cold.replicas, cold.level))]
     assert np.all(cold.ssd_write_gbps.to_numpy() >= pair.ssd_write_gbps.to_numpy() - 1e-12)
-    none = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, prune=False).frame
+    none = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, 2.0, 0.1,
+                            prune=False).frame
     assert (none.prev_level == -1).all() and len(none) == len(f[f.prev_level < 0])
 
 
@@ -160,11 +161,11 @@ def test_blocks_of_windows_change_nothing(profile, hw, monkeypatch):
     from planner.optimize import candidates
 
     stats, curves, ci = workload(3, windows=6)
-    whole = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
-                             slo=(1.0, 0.1))
+    whole = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, 1.0, 0.1,
+                             warmup=True)
     monkeypatch.setattr(candidates, "BLOCK_ROWS", 50)   # one window a block
-    blocks = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, warmup=True,
-                              slo=(1.0, 0.1))
+    blocks = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, 1.0, 0.1,
+                              warmup=True)
     pd.testing.assert_frame_equal(whole.frame, blocks.frame)
     assert (whole.pruned, whole.unstable) == (blocks.pruned, blocks.unstable)
 
@@ -173,7 +174,7 @@ def test_without_cold_starts_a_grow_is_warm(profile, hw):
     # --no-warmup: no transition rows and no forbidden steps; the optimum is the per-window
     # argmin, by the MILP and by the dynamic programme alike.
     stats, curves, ci = workload(29, windows=5)   # its argmin grows the cache into window 4
-    cands = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, slo=(1.0, 0.1)).frame
+    cands = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 8, 1.0, 0.1).frame
     ok = cands[(cands.p90_ttft_s <= 1.0) & (cands.p90_tpot_s <= 0.1)]
     best = ok.loc[ok.groupby("window")["total_kgco2e"].idxmin()]
     assert np.any(np.diff(best.level.to_numpy()) > 0)
