@@ -187,6 +187,20 @@ def _enumerate(hits: HitCurves, levels: np.ndarray, windows: range, N: int, warm
     return t[order], n[order], c[order], prev[order], hit[order]
 
 
+def schedule_prev_levels(cache_gb, levels_gb, warmup: bool) -> np.ndarray:
+    """prev_level of each window of a schedule (its cache sizes, GB): the level index of the
+    window before where the cache grew (a cold start), −1 elsewhere and without warm-up."""
+    cache_gb = np.asarray(cache_gb, dtype=float)
+    prev = np.full(len(cache_gb), -1, dtype=np.int64)
+    if not warmup or len(cache_gb) < 2:
+        return prev
+    idx = np.argmin(np.abs(np.asarray(levels_gb, dtype=float)[None, :] - cache_gb[:, None]),
+                    axis=1)
+    grew = np.r_[False, cache_gb[1:] > cache_gb[:-1] + 1e-9]
+    prev[grew] = idx[np.flatnonzero(grew) - 1]
+    return prev
+
+
 def _lookup_mix(stats: pd.DataFrame):
     """Token mix per window; an empty window borrows the trace-wide mix (its load is zero, so
     only idle power is read from the table)."""
