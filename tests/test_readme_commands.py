@@ -39,7 +39,8 @@ def test_the_readme_shows_examples_of_every_command():
     shown = {" ".join(shlex.split(c)[1:3]) for c, _ in EXAMPLES}
     for name in ("plan --trace", "plan --config", "simulate --schedule", "compare --plan",
                  "report --plan", "trace inspect", "trace hitcurve", "trace synth",
-                 "grid list", "grid show", "catalog"):
+                 "profile fit-shape", "profile show", "grid list", "grid show", "catalog",
+                 "examples --out"):
         assert any(s.startswith(name) for s in shown), name
     assert any(code != 0 for _, code in EXAMPLES)
 
