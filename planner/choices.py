@@ -1,8 +1,10 @@
-"""The command line's choices, one Enum per kind, built from the library's own constants.
+"""Every closed set of values the product offers, defined once, and its command-line Enum.
 
-Every command that takes a solver, an eviction policy, a trace format, a carbon-intensity basis
-a catalog level, a timestamp unit or a capacity mode uses the Enum defined here, so a value the library learns is offered
-everywhere at once and a value it drops disappears from every --help.
+The library validates against the tuples below (the solver module imports ``SOLVERS``, the
+trace readers ``TRACE_FORMATS`` …) and every command that takes one of these kinds uses the
+Enum built from the same tuple, so a value added here is offered by every --help at once and
+a value dropped disappears from all of them. This module imports nothing heavy, so building
+the command line (and ``--help``) does not load the solver, numba or pandas.
 """
 
 from __future__ import annotations
@@ -10,19 +12,26 @@ from __future__ import annotations
 from enum import Enum
 
 from planner.catalog import LEVELS
-from planner.config import TIMESTAMP_UNITS
-from planner.grid import BASES
-from planner.optimize.coupling import CAPACITY_MODES, OWNED_IDLE
-from planner.optimize.solve import SOLVERS
-from planner.perf.iteration import ENGINES
-from planner.perf.spec import PRECISIONS
-from planner.perf.synth import METHODS
-from planner.workload.eviction import POLICIES
-from planner.workload.load import WORKLOAD_FORMATS
-from planner.workload.readers import TRACE_FORMATS
+
+SOLVERS = ("highs", "cbc")                                  # optimize/solve.py
+POLICIES = ("lru", "lcs")                                   # eviction: LRU, least carbon savings
+BASES = ("lifecycle", "direct")                             # carbon-intensity basis, grid.py
+TRACE_FORMATS = ("azure", "mooncake", "bailian", "generic")  # request traces, workload/readers.py
+RATE_FORMATS = ("azure-counts", "burstgpt", "servegen")     # rate series, workload/rates.py
+WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
+# Units a trace's numeric relative timestamps may be in, as seconds per unit.
+TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+CAPACITY_MODES = ("pooled", "owned")                        # optimize/coupling.py
+OWNED_IDLE = ("off", "on")                                  # owned but unallocated hardware
+# Engines the performance parameters describe. "graph": an engine replaying CUDA graphs (vLLM
+# V1, SGLang, TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine
+# behind splitwise-sim's measurements (2023), calibrated on them.
+ENGINES = ("graph", "splitwise")
+PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
+METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
 
 
-def choice(name: str, values: tuple[str, ...]) -> type[Enum]:
+def choice(name: str, values) -> type[Enum]:
     """A str Enum whose values are ``values`` (member names with ``_`` for ``-``)."""
     return Enum(name, [(v.replace("-", "_"), v) for v in values], type=str)
 
@@ -33,12 +42,12 @@ CiBasis = choice("CiBasis", BASES)
 Level = choice("Level", LEVELS)
 TraceFormat = choice("TraceFormat", TRACE_FORMATS)          # request traces only
 WorkloadFormat = choice("WorkloadFormat", WORKLOAD_FORMATS)  # request traces and rate series
+TimestampUnit = choice("TimestampUnit", TIMESTAMP_UNITS)
+Capacity = choice("Capacity", CAPACITY_MODES)
+OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
-TimestampUnit = choice("TimestampUnit", tuple(TIMESTAMP_UNITS))
-Capacity = choice("Capacity", CAPACITY_MODES)
-OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
 
 
 def value(member: Enum | None) -> str | None:

@@ -11,6 +11,9 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_INFEASIBLE = 4
 EXIT_SOLVER = 5
+# `greencache check`: the plan was read, and some check of it failed (not an error of greencache
+# or of its input: the verdict a CI job acts on).
+EXIT_CHECK_FAILED = 6
 
 
 class GreencacheError(Exception):

@@ -32,7 +32,7 @@ REPLAY_COLUMNS = (
     "window_start", "window_end", "requests", "replicas", "cache_gb",
     "predicted_hit_rate", "replayed_hit_rate",
     "predicted_p90_ttft_s", "replayed_p90_ttft_s", "predicted_p90_tpot_s", "replayed_p90_tpot_s",
-    "slo_attainment", "energy_kwh", "predicted_energy_kwh", "operational_kgco2e",
+    "predicted_slo_attainment", "slo_attainment", "energy_kwh", "predicted_energy_kwh", "operational_kgco2e",
     "embodied_kgco2e", "total_kgco2e", "predicted_total_kgco2e",
 )
 
@@ -232,6 +232,7 @@ def _window_frame(trace, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot
         "replayed_p90_ttft_s": p90_ttft,
         "predicted_p90_tpot_s": schedule["p90_tpot_s"].to_numpy(),
         "replayed_p90_tpot_s": p90_tpot,
+        "predicted_slo_attainment": schedule["within_slo_share"].to_numpy(),
         "slo_attainment": np.where(reqs > 0, att, 1.0),
         "energy_kwh": br.energy_kwh,
         "predicted_energy_kwh": schedule["energy_kwh"].to_numpy(),
@@ -259,6 +260,9 @@ def _totals(frame, ttft, tpot, slo_ttft_s, slo_tpot_s, br) -> dict:
                                 ("op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
                                  "emb_ssd")},
         "predicted_total_kgco2e": float(frame["predicted_total_kgco2e"].sum()),
+        "predicted_slo_attainment": float(
+            (frame["predicted_slo_attainment"] * frame["requests"]).sum()
+            / max(int(frame["requests"].sum()), 1)),
         "windows_p90_ttft_within_15pct": float(np.mean(rel[busy] <= 0.15)) if busy.any()
         else 1.0,
     }

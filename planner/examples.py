@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import GreencacheError, InputDataError, UsageError
-from planner.outputs import atomic_write_bytes
+from planner.outputs import FileSet
 from planner.paths import examples_dir
 from planner.workload.rates import detect_rate_format
 from planner.workload.readers import detect_format
@@ -71,10 +71,12 @@ def copy_examples(dest: Path, directory: Path | None = None) -> list[Path]:
         more = f" and {len(clashes) - 1} more" if len(clashes) > 1 else ""
         raise UsageError(f"{dest} already holds a different {clashes[0]}{more}; "
                          "choose another --out or remove what is there")
+    files = FileSet()  # all copied together or none (planner.outputs)
     written = []
     for e in examples:
         target = dest / e.name
         if not target.exists():
-            atomic_write_bytes(target, e.path.read_bytes())
+            files.add_bytes(target, e.path.read_bytes())
             written.append(target)
+    files.commit()
     return written

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
 from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
 from planner.paths import grids_dir
 
-BASES = ("lifecycle", "direct")
 # The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
 # above this bound is a unit mistake (kg/MWh vs g/kWh are equal, lb/MWh are not).
 MAX_CI = 2000.0

@@ -72,11 +72,21 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+DATA_PREFIX = "greencache:"
+
+
 def rel_path(p: Path) -> str:
     """How a summary names an input file: shipped data relative to the data root as
     ``greencache:profiles/…``, any other file as it was given. Neither depends on the working
     folder, so the summary is byte-identical wherever the plan runs."""
     try:
-        return "greencache:" + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
+        return DATA_PREFIX + Path(p).resolve().relative_to(data_root().resolve()).as_posix()
     except ValueError:
         return str(p)
+
+
+def recorded_path(text: str) -> Path:
+    """The file a summary's path names (the inverse of :func:`rel_path`)."""
+    if text.startswith(DATA_PREFIX):
+        return data_root() / text[len(DATA_PREFIX):]
+    return Path(text)

@@ -25,7 +25,8 @@ MAX_CACHE_GB = 10_000_000.0
 
 _SCHEDULE_NUMBERS = ("requests", "rate_rps", "mean_input_tokens", "mean_output_tokens",
                      "ci_gco2_per_kwh", "replicas", "gpus", "cache_gb", "ssd_drives", "hit_rate",
-                     "p90_ttft_s", "p90_tpot_s", "energy_kwh", "operational_kgco2e",
+                     "p90_ttft_s", "p90_tpot_s", "within_slo_share", "energy_kwh",
+                     "operational_kgco2e",
                      "embodied_kgco2e", "total_kgco2e")
 _INTEGERS = ("requests", "replicas", "gpus", "ssd_drives")
 REPLAY_NUMBERS = ("predicted_p90_ttft_s", "replayed_p90_ttft_s", "predicted_p90_tpot_s",

@@ -1,7 +1,7 @@
 """The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
 
 The model is solved by the MILP when anything couples windows beyond their neighbour (owned
-capacity, minimum dwell, daily change limit, best-effort windows), else by the exact chain
+capacity, minimum dwell, daily change limit, best-effort windows, an attainment budget), else by the exact chain
 programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
 (tested) in a fraction of the time.
 """
@@ -21,6 +21,7 @@ from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
 from planner.optimize.diagnostics import iis
 from planner.optimize.model import PlanModel, build_model
+from planner.optimize.slo import model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
@@ -33,9 +34,17 @@ class Solved:
 
 def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
     """The scenario's coupling data for these windows and candidates."""
-    window_h = float(inputs.windowing.length / pd.Timedelta(hours=1))
+    return coupling_for(opt, inputs.windowing.stats, inputs.ci, inputs.hardware,
+                        inputs.windowing.length, candidates)
+
+
+def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, length: pd.Timedelta,
+                 candidates: pd.DataFrame) -> Coupling:
+    """:func:`plan_coupling` from the window statistics themselves (``greencache check`` has
+    them from window_inputs.json, not from a trace)."""
+    window_h = float(length / pd.Timedelta(hours=1))
     return build_coupling(
-        inputs.windowing.stats, inputs.ci, inputs.hardware, candidates,
+        stats, ci, hw, candidates,
         capacity=opt.capacity, pool_return=opt.pool_return, owned_idle=opt.owned_idle,
         window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
         max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
@@ -43,29 +52,50 @@ def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Couplin
 
 
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
-                     soft_windows=(), name: str = "greencache_plan") -> Solved:
+                     soft_windows=(), name: str = "greencache_plan", requests=None,
+                     attainment_short: bool = False) -> Solved:
     """Build the model and solve it by the chain programme or the MILP, whichever applies.
 
-    In windows that must meet the SLO, candidates that miss it are dropped first: they could
-    only be chosen at zero weight, and without them the relaxation cannot mix a fast and a
-    slow candidate into a fractional "on average within SLO" one, which keeps the LP bound
-    tight (the SLO rows stay, and name the window if the model is infeasible)."""
-    soft = set(soft_windows)
-    ok = (candidates["p90_ttft_s"].to_numpy() <= opt.slo_ttft_s) & \
-        (candidates["p90_tpot_s"].to_numpy() <= opt.slo_tpot_s)
-    candidates = prune_extra_replicas(
-        candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
-    model = build_model(candidates, opt.slo_ttft_s, opt.slo_tpot_s, soft_windows=soft_windows,
-                        coupling=coupling, name=name)
-    if chain_applicable(model):
-        result = solve_chain(model, opt.solver)
-    else:
-        result = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+    Per-window p90 mode: in windows that must meet the SLO (less the margin), candidates that
+    miss it are dropped first: they could only be chosen at zero weight, and without them the
+    relaxation cannot mix a fast and a slow candidate into a fractional "on average within
+    SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
+    model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
+    every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
+    plans the best reachable attainment first."""
+    model = plan_model(candidates, opt, coupling, soft_windows, name, requests,
+                       attainment_short)
+    result = solve_plan_model(model, opt)
     chosen = pd.DataFrame()
     if result.has_solution:
         chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
                         result.owned_drives)
     return Solved(model, result, chosen)
+
+
+def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
+               name: str = "greencache_plan", requests=None,
+               attainment_short: bool = False) -> PlanModel:
+    """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
+    first); ``greencache check`` certifies a plan against it."""
+    ttft_bound, tpot_bound = planned_slos(opt)
+    budget = opt.slo_attainment is not None
+    if not budget:
+        soft = set(soft_windows)
+        ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
+            (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
+        candidates = prune_extra_replicas(
+            candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
+                       coupling=coupling, name=name,
+                       **model_options(opt, requests, attainment_short))
+
+
+def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
+    """The chain programme where it applies, else the MILP."""
+    if chain_applicable(model):
+        return solve_chain(model, opt.solver)
+    return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 
 def check_solved(result: SolveResult, model: PlanModel) -> None:

@@ -59,6 +59,12 @@ def plan_table(console: Console, result) -> None:
     console.print(f"[bold]total {tot['total_kgco2e']:.3f} kgCO2e[/] = operational "
                   f"{tot['operational_kgco2e']:.3f} + embodied {tot['embodied_kgco2e']:.3f}; "
                   f"energy {tot['energy_kwh']:.2f} kWh")
+    slo = summary["slo"]
+    rule = (f"at least {100 * slo['slo_attainment']:.1f} % of requests within both SLOs "
+            "(budget)" if slo["slo_attainment"] is not None else
+            f"every window's p90s within {100 * (1 - opt.slo_margin):.0f} % of the SLOs")
+    console.print(f"SLO: {rule}; predicted {100 * slo['predicted_slo_attainment']:.1f} % "
+                  f"within both (modelled); headroom {opt.headroom:g} of replica capacity")
     for name, b in summary["baselines"].items():
         if "total_kgco2e" in b:
             extra = (f", SLO missed in {b['slo_violated_windows']} window(s)"

@@ -8,14 +8,15 @@ import pandas as pd
 SCHEDULE_COLUMNS = (
     "window_start", "window_end", "requests", "rate_rps", "mean_input_tokens",
     "mean_output_tokens", "ci_gco2_per_kwh", "replicas", "gpus", "cache_gb", "ssd_drives",
-    "hit_rate", "hit_rate_source", "p90_ttft_s", "p90_tpot_s", "slo_met", "energy_kwh",
-    "operational_kgco2e", "embodied_kgco2e", "total_kgco2e", "action",
+    "hit_rate", "hit_rate_source", "p90_ttft_s", "p90_tpot_s", "slo_met", "within_slo_share",
+    "energy_kwh", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e", "action",
 )
 
 # Fixed decimals per column keep the CSV byte-identical across platforms and readable.
-_DECIMALS = {
+DECIMALS = {
     "rate_rps": 4, "mean_input_tokens": 1, "mean_output_tokens": 1, "ci_gco2_per_kwh": 2,
-    "cache_gb": 0, "hit_rate": 4, "p90_ttft_s": 4, "p90_tpot_s": 5, "energy_kwh": 4,
+    "cache_gb": 0, "hit_rate": 4, "p90_ttft_s": 4, "p90_tpot_s": 5, "within_slo_share": 4,
+    "energy_kwh": 4,
     "operational_kgco2e": 5, "embodied_kgco2e": 5, "total_kgco2e": 5,
 }
 
@@ -47,6 +48,7 @@ def assemble(stats: pd.DataFrame, ci: np.ndarray, chosen: pd.DataFrame, hit_sour
         "p90_ttft_s": chosen["p90_ttft_s"].to_numpy(),
         "p90_tpot_s": chosen["p90_tpot_s"].to_numpy(),
         "slo_met": met,
+        "within_slo_share": chosen["within_slo_share"].to_numpy(),
         "energy_kwh": chosen["energy_kwh"].to_numpy(),
         "operational_kgco2e": chosen["operational_kgco2e"].to_numpy(),
         "embodied_kgco2e": chosen["embodied_kgco2e"].to_numpy(),
@@ -108,4 +110,4 @@ def window_csv(frame: pd.DataFrame, decimals: dict[str, int], columns) -> str:
 
 def to_csv(schedule: pd.DataFrame) -> str:
     """The schedule as CSV text (SCHEDULE_COLUMNS, in that order)."""
-    return window_csv(schedule.astype({"slo_met": bool}), _DECIMALS, SCHEDULE_COLUMNS)
+    return window_csv(schedule.astype({"slo_met": bool}), DECIMALS, SCHEDULE_COLUMNS)

@@ -10,6 +10,7 @@ from planner import __version__
 from planner.baselines import totals as _totals
 from planner.catalog import load_catalog
 from planner.optimize.candidates import CandidateSet
+from planner.optimize.slo import planned_slos, predicted_attainment
 from planner.optimize.solve import SolveResult
 from planner.paths import rel_path as _rel, sha256_file
 
@@ -54,14 +55,25 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
         "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
                     "slo_met": int(sched["slo_met"].sum()),
                     "slo_violated": int((~sched["slo_met"]).sum())},
+        "slo": {"mode": ("attainment budget" if opt.slo_attainment is not None
+                         else "per-window p90"),
+                "slo_attainment": opt.slo_attainment,
+                "planned_p90_bounds_s": (None if opt.slo_attainment is not None else
+                                         [_r(x) for x in planned_slos(opt)]),
+                "predicted_slo_attainment": _r(predicted_attainment(
+                    chosen, inputs.windowing.stats["requests"].to_numpy())),
+                "headroom": opt.headroom,
+                "candidates_over_headroom": cands.over_headroom},
         "totals": {**{k: _r(v) for k, v in tot.items()}, "by_component_kgco2e": comp,
                    "gpu_hours": _r((chosen["gpus"].to_numpy() * hours).sum()),
                    "cache_tb_hours": _r((chosen["cache_gb"].to_numpy() / 1000 * hours).sum())},
         "explanation": explain(tot, comp, base_out),
         "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
         "provisioning": provisioning,
-        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable),
-                       "unstable": cands.unstable, "pruned_dominated": cands.pruned,
+        "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable
+                                         + cands.over_headroom),
+                       "unstable": cands.unstable, "over_headroom": cands.over_headroom,
+                       "pruned_dominated": cands.pruned,
                        "in_model": int(len(cands.frame))},
         "baselines": base_out,
         "modelled": {
@@ -70,6 +82,9 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
             "hit_rate_source": inputs.hits.source,
             "latency_and_power": (f"modelled: profile table ({inputs.profile.meta.get('method')})"
                                   if inputs.profile.modelled else "measured profile table"),
+            "within_slo_share": "modelled: each burst bucket's TTFT and TPOT distributions "
+                                "through the table's p50, p90 and p99, taken independent "
+                                "within a bucket",
         },
         "notes": list(inputs.notes),
         "run": {"solver_runtime_s": round(result.runtime_s, 4),

@@ -32,4 +32,7 @@ unset GREENCACHE_DATA
 "$gc" plan --trace "$work/examples/AzureLLMInferenceTrace_conv.csv" --grid FR \
     --out "$work/plan" --no-timing >/dev/null
 test -s "$work/plan/schedule.csv" && test -s "$work/plan/summary.json"
-echo "wheel: grid list, catalog, examples and plan ran from $work (data from the package)"
+# the shipped scenario, copied out: its trace resolves beside the scenario file
+"$gc" plan --config "$work/examples/scenario-fr.toml" --out "$work/scenario" --no-timing >/dev/null
+test -s "$work/scenario/schedule.csv"
+echo "wheel: grid list, catalog, examples, plan and plan --config ran from $work (data from the package)"

@@ -25,16 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-
 from planner.outputs import atomic_write_text, provenance_date  # noqa: E402
+from planner.perf.shape_fit import reuse_potential  # noqa: E402
 from planner.perf.shapes import fit_shape  # noqa: E402
-from planner.workload.hitcurve import simulate_cache, synthesize_prefixes  # noqa: E402
 from planner.workload.readers import read_trace  # noqa: E402
-
-# Requests of the first 10 minutes see a cold cache: their reuse is left out (90 % of the
-# Mooncake trace's gaps between turns are shorter, docs/cache-reuse.md).
-WARMUP_S = 600.0
 
 # name: (example file, what it is, licence and citation)
 SOURCES = {
@@ -58,21 +52,12 @@ METHOD = ("empirical quantiles (numpy linear) of length / trace mean at the prob
           "prompt-length quantile bin")
 
 
-def reuse_potential(trace):
-    """(share of each prompt an unbounded cache serves, NaN in the warm-up; prefix source)."""
-    if not trace.has_prefixes:
-        trace = synthesize_prefixes(trace, seed=0)
-    cached = simulate_cache(trace, np.int64(2 ** 62))
-    g = np.minimum(cached / trace.input_tokens, 1.0)
-    g[trace.arrival_s - trace.arrival_s[0] < WARMUP_S] = np.nan
-    return g, trace.prefix_source
-
-
 def render(name: str, date: str, examples: Path = ROOT / "examples") -> str:
     file, what, licence = SOURCES[name]
     path = examples / file
     trace = read_trace(path)
-    g, prefixes = reuse_potential(trace)
+    # The example traces are an hour long: their warm-up is the first 600 s.
+    g, prefixes = reuse_potential(trace, seed=0)
     provenance = {"input": f"examples/{file}",
                   "input_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
                   "licence": licence, "method": METHOD, "date": date,

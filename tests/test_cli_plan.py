@@ -100,10 +100,14 @@ def test_input_errors_exit_3(profiles, tmp_path):
 
 
 def test_infeasible_slo_exits_4_and_writes_nothing(profiles, tmp_path):
-    r = base(profiles, tmp_path / "o", "--slo-ttft", "0.001")
+    r = base(profiles, tmp_path / "o", "--slo-ttft", "0.001", "--slo-margin", "0")
     assert r.exit_code == 4, r.output
     assert "p90 TTFT ≤ 0.001 s is out of reach" in r.output
     assert not (tmp_path / "o").exists()
+    # With the default margin the bound named is the SLO less the margin, and it says so.
+    r = base(profiles, tmp_path / "o", "--slo-ttft", "0.001")
+    assert r.exit_code == 4, r.output
+    assert "p90 TTFT ≤ 0.0009 s is out of reach" in r.output and "--slo-margin" in r.output
 
 
 def test_allow_slo_violation_plans_best_effort(profiles, tmp_path):

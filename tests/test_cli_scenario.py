@@ -10,9 +10,7 @@ from typer.testing import CliRunner
 
 import synthetic_profile
 from planner.cli import app
-from planner.optimize.solve import SOLVERS
-from planner.workload.eviction import POLICIES
-from planner.workload.load import WORKLOAD_FORMATS
+from planner.choices import POLICIES, SOLVERS, WORKLOAD_FORMATS
 
 ROOT = Path(__file__).resolve().parent.parent
 EX = ROOT / "examples"
@@ -81,6 +79,8 @@ def test_command_line_overrides_config_even_at_a_default(tmp_path):
     assert 'lifetime = "high"' in out
     # The trace resolves against the file's folder, printed absolute.
     assert f'trace = "{tmp_path / "t.csv"}"' in out
+    r = plan("--config", cfg, "--no-allow-slo-violation", "--print-config")
+    assert r.exit_code == 0 and "allow_slo_violation = false" in r.output, r.output
 
 
 @pytest.mark.parametrize("text, words", [
@@ -191,3 +191,17 @@ def test_every_plan_option_is_a_scenario_key():
     cmd = typer.main.get_command(app).commands["plan"]
     options = {p.name for p in cmd.params} - set(NOT_SCENARIO) - {"help"}
     assert options == set(KIND)
+
+
+def test_building_the_command_line_loads_no_heavy_library():
+    # --help builds every command; the choices it shows come from planner.choices, which
+    # must not pull in the solver, numba, pandas or pyarrow.
+    import subprocess
+    import sys
+
+    code = ("import sys, planner.cli; print(sorted(m for m in ('pandas', 'pulp', 'numba', "
+            "'pyarrow', 'scipy', 'highspy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

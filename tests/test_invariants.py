@@ -47,7 +47,7 @@ def workload(seed, windows=4):
 
 
 def plan(stats, curves, ci, profile, hw, slo_ttft=2.0):
-    cands = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 24).frame
+    cands = build_candidates(stats, curves, ci, profile, hw, LEVELS_GB, 24, slo_ttft, 0.1).frame
     r = solve(build_model(cands, slo_ttft, 0.1), "highs")
     return r, cands.iloc[r.chosen] if r.has_solution else None
 
@@ -122,7 +122,7 @@ def test_looser_slo_never_raises_carbon(profile, seed):
 def test_no_cache_level_means_no_ssd_cost(profile):
     stats, curves = workload(1)
     cands = build_candidates(stats, curves, np.full(len(stats), 300.0), profile, hardware(),
-                             LEVELS_GB, 8).frame
+                             LEVELS_GB, 8, 2.0, 0.1).frame
     none = cands[cands.cache_gb == 0]
     assert (none.ssd_drives == 0).all() and (none.op_ssd == 0).all() and (none.emb_ssd == 0).all()
     assert (none.hit_rate == 0).all()

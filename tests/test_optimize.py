@@ -18,6 +18,7 @@ def random_candidates(rng, windows=3, replicas=4, levels=3):
         rows.append({"window": t, "replicas": n, "level": c, "cache_gb": 1000.0 * c,
                      "p90_ttft_s": float(rng.uniform(0.1, 3.0)),
                      "p90_tpot_s": float(rng.uniform(0.01, 0.2)),
+                     "within_slo_share": float(rng.uniform(0.5, 1.0)),
                      "total_kgco2e": float(rng.uniform(1, 10))})
     return pd.DataFrame(rows)
 
@@ -165,9 +166,9 @@ def test_static_baseline_by_levels_equals_the_coupled_milp(seed):
     cands = cands.assign(energy_kwh=1.0, operational_kgco2e=cands.total_kgco2e,
                          embodied_kgco2e=0.0, op_gpu=cands.total_kgco2e, op_host=0.0,
                          op_ssd=0.0, emb_gpu=0.0, emb_host=0.0, emb_ssd=0.0, ssd_drives=0)
-    opt = PlanOptions(trace="unused", slo_ttft_s=2.0, slo_tpot_s=0.15)
+    opt = PlanOptions(trace="unused", slo_ttft_s=2.0, slo_tpot_s=0.15, slo_margin=0.0)
     static = solve_baselines(cands, opt, np.array([0.0, 1000.0, 2000.0]),
-                             Coupling())["static_cache"]
+                             Coupling(), np.full(4, 100.0))["static_cache"]
     coupled = solve(build_model(cands, 2.0, 0.15, static_cache=True), "highs")
     if coupled.status == "optimal" and static.get("slo_violated_windows") == 0:
         assert static["total_kgco2e"] == pytest.approx(coupled.objective, rel=1e-9)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from planner.config import PlanOptions
-from planner.workload.eviction import POLICIES as EVICTION_POLICIES
+from planner.choices import POLICIES as EVICTION_POLICIES
 from planner.grid import load_grid, window_intensity
 from planner.workload.prepare import default_start, load_inputs, place_trace, prepare_replay
 from planner.workload.readers import read_trace

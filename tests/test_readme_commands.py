@@ -69,3 +69,16 @@ def test_readme_example_exits_as_documented(i, folder, monkeypatch):
     r = run_through(i, folder, monkeypatch)
     assert r.exit_code == code, f"{command}\n{r.output}"
     assert "Traceback" not in r.output and "internal error" not in r.output
+
+
+def test_the_plan_option_table_lists_every_option():
+    import typer.main
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text[text.index("The options of `plan`:"):text.index("### Scenario files")]
+    listed = set(re.findall(r"`(--[a-z][a-z-]*[a-z])", table))
+    cmd = typer.main.get_command(app).commands["plan"]
+    options = {o for p in cmd.params for o in [*p.opts, *p.secondary_opts]
+               if o.startswith("--")} - {"--help"}
+    assert options - listed == set(), "options missing from the README table"
+    assert listed - options == set(), "README lists options plan does not have"

@@ -15,7 +15,6 @@ from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
 from planner.outputs import OutputSet, check_output_folder
-from planner.scenario import load_scenario, plan_options, scenario_toml
 
 INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
     "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
@@ -81,8 +80,9 @@ def plan(
              "it are refused.", show_default="the format's: ms Mooncake, s Qwen/Bailian",
         rich_help_panel=INPUTS)] = None,
     drop_over_context: Annotated[bool, typer.Option(
-        "--drop-over-context", help="Drop the requests whose prompts exceed the model's "
-        "context, and say how many (else the first is refused).",
+        "--drop-over-context/--no-drop-over-context", help="Drop the requests whose prompts "
+        "exceed the model's context, and say how many (else the first is refused).",
+        show_default="off",
         rich_help_panel=INPUTS)] = default("drop_over_context"),
     scale: Annotated[float, typer.Option(
         help="Rate series only: multiply every count (size the load).", show_default=True,
@@ -134,6 +134,10 @@ def plan(
         help="Workload shape of the profile table (azure-conv, azure-code, mooncake-conv, "
              "lognormal, …); auto picks the one nearest to the trace's lengths.",
         show_default=True, rich_help_panel=HARDWARE)] = default("workload_shape"),
+    auto_profile: Annotated[bool, typer.Option(
+        "--auto-profile", help="When no available workload shape fits the trace, fit the "
+        "trace's own shape and build its profile table (cached for later plans).",
+        rich_help_panel=HARDWARE)] = default("auto_profile"),
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped ones.",
         show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
@@ -143,9 +147,23 @@ def plan(
     slo_tpot: Annotated[float, typer.Option(
         help="p90 time-per-output-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_tpot_s"),
+    slo_attainment: Annotated[Optional[float], typer.Option(
+        help="Plan for this share of the horizon's requests within both SLOs (e.g. 0.9) "
+             "instead of every window's p90: one budget row over the horizon, read through "
+             "each configuration's modelled within-SLO share.",
+        show_default="off: every window's p90", rich_help_panel=SLO)] = None,
+    slo_margin: Annotated[float, typer.Option(
+        help="Per-window p90 mode: plan each p90 for (1 - margin) x its SLO, against the "
+             "prediction's own error near the SLO line.", show_default=True,
+        rich_help_panel=SLO)] = default("slo_margin"),
+    headroom: Annotated[float, typer.Option(
+        help="Largest share of a replica's capacity (the profile table's load fraction) any "
+             "one-minute burst may load; busier configurations are not planned.",
+        show_default=True, rich_help_panel=SLO)] = default("headroom"),
     allow_slo_violation: Annotated[bool, typer.Option(
-        "--allow-slo-violation",
+        "--allow-slo-violation/--no-allow-slo-violation",
         help="Plan windows that cannot meet the SLO best-effort and mark them.",
+        show_default="off",
         rich_help_panel=SLO)] = default("allow_slo_violation"),
     grid: Annotated[str, typer.Option(
         help="Zone code (FR, DE, GB, US-CAL-CISO, … case-insensitive) or a CSV file.",
@@ -217,8 +235,11 @@ def plan(
     Picks, for every window, the number of replicas and the SSD cache size with the least
     operational plus embodied carbon whose p90 TTFT and p90 TPOT meet the SLO.
     """
+    # Imported here, not at the top, so that --help does not load pandas, the solver or numba.
     from planner.plan import run_plan
     from planner.report import plan_table
+    from planner.scenario import load_scenario, plan_options, scenario_toml
+    from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -247,6 +268,8 @@ def plan(
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
+    # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
+    files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:
         # Put in place just before the output folder is swapped (README, all-or-nothing
         # outputs): a model file never describes a plan that was not written.

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from planner.choices import Engine, Precision, ProfileMethod
+from planner.choices import Engine, Precision, ProfileMethod, TimestampUnit, TraceFormat, value
 from planner.cli.common import app, console, handle_errors
 
 profile_app = typer.Typer(help="Generate, show and calibrate latency and power profiles.",
@@ -56,9 +56,9 @@ def synth(
         help="simulated (replica simulator) or analytic (closed form, log-normal lengths).",
         show_default=True, rich_help_panel=WORKLOAD)] = ProfileMethod.simulated,
     shape: Annotated[str, typer.Option(
-        help="Workload shape of the simulated requests: a file in profiles/shapes "
-             "(azure-conv, azure-code, mooncake-conv) or lognormal.", show_default=True,
-        rich_help_panel=WORKLOAD)] = "azure-conv",
+        help="Workload shape of the simulated requests: a shipped one (azure-conv, azure-code, "
+             "mooncake-conv), lognormal, or a shape file written by `profile fit-shape` "
+             "(SHAPE.json).", show_default=True, rich_help_panel=WORKLOAD)] = "azure-conv",
     requests: Annotated[int, typer.Option(
         help="Simulated requests per point at a vanishing load; a point at load fraction u "
              "simulates requests / (1 − 0.9 u), at most 12,000.", show_default=True,
@@ -75,7 +75,8 @@ def synth(
         rich_help_panel=OUTPUT)] = None,
     loads: Annotated[Optional[str], typer.Option(
         help="Load-fraction axis (of each mix's capacity), comma-separated, 0 first and 1 "
-             "last.", show_default="0,0.1,…,0.7,0.75,…,1", rich_help_panel=AXES)] = None,
+             "last.", show_default="0,0.01,0.02,0.035,0.05,0.1,…,0.7,0.75,…,1",
+        rich_help_panel=AXES)] = None,
     hit_rates: Annotated[Optional[str], typer.Option(
         help="Hit-rate axis, comma-separated.", show_default="0,0.25,0.5,0.75,1",
         rich_help_panel=AXES)] = None,
@@ -198,6 +199,54 @@ def _plot_show(path: Path, curves, title):
     atomic_write_bytes(path, buf.getvalue())
 
 
+@profile_app.command("fit-shape")
+@handle_errors
+def fit_shape(
+    trace: Annotated[Path, typer.Argument(help="Request trace (any format the readers accept).",
+                                          show_default=False)],
+    out: Annotated[Path, typer.Option(help="Shape file to write (SHAPE.json).",
+                                      show_default=False)],
+    name: Annotated[Optional[str], typer.Option(
+        help="Shape name (letters, digits, dashes); profile tables are named after it.",
+        show_default="the trace file's name")] = None,
+    trace_format: Annotated[Optional[TraceFormat], typer.Option(
+        help="Override format detection.", show_default="detected")] = None,
+    block_size: Annotated[Optional[int], typer.Option(
+        help="Tokens per hash id, for traces that record hash ids.",
+        show_default="the format's")] = None,
+    timestamp_unit: Annotated[Optional[TimestampUnit], typer.Option(
+        help="Unit of the numeric timestamps of JSONL traces.",
+        show_default="the format's")] = None,
+    seed: Annotated[int, typer.Option(
+        help="Seed of the reuse model for traces that record no prefixes.",
+        show_default=True)] = 0,
+):
+    """Fit a workload shape from a trace: how its prompt and output lengths spread around
+    their means and how its cache hits spread over its requests; `profile synth --shape
+    SHAPE.json` builds its profile table."""
+    from planner.outputs import atomic_write_text
+    from planner.paths import sha256_file
+    from planner.perf.shape_fit import fit_trace_shape, shape_name
+    from planner.workload.readers import read_trace
+
+    if out.suffix != ".json":
+        from planner.errors import UsageError
+
+        raise UsageError(f"--out must name a .json file, got {out}")
+    t = read_trace(trace, value(trace_format), block_size=block_size,
+                   timestamp_unit=value(timestamp_unit))
+    shape = fit_trace_shape(t, shape_name(name or trace.stem), trace.name, sha256_file(trace),
+                            seed=seed)
+    atomic_write_text(out, shape.to_json())
+    s = shape.summary()
+    console.print(f"wrote {out}: shape {shape.name!r} from {len(t):,} requests; prompts p50/p90/"
+                  f"p99 at {'/'.join(f'{v:.2f}' for v in s['input_quantiles_over_mean'].values())}"
+                  f" × their mean, outputs at "
+                  f"{'/'.join(f'{v:.2f}' for v in s['output_quantiles_over_mean'].values())}"
+                  + (f"; reusable share {shape.statistics['reusable_token_share']:.1%}"
+                     if "reusable_token_share" in shape.statistics else ""))
+
+
 @profile_app.command("calibrate")
 @handle_errors
 def calibrate(
@@ -245,11 +294,12 @@ def _print_checks(fitted, anchors: bool):
     from planner.perf.checks import anchor_comparison, power_checks
 
     pc = power_checks(fitted)
-    t = Table(title="power and energy against constants.md (not fitted on these)")
-    for c in ("check", "reference", "model", "source"):
+    t = Table(title="power and energy against reference figures, each at its own operating "
+                    "point (HBM TB/s: what the modelled iteration streams)")
+    for c in ("check", "reference", "model", "HBM TB/s", "source"):
         t.add_column(c)
     for r in pc.itertuples():
-        t.add_row(r.check, f"{r.reference:g}", f"{r.model:.3g}", r.source)
+        t.add_row(r.check, f"{r.reference:.3g}", f"{r.model:.3g}", f"{r.hbm_tbps:.2f}", r.source)
     console.print(t)
     if anchors:
         for engine in (e.value for e in Engine):

@@ -25,7 +25,8 @@ from planner.optimize.solve import PhaseResult, SolveResult, SolverStatus, Termi
 
 
 def chain_applicable(m: PlanModel) -> bool:
-    return not m.coupling.needs_milp() and not m.soft_windows and not m.cache_level
+    return (not m.coupling.needs_milp() and not m.soft_windows and not m.cache_level
+            and m.attainment is None)
 
 
 def solve_chain(m: PlanModel, solver: str = "highs") -> SolveResult:

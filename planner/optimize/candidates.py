@@ -5,10 +5,18 @@ rate H_t(c), its p90 latencies and GPU power come from the profile table, and it
 carbon.py. Candidates whose replicas cannot keep up with the load (an unstable queue) are not
 candidates at all: no SLO can hold there.
 
+Headroom: a candidate whose busiest burst bucket loads its replicas beyond ``headroom`` of
+their capacity (the table's load fraction) is dropped like an unstable one. Near capacity a
+queue that a busy minute builds outlasts the minute, which the steady-state table cannot see.
+
+Each candidate also carries ``within_slo_share``, the predicted (modelled) share of its
+window's requests within both SLOs (:func:`planner.perf.mixture.within_share`), which the
+attainment budget reads.
+
 Pruning keeps, for each (t, c), only the Pareto-optimal replica counts on (carbon, p90 TTFT,
-p90 TPOT). That is exact for every model the optimiser builds: the objective and every
-constraint are monotone in those three numbers, and the only coupling between windows (a
-static cache) ties candidates of equal c, never of equal n.
+p90 TPOT, within-SLO share). That is exact for every model the optimiser builds: the objective
+and every constraint are monotone in those four numbers, and the only coupling between windows
+(a static cache) ties candidates of equal c, never of equal n.
 """
 
 from __future__ import annotations
@@ -28,7 +36,8 @@ from planner.workload.windows import LoadBuckets
 
 CANDIDATE_COLUMNS = (
     "window", "replicas", "level", "cache_gb", "gpus", "ssd_drives", "rate_per_replica",
-    "hit_rate", "p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
+    "hit_rate", "p90_ttft_s", "p90_tpot_s", "within_slo_share", "peak_load_fraction",
+    "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
     "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
     "emb_ssd", "emb_ssd_wear", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e",
 )
@@ -42,16 +51,19 @@ class CandidateSet:
     unstable: int
     pruned: int
     max_replicas: int
+    over_headroom: int = 0
 
 
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
+                     slo_ttft_s: float, slo_tpot_s: float, *, headroom: float = 1.0,
                      prune: bool = True, buckets: LoadBuckets | None = None) -> CandidateSet:
     """Enumerate (t, n, c), look each up in the profile and account its carbon.
 
     With ``buckets`` (how the load varies inside each window) latency is the p90 of the
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
-    read at its mean rate."""
+    read at its mean rate. The SLOs set each candidate's within-SLO share; ``headroom`` is the
+    largest load fraction a bucket may reach."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
@@ -69,7 +81,8 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         ones = np.ones((W, 1))
         buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
     look = lookup_buckets(profile, buckets.rate_rps[t] / n[:, None], buckets.request_share[t],
-                          buckets.time_share[t], hit, mean_in[t], mean_out[t])
+                          buckets.time_share[t], hit, mean_in[t], mean_out[t],
+                          slo_ttft_s, slo_tpot_s)
 
     hours = stats["hours"].to_numpy(dtype=float)[t]
     br, drives, ssd_w, life, write_total = deployment_carbon(
@@ -82,6 +95,7 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
         "hit_rate": hit, "p90_ttft_s": look.p90_ttft_s, "p90_tpot_s": look.p90_tpot_s,
+        "within_slo_share": look.within_slo_share, "peak_load_fraction": look.peak_load_fraction,
         "gpu_power_w": look.gpu_power_w, "ssd_power_w": ssd_w, "ssd_write_gbps": write_total,
         "ssd_lifetime_h": life, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,
         "op_host": br.op_host, "op_ssd": br.op_ssd, "emb_gpu": br.emb_gpu,
@@ -90,13 +104,14 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         "total_kgco2e": br.total,
     })
     stable = look.stable
-    frame = frame[stable].reset_index(drop=True)
+    within = stable & (look.peak_load_fraction <= headroom + 1e-9)
+    frame = frame[within].reset_index(drop=True)
     unstable = int((~stable).sum())
     before = len(frame)
     if prune and before:
         frame = pareto_prune(frame)
     return CandidateSet(frame, unstable=unstable, pruned=before - len(frame),
-                        max_replicas=N)
+                        max_replicas=N, over_headroom=int((stable & ~within).sum()))
 
 
 def _lookup_mix(stats: pd.DataFrame):
@@ -113,13 +128,15 @@ def _lookup_mix(stats: pd.DataFrame):
 
 def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
     """Keep candidates not dominated within their (window, level) group on
-    (total carbon, p90 TTFT, p90 TPOT), all to be minimised. Ties keep the fewer replicas."""
+    (total carbon, p90 TTFT, p90 TPOT, 1 − within-SLO share), all to be minimised. Ties keep
+    the fewer replicas."""
     order = frame.sort_values(["window", "level", "total_kgco2e", "replicas"], kind="stable")
     keep = np.zeros(len(frame), dtype=bool)
     win = order["window"].to_numpy()
     lev = order["level"].to_numpy()
     ttft = order["p90_ttft_s"].to_numpy()
     tpot = order["p90_tpot_s"].to_numpy()
+    miss = 1.0 - order["within_slo_share"].to_numpy()
     idx = order.index.to_numpy()
     start = 0
     n = len(order)
@@ -127,13 +144,13 @@ def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
         end = start
         while end < n and win[end] == win[start] and lev[end] == lev[start]:
             end += 1
-        # Sorted by carbon: a candidate survives if no cheaper one is at least as fast on both.
-        best: list[tuple[float, float]] = []
+        # Sorted by carbon: a candidate survives if no cheaper one is at least as good on all.
+        best: list[tuple[float, float, float]] = []
         for i in range(start, end):
-            dominated = any(a <= ttft[i] and b <= tpot[i] for a, b in best)
+            dominated = any(a <= ttft[i] and b <= tpot[i] and d <= miss[i] for a, b, d in best)
             if not dominated:
                 keep[idx[i]] = True
-                best.append((ttft[i], tpot[i]))
+                best.append((ttft[i], tpot[i], miss[i]))
         start = end
     return frame[keep].reset_index(drop=True)
 
@@ -152,12 +169,12 @@ def prune_extra_replicas(frame: pd.DataFrame, coupling, soft_windows=()) -> pd.D
     and the SSD wear the owned-drive charge may read instead of j's. Owned replicas and drives
     and every level-coupling row are no worse with fewer replicas, so the optimum and its
     schedule are unchanged (tested against the unpruned model). Soft windows keep every
-    candidate (latency still matters there), and so does a table with a per-candidate SLO
-    share (a budget row reads it)."""
+    candidate (latency still matters there); an attainment budget, which reads every
+    candidate's within-SLO share, does not call this."""
     from planner.optimize.coupling import TIE_REPLICA_CHANGE
     from planner.optimize.model import candidate_cost
 
-    if frame.empty or "within_slo_share" in frame.columns:
+    if frame.empty:
         return frame
     cp = coupling
     cost = candidate_cost(frame, cp)

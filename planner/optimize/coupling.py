@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from planner.choices import CAPACITY_MODES, OWNED_IDLE
 from planner.catalog import Hardware
 
-CAPACITY_MODES = ("pooled", "owned")
-OWNED_IDLE = ("off", "on")
 
 # Tie weights in units of η (module docstring).
 TIE_LEVEL_CHANGE = 4.0

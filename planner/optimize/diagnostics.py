@@ -33,7 +33,7 @@ class WindowDiagnosis:
     def sentence(self, slo_ttft_s: float, slo_tpot_s: float, max_replicas: int) -> str:
         if self.binding == "capacity":
             return (f"window {self.label}: even {max_replicas} replicas cannot keep up with the "
-                    "load (raise --max-replicas)")
+                    "load within the headroom (raise --max-replicas or --headroom)")
         parts = []
         if "ttft" in self.binding:
             parts.append(f"p90 TTFT ≤ {slo_ttft_s:g} s is out of reach (best "

@@ -3,7 +3,8 @@
 Sets: windows t; candidates k ∈ K_t of window t (replicas n_k, cache level index i_k, drives
 d_k); levels i; S ⊆ windows the "soft" windows that no candidate can serve within the SLO
 (empty unless best effort is asked for). Data per candidate: carbon_k (kgCO2e), ttft_k and
-tpot_k (p90, seconds). The coupling data (:mod:`planner.optimize.coupling`) is per window.
+tpot_k (p90, seconds), share_k (the modelled share of its window's requests within both SLOs);
+per window: requests r_t. The coupling data (:mod:`planner.optimize.coupling`) is per window.
 
     min   carbon + ties
     carbon = Σ_k (op_k + ρ · emb_k) · choose_k + Σ_t κ_t · start_t
@@ -35,6 +36,15 @@ Best effort is lexicographic, solved in two phases (``solve.py``): first the lea
 excess E* = min Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot), then the least
 carbon subject to ``slo_excess_budget``: that sum ≤ E*. Latency is never traded for carbon, and
 windows that can meet the SLO keep it as a hard constraint.
+
+The SLO is either per window (the rows above, the default) or a budget over the horizon that
+replaces them (``--slo-attainment F``):
+
+          Σ_t Σ_{k ∈ K_t} r_t · (1 − share_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]
+                                                                    slo_attainment_budget
+
+Best effort (``shortfall`` ≥ 0, requests) only when no schedule reaches F; phase 1 then
+minimises shortfall / Σ_t r_t.
 
 Optional coupling (a static planner's single cache size for the whole horizon):
 
@@ -88,6 +98,9 @@ class PlanModel:
     carbon: pulp.LpAffineExpression | None = None
     ties: pulp.LpAffineExpression | None = None
     groups: dict[int, np.ndarray] = field(default_factory=dict)
+    attainment_shortfall: pulp.LpVariable | None = None
+    attainment: float | None = None
+    total_requests: float = 0.0
 
     @property
     def soft_windows(self) -> list[int]:
@@ -97,10 +110,18 @@ class PlanModel:
     def windows(self) -> list[int]:
         return sorted(self.groups)
 
+    @property
+    def best_effort(self) -> bool:
+        """Whether the model has slack to minimise before carbon (two-phase solve)."""
+        return bool(self.ttft_excess) or self.attainment_shortfall is not None
+
     def excess(self) -> pulp.LpAffineExpression:
-        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)."""
+        """Σ_{t ∈ S} (ttft_excess_t / SLO_ttft + tpot_excess_t / SLO_tpot)
+        [+ shortfall / Σ_t r_t]."""
         terms = [(v, 1.0 / self.slo_ttft_s) for v in self.ttft_excess.values()]
         terms += [(v, 1.0 / self.slo_tpot_s) for v in self.tpot_excess.values()]
+        if self.attainment_shortfall is not None:
+            terms.append((self.attainment_shortfall, 1.0 / max(self.total_requests, 1.0)))
         return pulp.LpAffineExpression(terms)
 
     def objective(self) -> pulp.LpAffineExpression:
@@ -194,9 +215,10 @@ def define_level_change_constraints(m: PlanModel) -> None:
     gb = _gb_names(m.candidates)
     ws = m.windows
     names, rows = [], []
+    levels = _levels_of(m)      # once: per window it made the block quadratic in windows
     for t in ws[1:]:
         z = m.level_change[t] = m.problem.add_variable(f"level_change(t={t})", lowBound=0)
-        for i in _levels_of(m)[t]:
+        for i in levels[t]:
             row = [(m.level[(t, i)], 1.0), (z, -1.0)]
             if (t - 1, i) in m.level:
                 row.append((m.level[(t - 1, i)], -1.0))
@@ -289,6 +311,23 @@ def define_owned_capacity(m: PlanModel) -> None:
              [wear[t] + [(m.ssd_owned[t], -1.0)] for t in ws], LE, 0.0)
 
 
+def define_attainment_budget(m: PlanModel, requests, target: float,
+                             best_effort: bool = False) -> None:
+    """Σ_t Σ_{k ∈ K_t} r_t · (1 − share_k) · choose_k ≤ (1 − F) · Σ_t r_t [+ shortfall]: at
+    most a share 1 − F of the horizon's requests outside the SLOs, with share_k the candidate's
+    modelled ``within_slo_share`` and r_t its window's requests (``requests`` by window)."""
+    r = np.asarray(requests, dtype=float)
+    cand = m.candidates
+    miss = r[cand["window"].to_numpy()] * (1.0 - cand["within_slo_share"].to_numpy())
+    m.attainment = float(target)
+    m.total_requests = float(r.sum())
+    row = [(v, float(x)) for v, x in zip(m.choose, miss) if x > 0]
+    if best_effort:
+        m.attainment_shortfall = m.problem.add_variable("attainment_shortfall", lowBound=0)
+        row.append((m.attainment_shortfall, -1.0))
+    add_rows(m, ["slo_attainment_budget"], [row], LE, (1.0 - target) * m.total_requests)
+
+
 def define_static_cache_constraints(m: PlanModel, levels) -> None:
     """Σ_{n} choose(t,n,c) ≤ cache_level(c) for every (t, c) and Σ_c cache_level(c) = 1:
     one cache size for all windows."""
@@ -343,8 +382,12 @@ def define_objective(m: PlanModel) -> None:
 
 def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, *,
                 soft_windows=(), static_cache: bool = False, coupling: Coupling | None = None,
+                attainment: float | None = None, requests=None,
+                attainment_best_effort: bool = False,
                 name: str = "greencache_plan") -> PlanModel:
-    """Assemble the MILP of the module docstring from the candidate table."""
+    """Assemble the MILP of the module docstring from the candidate table. With
+    ``attainment`` F the horizon budget (``requests`` per window) replaces the per-window
+    p90 rows."""
     cand = candidates.reset_index(drop=True)
     cp = coupling or Coupling()
     m = PlanModel(problem=pulp.LpProblem(name, pulp.LpMinimize), candidates=cand, choose=[],
@@ -353,7 +396,10 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
     define_choice_variables(m)
     define_slack_variables(m, [t for t in soft_windows if t in m.groups])
     define_one_config_constraints(m)
-    define_slo_constraints(m)
+    if attainment is None:
+        define_slo_constraints(m)
+    else:
+        define_attainment_budget(m, requests, attainment, attainment_best_effort)
     if cp.couples_levels or cp.tie_eta > 0:
         define_level_variables(m)
         define_level_change_constraints(m)

@@ -24,10 +24,10 @@ from enum import Enum
 import numpy as np
 import pulp
 
+from planner.choices import SOLVERS
 from planner.errors import UsageError
 from planner.optimize.model import PlanModel
 
-SOLVERS = ("highs", "cbc")
 
 
 class SolverStatus(str, Enum):
@@ -133,8 +133,9 @@ def _abs_gap(m: PlanModel) -> float | None:
 
 def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
           mip_gap: float = 1e-6, threads: int | None = None) -> SolveResult:
-    """Least carbon; with soft windows, lexicographically: least SLO excess first (phase 1),
-    then least carbon within that excess (phase 2, ``slo_excess_budget``)."""
+    """Least carbon; with soft windows or an attainment shortfall, lexicographically: least
+    SLO excess first (phase 1), then least carbon within that excess (phase 2,
+    ``slo_excess_budget``)."""
     if solver not in SOLVERS:
         raise UsageError(f"unknown solver {solver!r}; choose highs or cbc")
     run = _solve_highs if solver == "highs" else _solve_cbc
@@ -142,7 +143,7 @@ def solve(m: PlanModel, solver: str = "highs", time_limit_s: float = 300.0,
     t0 = time.perf_counter()
     phases = []
     problem = m.problem.copy()
-    if m.soft_windows:
+    if m.best_effort:
         problem.setObjective(m.excess())
         first = run(problem, time_limit_s, mip_gap, None, threads, "slo_excess")
         phases.append(first)

@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from planner.choices import ENGINES
 from planner.perf.spec import ReplicaSpec
 
 ACT_BYTES = 2  # activations stay in 16-bit between kernels, also in fp8 deployments
@@ -84,10 +85,6 @@ class EngineParams:
     t_quad_s: float = 0.0    # per layer per (prompt tokens of the iteration)² (see below)
 
 
-# Engines the parameters describe. "graph": an engine replaying CUDA graphs (vLLM V1, SGLang,
-# TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine behind
-# splitwise-sim's measurements (2023), calibrated on them.
-ENGINES = ("graph", "splitwise")
 DEFAULT_ENGINE = "graph"
 
 

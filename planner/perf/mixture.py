@@ -1,21 +1,42 @@
 """Tail latency of a window whose load varies: a mixture of the profile's distributions.
 
-The profile gives p50 and p90 at a steady load. A window's requests arrive in bursts, so its
-p90 is the p90 of a mixture: bucket k (rate r_k, share w_k of the requests) contributes the
+The profile gives p50, p90 and p99 at a steady load. A window's requests arrive in bursts, so
+its p90 is the p90 of a mixture: bucket k (rate r_k, share w_k of the requests) contributes the
 latency distribution at r_k / n. Each component is taken as log-normal through its p50 and p90
 (μ = ln p50, σ = (ln p90 − ln p50) / z₀.₉); the mixture's p90 solves Σ w_k Φ((ln x − μ_k)/σ_k)
 = 0.9 and lies between the smallest and the largest component p90. Mean power and SSD traffic
 mix by share of time.
+
+The share of a window's requests within both SLOs (:func:`within_share`) reads each bucket's
+distribution through all three of its percentiles instead: the SLO lies near p90–p99, where a
+log-normal through p50 and p90 alone misses the tail.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.special import ndtr
 
-from planner.perf.profile import ProfileLookup, ProfileTable
+from planner.perf.profile import ProfileTable
 
 Z90 = 1.2815515655446004
+Z99 = 2.3263478740408408
+
+
+@dataclass(frozen=True)
+class WindowLookup:
+    """Profile values of candidates whose load comes in buckets (arrays of length M)."""
+
+    p90_ttft_s: np.ndarray
+    p90_tpot_s: np.ndarray
+    gpu_power_w: np.ndarray
+    ssd_read_gbps: np.ndarray
+    ssd_write_gbps: np.ndarray
+    stable: np.ndarray              # every bucket with time in it is within capacity
+    peak_load_fraction: np.ndarray  # largest load over capacity of a bucket with time in it
+    within_slo_share: np.ndarray    # predicted share of requests within both SLOs (modelled)
 
 
 def mixture_quantile(p50: np.ndarray, p90: np.ndarray, weights: np.ndarray,
@@ -41,24 +62,56 @@ def mixture_quantile(p50: np.ndarray, p90: np.ndarray, weights: np.ndarray,
     return np.exp((lo + hi) / 2)
 
 
+def share_below(p50, p90, p99, limit: float) -> np.ndarray:
+    """P(latency ≤ limit) of distributions given by their p50, p90 and p99 (elementwise).
+
+    The normal score z is interpolated linearly in log latency between the three percentiles
+    (z = 0, z₀.₉, z₀.₉₉) and extended beyond them with the nearest segment's slope: exact at
+    the three percentiles the table holds, a log-normal between each pair, and monotone."""
+    l50 = np.log(np.maximum(p50, 1e-12))
+    l90 = np.maximum(np.log(np.maximum(p90, 1e-12)), l50)
+    l99 = np.maximum(np.log(np.maximum(p99, 1e-12)), l90)
+    x = np.log(limit)
+    with np.errstate(over="ignore", invalid="ignore"):
+        low = (x - l50) * (Z90 / np.maximum(l90 - l50, 1e-9))
+        high = Z90 + (x - l90) * ((Z99 - Z90) / np.maximum(l99 - l90, 1e-9))
+    return ndtr(np.where(x <= l90, low, high))
+
+
+def within_share(look, slo_ttft_s: float, slo_tpot_s: float) -> np.ndarray:
+    """Share of requests within both SLOs at each query point of a profile lookup: the product
+    of the TTFT and the TPOT shares. At a steady load the two are nearly independent (a long
+    prompt delays its own first token, the decode batch sets the TPOT of everyone); what
+    correlates them, load, is what the window's buckets separate."""
+    return (share_below(look.p50_ttft_s, look.p90_ttft_s, look.p99_ttft_s, slo_ttft_s)
+            * share_below(look.p50_tpot_s, look.p90_tpot_s, look.p99_tpot_s, slo_tpot_s))
+
+
 def lookup_buckets(profile: ProfileTable, rates: np.ndarray, request_share: np.ndarray,
-                   time_share: np.ndarray, hit_rate, mean_input, mean_output) -> ProfileLookup:
+                   time_share: np.ndarray, hit_rate, mean_input, mean_output,
+                   slo_ttft_s: float, slo_tpot_s: float) -> WindowLookup:
     """Profile values of M candidates whose load comes in K buckets (arrays M × K); hit rate
     and token mix per candidate (M). Stable only when every bucket with time in it is."""
     M, K = rates.shape
     rep = lambda x: np.repeat(np.broadcast_to(np.asarray(x, dtype=float), (M,)), K)  # noqa: E731
     look = profile.lookup(rates.reshape(-1), rep(hit_rate), rep(mean_input), rep(mean_output))
     get = lambda a: np.asarray(a).reshape(M, K)  # noqa: E731
-    stable = np.all(get(look.stable) | (time_share <= 0), axis=1)
+    timed = time_share > 0
+    stable = np.all(get(look.stable) | ~timed, axis=1)
+    peak = np.where(timed, get(look.load_fraction), 0.0).max(axis=1)
     tw = time_share / np.maximum(time_share.sum(axis=1, keepdims=True), 1e-300)
     # Buckets without requests cannot shape the latency percentiles; an idle window reads
     # its latency at its (zero) load.
     rw = np.where(request_share.sum(axis=1, keepdims=True) > 0, request_share, tw)
-    return ProfileLookup(
+    rw = rw / np.maximum(rw.sum(axis=1, keepdims=True), 1e-300)
+    return WindowLookup(
         p90_ttft_s=mixture_quantile(get(look.p50_ttft_s), get(look.p90_ttft_s), rw),
         p90_tpot_s=mixture_quantile(get(look.p50_tpot_s), get(look.p90_tpot_s), rw),
         gpu_power_w=(tw * get(look.gpu_power_w)).sum(axis=1),
         ssd_read_gbps=(tw * get(look.ssd_read_gbps)).sum(axis=1),
         ssd_write_gbps=(tw * get(look.ssd_write_gbps)).sum(axis=1),
         stable=stable,
+        peak_load_fraction=peak,
+        within_slo_share=np.clip((rw * get(within_share(look, slo_ttft_s, slo_tpot_s)))
+                                 .sum(axis=1), 0.0, 1.0),
     )

@@ -65,8 +65,8 @@ DEFAULT_SHAPE = "azure-conv"
 # and comparisons stay well defined.
 _UNSTABLE_LATENCY_S = 1.0e6
 _LOOKUP_COLUMNS = ("p90_ttft_s", "p90_tpot_s", "gpu_power_w", "ssd_read_gbps",
-                   "ssd_write_gbps", "p50_ttft_s", "p50_tpot_s")
-_LATENCY = ("p90_ttft_s", "p90_tpot_s", "p50_ttft_s", "p50_tpot_s")
+                   "ssd_write_gbps", "p50_ttft_s", "p50_tpot_s", "p99_ttft_s", "p99_tpot_s")
+_LATENCY = ("p90_ttft_s", "p90_tpot_s", "p50_ttft_s", "p50_tpot_s", "p99_ttft_s", "p99_tpot_s")
 
 
 def table_name(model: str, gpu: str, tp: int, ssd: str, shape: str = DEFAULT_SHAPE) -> str:
@@ -89,6 +89,10 @@ class ProfileLookup:
     stable: np.ndarray  # bool: the load is within the capacity interpolated between mixes
     p50_ttft_s: np.ndarray | None = None
     p50_tpot_s: np.ndarray | None = None
+    p99_ttft_s: np.ndarray | None = None
+    p99_tpot_s: np.ndarray | None = None
+    # Load over the query mix's capacity (the table's load fraction; > 1 is unstable).
+    load_fraction: np.ndarray | None = None
 
 
 class ProfileTable:
@@ -268,7 +272,7 @@ class ProfileTable:
                 out[c] += w * (np.log(np.maximum(v, 1e-12)) if c in _LATENCY else v)
         for c in _LATENCY:
             out[c] = np.where(stable, np.exp(out[c]), _UNSTABLE_LATENCY_S)
-        return ProfileLookup(stable=stable, **out)
+        return ProfileLookup(stable=stable, load_fraction=u, **out)
 
 
 def _locate(axis: np.ndarray, x: np.ndarray):

@@ -219,7 +219,13 @@ def known_shape_names() -> list[str]:
 
 
 def load_shape(name: str, params=None) -> WorkloadShape:
-    """A shipped shape by name, or ``lognormal`` from the parameter file's σ."""
+    """A shipped shape by name, ``lognormal`` from the parameter file's σ, or a shape file
+    (``.json``, as ``greencache profile fit-shape`` writes)."""
+    if str(name).endswith(".json"):
+        path = Path(name)
+        if not path.is_file():
+            raise InputDataError(f"workload shape file {path} does not exist")
+        return read_shape(path)
     if name == LOGNORMAL:
         if params is None:
             from planner.perf.params import load_params

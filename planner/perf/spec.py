@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from planner.choices import PRECISIONS
 from planner.catalog import Catalog, load_catalog
 from planner.errors import UsageError
 
-PRECISIONS = ("bf16", "fp8")
 
 # Fraction of HBM the engine may use (vLLM's default ``gpu_memory_utilization``); the rest is
 # left to the CUDA context, NCCL buffers and fragmentation.

@@ -12,7 +12,8 @@ the closed-form model (:mod:`planner.perf.analytic`), log-normal lengths only.
 
 Axes (a full regular grid, as :mod:`planner.perf.profile` requires):
 
-* load_fraction: ``LOAD_AXIS``, denser towards capacity where latency bends upwards;
+* load_fraction: ``LOAD_AXIS``, denser near zero, where GPU power rises steeply, and towards
+  capacity, where latency bends upwards;
 * hit_rate: 0, 0.25, 0.5, 0.75, 1;
 * mean_input_tokens: 128 · 2^k up to 16,384 (8 values); mean_output_tokens: 16 · 2^k up to
   1,024 (7 values): log-spaced, as the planner interpolates token axes in log space.
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from planner import __version__
+from planner.choices import METHODS
 from planner.catalog import load_catalog
 from planner.errors import UsageError
 from planner.paths import profiles_dir
@@ -48,15 +50,19 @@ from planner.perf import profile as prof
 from planner.perf.analytic import max_stable_rate, operating_point
 from planner.perf.iteration import IterationModel
 from planner.perf.params import default_params_path, file_sha256, load_params
-from planner.perf.shapes import LOGNORMAL, load_shape
+from planner.perf.shapes import LOGNORMAL, WorkloadShape, load_shape
 from planner.perf.spec import build_spec
 
 MODEL_VERSION = "greencache-perf 3"
-LOAD_AXIS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0)
+# Dense at both ends. Near zero, GPU power rises steeply (a few requests already keep the GPUs
+# busy: ≈ 130 → 340 W per H100 between loads 0 and 0.05 for Llama-3-70B on 4 GPUs), and a
+# straight line from the idle row to 0.1 under-predicted the GPU energy of a week at 3 % load
+# by ≈ 40 %. Towards capacity, latency bends upwards.
+LOAD_AXIS = (0.0, 0.01, 0.02, 0.035, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85,
+             0.9, 0.95, 1.0)
 HIT_AXIS = (0.0, 0.25, 0.5, 0.75, 1.0)
 INPUT_AXIS = tuple(128 * 2 ** k for k in range(8))
 OUTPUT_AXIS = tuple(16 * 2 ** k for k in range(7))
-METHODS = ("simulated", "analytic")
 RHO_MAX = 0.9
 REQUESTS = 1600
 MAX_REQUESTS = 12000
@@ -76,7 +82,9 @@ class SynthOptions:
     max_seqs: int = 256
     engine: str = "graph"
     method: str = "simulated"
-    shape: str = prof.DEFAULT_SHAPE    # workload shape of the simulated requests
+    # workload shape of the simulated requests: a shipped name, lognormal, a shape file (.json)
+    # or a WorkloadShape
+    shape: str | WorkloadShape = prof.DEFAULT_SHAPE
     requests: int = REQUESTS           # per point at a vanishing load; / (1 − RHO_MAX·u) at u
     seed: int = SEED
     date: str | None = None            # ISO date written as the table's generation date
@@ -132,7 +140,8 @@ def synthesize(opts: SynthOptions, progress=None) -> tuple[pd.DataFrame, dict]:
     spec.kv_capacity_tokens(opts.token_budget)  # raises when the model does not fit
     params_path = Path(opts.params_path) if opts.params_path else default_params_path()
     params = load_params(params_path)
-    shape = load_shape(opts.shape, params)
+    shape = opts.shape if isinstance(opts.shape, WorkloadShape) else load_shape(opts.shape,
+                                                                                 params)
     if opts.method == "analytic" and shape.name != LOGNORMAL:
         raise UsageError("the analytic method models log-normal lengths only; use --shape "
                          "lognormal or --method simulated")
@@ -177,8 +186,9 @@ def synthesize(opts: SynthOptions, progress=None) -> tuple[pd.DataFrame, dict]:
                         "draws": "one request sample per (mean prompt, mean output) pair, "
                                  "shared by its hit rates and loads"}
                        if opts.method == "simulated" else None),
-        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opts).items()
-                    if k not in ("date", "params_path")},
+        "options": {**{k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in asdict(opts).items()
+                       if k not in ("date", "params_path", "shape")}, "shape": shape.name},
         "monotone_adjustment_max": adjust,
         "monotone_adjustment_max_below_capacity": adjust_below,
         "notes": [

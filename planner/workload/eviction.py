@@ -42,12 +42,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from planner.choices import POLICIES
 from planner.errors import InputDataError, UsageError
 from planner.workload.stackdist import block_positions, dense_block_ids
 from planner.workload.trace import Trace
 
 J_PER_KWH = 3.6e6
-POLICIES = ("lru", "lcs")
 
 
 @dataclass(frozen=True, eq=False)

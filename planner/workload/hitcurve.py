@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 
+from planner.choices import POLICIES
 from planner.errors import InputDataError, UsageError
 from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
 from planner.workload.reuse_model import synthesize_prefixes
@@ -29,7 +30,6 @@ from planner.workload.trace import PREFIX_MODELLED, Trace
 
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
-POLICIES = ("lru", "lcs")
 
 # Re-exported: the planner reaches every cache-reuse entry point through this module.
 __all__ = ["HitCurves", "LcsParams", "simulate_cache", "simulate_lru_prefix",

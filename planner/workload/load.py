@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from planner.choices import RATE_FORMATS, WORKLOAD_FORMATS
 from planner.errors import UsageError
 from planner.input_files import require_file
-from planner.workload.rates import RATE_FORMATS, detect_rate_format, read_rate_series, synthesize
-from planner.workload.readers import TRACE_FORMATS, read_trace
+from planner.workload.rates import detect_rate_format, read_rate_series, synthesize
+from planner.workload.readers import read_trace
 from planner.workload.trace import Trace
 
-WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
 
 
 def load_workload(path: str | Path, fmt: str | None = None, *, scale: float = 1.0,

@@ -182,10 +182,13 @@ def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Tr
 SHAPE_SAMPLE = 1_000_000
 
 
-def select_profile(opt: PlanOptions, trace: Trace):
+def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
     """The profile table for the scenario's replica and the workload shape that fits the trace:
     ``--workload-shape`` when named, else (auto) the available shape nearest to the trace's
-    lengths (:func:`planner.perf.shapes.choose_shape`). Returns (table, summary entry, notes)."""
+    lengths (:func:`planner.perf.shapes.choose_shape`). When none is within
+    ``POOR_FIT_DISTANCE``, ``--auto-profile`` fits the trace's own shape and builds (or finds
+    in the cache) its table (:mod:`planner.perf.shape_fit`); without it a note names the
+    commands that do so. Returns (table, summary entry, notes)."""
     from planner.perf.profile import available_shapes, tables_dir
     from planner.perf.shapes import POOR_FIT_DISTANCE, choose_shape, known_shape_names, load_shape
 
@@ -204,6 +207,10 @@ def select_profile(opt: PlanOptions, trace: Trace):
     if known:
         nearest, _, raw = choose_shape([load_shape(n) for n in known], inp, out)
         distances = {n: round(x, 4) for n, x in zip(known, raw)}
+    poor = (opt.workload_shape == "auto" and nearest is not None
+            and distances[nearest.name] > POOR_FIT_DISTANCE)
+    if poor and opt.auto_profile:
+        return fitted_profile(opt, trace, distances, progress)
     if opt.workload_shape != "auto":
         if opt.workload_shape not in have:
             raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
@@ -223,10 +230,47 @@ def select_profile(opt: PlanOptions, trace: Trace):
              f"({how}" + (f"; largest |log ratio| of length/mean quantiles {d:.2f}" if d is not
                           None else "") + (f"; others: {others}" if others else "") + ")"]
     if d is not None and d > POOR_FIT_DISTANCE:
-        notes.append(f"no available workload shape fits the trace well (nearest: {name}, "
-                     f"distance {d:.2f} > {POOR_FIT_DISTANCE}): predicted p90 latencies may "
-                     "be off; generate a table for this workload's shape with `greencache "
-                     "profile synth --shape`")
+        notes.append(poor_fit_note(opt, name, d))
+    return profile, info, notes
+
+
+def poor_fit_note(opt: PlanOptions, name: str, distance: float) -> str:
+    """What to do when no available shape fits: the exact commands."""
+    from planner.perf.shapes import POOR_FIT_DISTANCE
+
+    shape_file = f"{Path(opt.trace).stem}.shape.json"
+    return (f"no available workload shape fits the trace well (nearest: {name}, distance "
+            f"{distance:.2f} > {POOR_FIT_DISTANCE}): predicted p90 latencies may be off; plan "
+            f"with --auto-profile, which fits the trace's own shape and builds its table, or "
+            f"run `greencache profile fit-shape {opt.trace} --out {shape_file}` and "
+            f"`greencache profile synth --model {opt.model} --gpu {opt.gpu} --tp {opt.tp} "
+            f"--ssd {opt.ssd} --shape {shape_file} --out fitted-tables`, then plan with "
+            "--profile-dir fitted-tables")
+
+
+def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Progress):
+    """--auto-profile: the trace's own workload shape and its table, from the cache or built
+    into it (:func:`planner.perf.shape_fit.cached_table`)."""
+    from planner.paths import sha256_file
+    from planner.perf.shape_fit import cached_table, fit_trace_shape, shape_name
+    from planner.perf.shapes import shape_distance
+
+    progress("fitting the trace's workload shape")
+    path = Path(opt.trace)
+    shape = fit_trace_shape(trace, shape_name(path.stem), path.name, sha256_file(path),
+                            seed=opt.seed, reuse_model=opt.reuse_model)
+    progress(f"building the profile table of workload shape {shape.name} (cached; the first "
+             "time about a minute)")
+    folder = cached_table(shape, opt.model, opt.gpu, opt.tp, opt.ssd)
+    profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, folder, shape=shape.name)
+    step = max(1, len(trace) // SHAPE_SAMPLE)
+    d = round(shape_distance(shape, trace.input_tokens[::step], trace.output_tokens[::step]), 4)
+    info = {"name": shape.name, "chosen": "auto-profile: fitted from the trace",
+            "distance": d, "distances": distances, "sha256": shape.digest()}
+    others = ", ".join(f"{k} {v:.2f}" for k, v in distances.items())
+    notes = [f"latencies read from a profile table simulated with the trace's own workload "
+             f"shape {shape.name} (--auto-profile; fitted and cached under {folder}; no shipped "
+             f"shape fits: {others})"]
     return profile, info, notes
 
 
@@ -321,7 +365,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
                           pd.DatetimeIndex(windowing.stats["window_end"]))
     notes.extend(wi.notes)
 
-    profile, shape_info, shape_notes = select_profile(opt, trace)
+    profile, shape_info, shape_notes = select_profile(opt, trace, progress)
     notes.extend(shape_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
     profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
@@ -368,7 +412,7 @@ class ReplaySetup:
     options: PlanOptions
     trace: Trace
     windowing: Windowing
-    profile: ProfileTable
+    profile: ProfileTable | None      # under LCS only
     hardware: Hardware
     kv_bytes_per_token: int
     replica_model: object
@@ -389,7 +433,8 @@ def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
     progress("reading trace")
     trace, _ = load_trace(opt, series)
     windowing = _windows(trace, opt)
-    profile, _, _ = select_profile(opt, trace)
+    # Only LCS reads the profile table (the prefill energy a hit saves).
+    profile = select_profile(opt, trace, progress)[0] if opt.eviction == "lcs" else None
     if not trace.has_prefixes:
         progress("synthesising prefixes")
     trace = with_prefixes(trace, opt.seed, opt.reuse_model)

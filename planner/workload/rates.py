@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.choices import RATE_FORMATS
 from planner.errors import InputDataError, UsageError
 from planner.input_files import (
     FIRST_YEAR,
@@ -37,7 +38,6 @@ from planner.input_files import (
 from planner.paths import examples_dir
 from planner.workload.trace import MAX_SPAN_S, Trace
 
-RATE_FORMATS = ("azure-counts", "burstgpt", "servegen")
 # Ten times the Azure 2024 week (27.3M requests): beyond this a series is a unit mistake, and
 # synthesising it would exhaust memory before anything else failed.
 MAX_SYNTH_REQUESTS = 300_000_000

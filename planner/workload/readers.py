@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from planner.config import TIMESTAMP_UNITS
+from planner.choices import TIMESTAMP_UNITS, TRACE_FORMATS
 from planner.errors import InputDataError, UsageError
 from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, require_file
 from planner.workload.trace import (
@@ -34,7 +34,6 @@ MAX_TOKENS = 2_097_152
 
 AZURE_COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 GENERIC_REQUIRED = ("input_tokens", "output_tokens")
-TRACE_FORMATS = ("azure", "mooncake", "bailian", "generic")
 
 UNIT_NAMES = {"s": "seconds", "ms": "milliseconds", "us": "microseconds"}
 # The JSONL formats' own block size (tokens per hash id) and timestamp unit, as published:

@@ -1,0 +1,327 @@
+"""Arithmetic: every number of the schedule re-derived from the plan's inputs.
+
+The window inputs the plan recorded (window_inputs.json), the grid, the profile table and the
+catalog go through the same functions the plan calls (``plan.plan_candidates``: profile lookup
+with bursts, drive count, carbon accounting; ``schedule.assemble``), for the configuration
+(replicas, cache level) the schedule names in each window. Each printed figure must equal the
+recomputed one to its printed precision (within half a unit of its last decimal); integers and
+words exactly. Totals in summary.json must equal the sum of the windows, and components.csv
+the recomputed breakdown. A configuration that is not a candidate at all (a cache size not
+among the levels, too few replicas for the load) is named as such.
+"""
+
+from __future__ import annotations
+
+import math
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner import schedule as schedule_mod
+from planner.catalog import load_catalog, resolve
+from planner.check.plan_folder import PlanFolder
+from planner.check.results import CheckReport
+from planner.config import PlanOptions
+from planner.errors import GreencacheError
+from planner.grid import load_grid, window_intensity
+from planner.optimize.candidates import CandidateSet
+from planner.paths import recorded_path
+from planner.perf.profile import read_profile
+from planner.optimize.charges import charge
+from planner.optimize.coupling import Coupling
+from planner.plan import plan_candidates
+from planner.plan_solve import coupling_for
+from planner.provisioning import provisioning
+from planner.window_inputs import WindowInputs
+from planner.window_inputs import read as read_window_inputs
+from planner.workload.windows import parse_window
+
+GROUP = "arithmetic"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+INTEGER_COLUMNS = ("requests", "replicas", "gpus", "ssd_drives")
+WORD_COLUMNS = ("window_start", "window_end", "hit_rate_source", "slo_met", "action")
+# Summary totals are rounded to 6 decimals (plan.build_summary).
+SUMMARY_DECIMALS = 6
+
+
+@dataclass
+class Rederived:
+    """What the arithmetic re-derived, for the certificate to build the model from."""
+
+    options: PlanOptions
+    stats: pd.DataFrame
+    ci: np.ndarray
+    candidates: CandidateSet
+    coupling: Coupling | None = None
+    # Each window's scheduled configuration as a candidate row (window, replicas, cache_gb, …)
+    # before and after the coupled plan's charges; None when some window's is no candidate.
+    chosen: pd.DataFrame | None = None
+    charged: pd.DataFrame | None = None
+
+
+def within_print(printed: float, exact: float, decimals: int) -> bool:
+    """True when ``printed`` is ``exact`` written with ``decimals`` decimals (half a unit of the
+    last decimal, plus a hair for a value that lands on the rounding midpoint on another CPU)."""
+    if math.isnan(printed) or math.isnan(exact):
+        return math.isnan(printed) and math.isnan(exact)
+    return abs(printed - exact) <= 0.5 * 10.0 ** -decimals * (1 + 1e-6) + 1e-12 * abs(exact)
+
+
+def _fmt(x: float, d: int) -> str:
+    return f"{x:.{d}f}"
+
+
+def _inputs(plan: PlanFolder, located: dict[str, Path]):
+    """Hardware, profile table and per-window intensity, loaded as the plan loads them."""
+    opt = plan.options
+    rec = plan.summary["inputs"]
+    catalog_path = located.get("catalog") or recorded_path(rec["catalog"]["path"])
+    catalog = load_catalog(catalog_path.parent)
+    hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
+    profile_path = located.get("profile") or recorded_path(rec["profile"]["path"])
+    profile = read_profile(profile_path)
+    return hw, profile
+
+
+def _intensity(opt: PlanOptions, stats: pd.DataFrame) -> np.ndarray:
+    series = load_grid(opt.grid, opt.ci_basis)
+    return window_intensity(series, pd.DatetimeIndex(stats["window_start"]),
+                            pd.DatetimeIndex(stats["window_end"])).values
+
+
+def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) -> Rederived | None:
+    """Recompute the plan's candidates and check the schedule against them; None when the
+    recomputation itself cannot run (the reason is a failed check)."""
+    opt = plan.options
+    try:
+        record: WindowInputs = read_window_inputs(plan.window_inputs)
+        hw, profile = _inputs(plan, located)
+        ci = _intensity(opt, record.stats)
+        levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
+        cands = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels_gb,
+                                record.buckets)
+    except GreencacheError as e:
+        report.add(GROUP, "recomputation", False, f"could not run: {e}")
+        return None
+    sched = plan.schedule
+    stats = record.stats
+    if len(sched) != len(stats):
+        report.add(GROUP, "windows", False, f"schedule.csv has {len(sched)} windows, the "
+                                            f"recorded window inputs {len(stats)}")
+        return None
+    labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
+    coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), cands.frame)
+    red = Rederived(opt, stats, ci, cands, coupling)
+    rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
+    if rows is None:
+        return red
+    red.chosen = pd.concat(rows, ignore_index=True)
+    owned = _owned_fleet(plan, opt, report)
+    if owned is None:
+        return red
+    red.charged = charge(red.chosen, coupling, *owned)
+    sources = [record.hits.source] * len(stats)
+    again = schedule_mod.assemble(stats, ci, red.charged, sources, opt.slo_ttft_s,
+                                  opt.slo_tpot_s)
+    met = again["slo_met"].to_numpy(dtype=bool)
+    _compare_schedule(sched, again, labels, report)
+    _compare_components(plan, stats, red.charged, report)
+    _compare_totals(plan, sched, red.charged, stats, met, report)
+    _compare_provisioning(plan, red.charged, stats, hw, opt, owned, report)
+    return red
+
+
+def _owned_fleet(plan: PlanFolder, opt: PlanOptions, report: CheckReport):
+    """(R, D) owned for the horizon, as provisioning.json records them (owned capacity), or
+    (None, None) for pooled capacity; None when the record is missing or unreadable."""
+    if opt.capacity != "owned":
+        return None, None
+    try:
+        fleet = json.loads(plan.file("provisioning.json").read_text(encoding="utf-8"))["fleet"]
+        return int(fleet["replicas"]), int(fleet["ssd_drives"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        report.add(GROUP, "provisioning.json", False, f"cannot read the owned fleet: {e}")
+        return None
+
+
+def _compare_provisioning(plan: PlanFolder, charged: pd.DataFrame, stats, hw, opt, owned,
+                          report: CheckReport) -> None:
+    """provisioning.json against the record recomputed from the charged schedule."""
+    path = plan.file("provisioning.json")
+    if not path.exists():
+        report.add(GROUP, "provisioning.json", False, "missing from the plan folder")
+        return
+    try:
+        printed = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        report.add(GROUP, "provisioning.json", False, f"unreadable: {e}")
+        return
+    exact = json.loads(json.dumps(provisioning(charged, stats["hours"].to_numpy(dtype=float), hw,
+                                               opt.capacity, *owned)))
+    wrong = [f"{key} {printed_v!r} ≠ recomputed {exact_v!r}"
+             for key, printed_v, exact_v in _leaves(printed, exact)
+             if not _same(printed_v, exact_v)]
+    report.add(GROUP, "provisioning.json", not wrong, "; ".join(wrong[:5]) if wrong else
+               "the fleet, wear and reconfigurations equal their recomputation")
+
+
+def _leaves(a, b, prefix=""):
+    """(key, a's value, b's value) for every leaf of either nested dict."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in list(dict.fromkeys([*a, *b])):
+            yield from _leaves(a.get(k), b.get(k), f"{prefix}{k}.")
+    else:
+        yield prefix.rstrip("."), a, b
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and \
+            not isinstance(a, bool) and not isinstance(b, bool):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
+                    record: WindowInputs, report: CheckReport, labels) -> list | None:
+    """The recomputed candidate row of each window's scheduled configuration. Looked up among
+    the model's candidates first; a configuration pruned as dominated is recomputed without
+    pruning, so its figures can still be checked."""
+    frame = red.candidates.frame
+    key = {(int(t), int(n), int(round(c))): i for i, (t, n, c) in enumerate(zip(
+        frame["window"], frame["replicas"], frame["cache_gb"]))}
+    unpruned = None
+    rows, ok = [], True
+    for t, (n, c) in enumerate(zip(sched["replicas"].to_numpy(),
+                                   sched["cache_gb"].to_numpy(dtype=float))):
+        k = key.get((t, int(n), int(round(c))))
+        if k is not None:
+            rows.append(frame.iloc[[k]])
+            continue
+        if not np.any(np.isclose(levels_gb, c)):
+            report.add(GROUP, f"window {labels[t]}", False,
+                       f"cache_gb {c:g} is not one of the scenario's cache levels "
+                       f"({', '.join(f'{x:g}' for x in levels_gb)} GB)")
+            ok = False
+            continue
+        if unpruned is None:
+            unpruned = plan_candidates(red.options, red.stats, record.hits, red.ci, profile, hw,
+                                       levels_gb, record.buckets, prune=False).frame
+        hit = unpruned[(unpruned["window"] == t) & (unpruned["replicas"] == n)
+                       & np.isclose(unpruned["cache_gb"], c)]
+        if hit.empty:
+            report.add(GROUP, f"window {labels[t]}", False,
+                       f"{int(n)} replicas with a {c:g} GB cache cannot keep up with the "
+                       f"window's load (not a stable configuration)")
+            ok = False
+            continue
+        rows.append(hit.iloc[[0]])
+    return rows if ok else None
+
+
+def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: CheckReport):
+    """One result per window: every column of schedule.csv against the recomputed row."""
+    decimals = schedule_mod.DECIMALS
+    printed = sched.copy()
+    for col in ("window_start", "window_end"):
+        printed[col] = pd.DatetimeIndex(printed[col]).strftime(TIME_FORMAT)
+        again[col] = pd.DatetimeIndex(again[col]).strftime(TIME_FORMAT)
+    printed["slo_met"] = printed["slo_met"].astype(str).str.lower()
+    again["slo_met"] = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
+    cols = schedule_mod.SCHEDULE_COLUMNS
+    printed_cols = {col: printed[col].to_numpy() for col in cols}
+    again_cols = {col: again[col].to_numpy() for col in cols}
+    for t in range(len(again)):
+        wrong = []
+        for col in cols:
+            p, a = printed_cols[col][t], again_cols[col][t]
+            if col in decimals:
+                try:
+                    p = float(p)
+                except (TypeError, ValueError):
+                    wrong.append(f"{col} {p!r} is not a number")
+                    continue
+                if not within_print(p, float(a), decimals[col]):
+                    wrong.append(f"{col} {_fmt(p, decimals[col])} ≠ recomputed "
+                                 f"{_fmt(float(a), decimals[col])}")
+            elif col in INTEGER_COLUMNS:
+                if float(p) != float(a):
+                    wrong.append(f"{col} {p} ≠ recomputed {a}")
+            elif str(p) != str(a):
+                wrong.append(f"{col} {str(p)!r} ≠ recomputed {str(a)!r}")
+        report.add(GROUP, f"window {labels[t]}", not wrong,
+                   "; ".join(wrong) if wrong else "every figure equals its recomputation")
+
+
+def _compare_components(plan: PlanFolder, stats, chosen: pd.DataFrame, report: CheckReport):
+    """components.csv against the charged breakdown of each window."""
+    path = plan.file("components.csv")
+    name = "components.csv"
+    if not path.exists():
+        report.add(GROUP, name, False, "missing from the plan folder")
+        return
+    try:
+        printed = pd.read_csv(path)
+        cols = [f"{c}_kgco2e" for c in schedule_mod.COMPONENT_COLUMNS]
+        values = printed[cols].to_numpy(dtype=float)
+    except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        report.add(GROUP, name, False, f"unreadable: {str(e).splitlines()[0]}")
+        return
+    if len(values) != len(chosen):
+        report.add(GROUP, name, False, f"{len(values)} rows for {len(chosen)} windows")
+        return
+    exact = chosen[list(schedule_mod.COMPONENT_COLUMNS)].to_numpy(dtype=float)
+    labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
+    wrong = [f"{labels[t]} {cols[j]} {values[t, j]:.6f} ≠ recomputed {exact[t, j]:.6f}"
+             for t in range(len(values)) for j in range(len(cols))
+             if not within_print(values[t, j], exact[t, j], 6)]
+    report.add(GROUP, name, not wrong, "; ".join(wrong[:5]) + (
+        f" … and {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong
+        else "every component equals its recomputation")
+
+
+def _compare_totals(plan: PlanFolder, sched: pd.DataFrame, chosen: pd.DataFrame, stats,
+                    met: np.ndarray, report: CheckReport):
+    """summary.json's totals against the sum of the recomputed windows (both rounding steps
+    allowed for), and the schedule's printed column sums against them."""
+    tot = plan.summary["totals"]
+    W = len(sched)
+    hours = stats["hours"].to_numpy(dtype=float)
+    expected = {
+        "energy_kwh": chosen["energy_kwh"].sum(),
+        "operational_kgco2e": chosen["operational_kgco2e"].sum(),
+        "embodied_kgco2e": chosen["embodied_kgco2e"].sum(),
+        "total_kgco2e": chosen["total_kgco2e"].sum(),
+        "gpu_hours": (chosen["gpus"].to_numpy() * hours).sum(),
+        "cache_tb_hours": (chosen["cache_gb"].to_numpy() / 1000 * hours).sum(),
+    }
+    expected.update({f"by_component_kgco2e.{c}": chosen[c].sum()
+                     for c in schedule_mod.COMPONENT_COLUMNS})
+    wrong = []
+    for key, exact in expected.items():
+        node = tot
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, (int, float)):
+            wrong.append(f"totals.{key} missing")
+        elif not within_print(float(node), float(exact), SUMMARY_DECIMALS):
+            wrong.append(f"totals.{key} {node} ≠ sum of the windows {exact:.6f}")
+    decimals = schedule_mod.DECIMALS
+    for col in ("energy_kwh", "operational_kgco2e", "embodied_kgco2e", "total_kgco2e"):
+        printed_sum = float(pd.to_numeric(sched[col], errors="coerce").sum())
+        # W printed values each within half a unit of their last decimal.
+        slack = W * 0.5 * 10.0 ** -decimals[col] + 0.5 * 10.0 ** -SUMMARY_DECIMALS
+        if isinstance(tot.get(col), (int, float)) and \
+                abs(printed_sum - float(tot[col])) > slack * (1 + 1e-6):
+            wrong.append(f"schedule.csv's {col} sums to {printed_sum:.6f}, summary.json says "
+                         f"{tot[col]}")
+    win = plan.summary.get("windows", {})
+    n_met = int(met.sum())
+    for key, exact in (("count", W), ("slo_met", n_met), ("slo_violated", W - n_met)):
+        if win.get(key) != exact:
+            wrong.append(f"windows.{key} {win.get(key)} ≠ {exact}")
+    report.add(GROUP, "totals", not wrong,
+               "; ".join(wrong) if wrong else "summary totals equal the sum of the windows")
+

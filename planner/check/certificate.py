@@ -1,0 +1,194 @@
+"""Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
+reported MIP gap.
+
+The model is rebuilt from the re-derived candidates and coupling by ``plan_solve.plan_model``,
+the function the plan itself solves, so every constraint the plan has (SLO rows, owned
+capacity, dwell, daily change limit, start costs, ties, whatever the scenario switches on) is
+covered. Two solves of it:
+
+* **constraints hold**: the choice variables fixed to the schedule's configurations; the model
+  must stay feasible (the other variables, slack or coupling, free to take any value the
+  constraints allow: a solve with the choices fixed; a model of choice variables alone is
+  evaluated row by row instead). Rows that are violated by the fixed choices alone are named
+  with their left- and right-hand sides; otherwise the solver's irreducible infeasible subset
+  is.
+* **optimal within the gap**: the model solved afresh the way the plan solves it (the chain
+  programme where it applies, else the MILP). With f the plan's objective (carbon plus the
+  tie terms, from the fixed solve) and b the fresh solve's best bound, (f − b) / |f| must not
+  exceed the reported MIP gap (or the scenario's ``--mip-gap``, whichever is larger). With
+  best-effort windows the SLO excess is compared first, as the plan solves it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from planner.check.arithmetic import TIME_FORMAT, Rederived
+from planner.check.plan_folder import PlanFolder
+from planner.check.results import CheckReport
+from planner.optimize.diagnostics import iis, precheck
+from planner.optimize.model import PlanModel
+from planner.optimize.slo import best_attainment, planned_slos
+from planner.optimize.solve import solve
+from planner.plan_solve import plan_model, solve_plan_model
+
+GROUP = "certificate"
+FEASIBILITY_TOL = 1e-7      # the solvers' own primal feasibility tolerance on rows
+
+
+def violated_rows(m: PlanModel, values: dict[str, float]) -> list[str]:
+    """Rows whose variables are all in ``values`` and that those values violate."""
+    out = []
+    for row in m.problem.constraints():
+        name = row.name
+        if not all(v.name in values for v in row.keys()):
+            continue
+        lhs = sum(coef * values[v.name] for v, coef in row.items())
+        rhs = -row.constant
+        if row.sense == pulp.LpConstraintLE:
+            excess = lhs - rhs
+        elif row.sense == pulp.LpConstraintGE:
+            excess = rhs - lhs
+        else:
+            excess = abs(lhs - rhs)
+        if excess > FEASIBILITY_TOL * max(1.0, abs(rhs)):
+            op = {pulp.LpConstraintLE: "≤", pulp.LpConstraintGE: "≥"}.get(row.sense, "=")
+            out.append(f"{name}: {lhs:.6g} {op} {rhs:.6g} does not hold")
+    return out
+
+
+def only_choices(m: PlanModel, values: dict[str, float]) -> bool:
+    """Whether the choice variables are the model's only variables (rows and objective)."""
+    return all(v.name in values for v in m.problem.objective.keys()) and all(
+        v.name in values for row in m.problem.constraints() for v in row.keys())
+
+
+def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
+    opt = red.options
+    frame = red.candidates.frame
+    labels = list(pd.DatetimeIndex(red.stats["window_start"]).strftime(TIME_FORMAT))
+    # As the plan decides them (plan.run_plan): windows planned best-effort, and whether an
+    # attainment budget is out of reach.
+    ttft_bound, tpot_bound = planned_slos(opt)
+    requests = red.stats["requests"].to_numpy(dtype=float)
+    bad = [d for d in precheck(frame, len(red.stats), labels, ttft_bound, tpot_bound)
+           if not d.feasible]
+    budget = opt.slo_attainment is not None
+    if budget:
+        bad = [d for d in bad if d.binding == "capacity"]
+    if bad and not opt.allow_slo_violation:
+        for d in bad:
+            report.add(GROUP, f"window {labels[d.window]}", False,
+                       d.sentence(ttft_bound, tpot_bound, opt.max_replicas))
+        return
+    short = budget and best_attainment(frame, requests) < opt.slo_attainment - 1e-12
+    soft = [d.window for d in bad]
+    model = plan_model(frame, opt, red.coupling, soft, requests=requests, attainment_short=short)
+    cand = model.candidates
+    key = {(int(t), int(n), int(round(c))): i for i, (t, n, c) in enumerate(zip(
+        cand["window"], cand["replicas"], cand["cache_gb"]))}
+    picked = [key.get((int(t), int(n), int(round(c)))) for t, n, c in zip(
+        red.chosen["window"], red.chosen["replicas"], red.chosen["cache_gb"])]
+    outside = [t for t, k in enumerate(picked) if k is None]
+    for t in outside:
+        row = red.chosen.iloc[t]
+        # The model leaves out configurations that miss the SLO in windows that must meet it;
+        # such a choice breaks that window's SLO row.
+        missed = [(name, row[col], slo) for name, col, slo in (
+            ("slo_ttft", "p90_ttft_s", ttft_bound), ("slo_tpot", "p90_tpot_s", tpot_bound))
+            if not budget and t not in soft and row[col] > slo]
+        for name, value, slo in missed:
+            report.add(GROUP, f"constraint {name}(t={t})", False,
+                       f"{name}(t={t}): {value:.6g} ≤ {slo:.6g} does not hold "
+                       f"(window {labels[t]})")
+        if not missed:
+            report.add(GROUP, f"window {labels[t]}", False,
+                       "the scheduled configuration is not among the model's candidates "
+                       "(dominated by one with less carbon and no worse p90s): the plan is not "
+                       "optimal")
+    if outside:
+        return
+
+    pick = np.zeros(len(model.choose))
+    pick[picked] = 1.0
+    values = {v.name: float(x) for v, x in zip(model.choose, pick)}
+    rows_all = model.problem.constraints()
+    families = sorted({row.name.split("(")[0] for row in rows_all})
+    mine_excess = None
+    if only_choices(model, values):
+        # Every row and objective term is a choice variable: the schedule fixes them all, so
+        # the rows are evaluated as they stand, without a solve.
+        rows = violated_rows(model, values)
+        objective = model.problem.objective
+        plan_obj = sum(c * values[v.name] for v, c in objective.items()) + objective.constant
+    else:
+        # Other variables (levels, changes, starts, owned fleet, slack) take whatever values
+        # the rows allow: the model with the choices fixed must stay feasible.
+        bounds = [(v.lowBound, v.upBound) for v in model.choose]
+        for v, x in zip(model.choose, pick):
+            v.lowBound = v.upBound = float(x)
+        try:
+            r_fixed = solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
+            rows = []
+            plan_obj = r_fixed.phases[-1].objective if r_fixed.phases else float("nan")
+            if soft and r_fixed.has_solution:
+                mine_excess = float(pulp.value(model.excess()))
+            if not (r_fixed.status == "optimal" and r_fixed.has_solution):
+                rows = violated_rows(model, values)
+                if not rows and r_fixed.status == "infeasible":
+                    # With the choices fixed, the relaxation's infeasible subset names the
+                    # rows (dwell, daily changes, owned fleet …) the schedule breaks.
+                    names = iis(model)
+                    rows = [f"infeasible with the schedule's configurations; irreducible "
+                            f"infeasible subset: {', '.join(names[:12]) or 'not available'}"]
+                if not rows:
+                    rows = [f"{r_fixed.solver} could not evaluate the schedule's "
+                            f"configurations: {r_fixed.termination}"]
+        finally:
+            for v, (lo, up) in zip(model.choose, bounds):
+                v.lowBound, v.upBound = lo, up
+    if rows:
+        for row in rows:
+            head = row.split(":")[0]
+            report.add(GROUP, f"constraint {head}" if "(" in head else "constraints", False, row)
+        return
+    report.add(GROUP, "constraints", True,
+               f"the schedule's configurations satisfy every row of the model "
+               f"({len(rows_all)} rows: {', '.join(families)})")
+
+    solver_rec = plan.summary.get("solver", {})
+    recorded = solver_rec.get("objective_kgco2e")
+    carbon = float(red.charged["total_kgco2e"].sum())
+    if isinstance(recorded, (int, float)):
+        same = abs(recorded - carbon) <= 1e-7 * max(1.0, abs(carbon))
+        report.add(GROUP, "objective", same,
+                   f"summary.json's objective {recorded:.6f} kgCO2e "
+                   + ("equals" if same else "≠") + f" the schedule's carbon {carbon:.6f}")
+    else:
+        report.add(GROUP, "objective", False, "summary.json records no solver objective")
+
+    r = solve_plan_model(model, opt)
+    if not r.has_solution:
+        report.add(GROUP, "optimality", False, f"the re-solve found no solution "
+                                               f"({r.status}: {r.termination})")
+        return
+    if mine_excess is not None:
+        best = float(pulp.value(model.excess()))
+        if mine_excess > best * (1 + 1e-6) + 1e-6:
+            report.add(GROUP, "optimality", False,
+                       f"the schedule's relative SLO excess {mine_excess:.6g} exceeds the least "
+                       f"reachable {best:.6g}")
+            return
+    last = r.phases[-1]
+    bound = last.best_bound if np.isfinite(last.best_bound) else last.objective
+    reported = solver_rec.get("mip_gap")
+    allowed = max(float(reported) if isinstance(reported, (int, float)) else 0.0, opt.mip_gap)
+    gap = (plan_obj - bound) / max(abs(plan_obj), 1e-12)
+    ok = gap <= allowed + 1e-9
+    report.add(GROUP, "optimality", ok,
+               f"objective {plan_obj:.6f} (carbon and tie terms), re-solved optimum "
+               f"{last.objective:.6f} (bound {bound:.6f}): gap {gap:.2e} "
+               + ("within" if ok else "exceeds")
+               + f" the allowed {allowed:.2e} ({r.solver}, {r.method}, {r.status})")

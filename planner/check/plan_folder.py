@@ -1,0 +1,43 @@
+"""Reading a plan folder for checking: its summary, schedule and scenario, validated up front
+(a folder that is not a readable plan is invalid input, exit 3, not a failed check)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from planner.config import PlanOptions
+from planner.errors import InputDataError
+from planner.plan_files import read_schedule, read_summary
+from planner.replay_run import scenario_from_summary
+from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
+
+
+@dataclass(frozen=True)
+class PlanFolder:
+    directory: Path
+    summary: dict
+    schedule: pd.DataFrame
+    options: PlanOptions
+
+    @property
+    def window_inputs(self) -> Path:
+        return self.directory / WINDOW_INPUTS
+
+    def file(self, name: str) -> Path:
+        return self.directory / name
+
+
+def read_plan_folder(directory: Path) -> PlanFolder:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputDataError(f"plan folder {directory} does not exist")
+    summary_path = directory / "summary.json"
+    if not summary_path.exists():
+        raise InputDataError(f"{directory} holds no summary.json: not a greencache plan folder")
+    summary = read_summary(summary_path)
+    options = scenario_from_summary(summary_path)
+    schedule = read_schedule(directory / "schedule.csv")
+    return PlanFolder(directory, summary, schedule, options)

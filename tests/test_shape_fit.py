@@ -1,0 +1,88 @@
+"""Workload shapes fitted from a user's trace: `profile fit-shape`, `profile synth --shape
+SHAPE.json` and `plan --auto-profile`."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.perf import synth
+from planner.perf.shapes import read_shape, shapes_dir
+
+EX = Path(__file__).resolve().parent.parent / "examples"
+runner = CliRunner()
+
+
+def test_fit_shape_reproduces_the_shipped_shape_of_the_same_trace(tmp_path):
+    out = tmp_path / "moon.json"
+    r = runner.invoke(app, ["profile", "fit-shape", str(EX / "conversation_trace.jsonl"),
+                            "--out", str(out), "--name", "Mooncake conv"])
+    assert r.exit_code == 0, r.output
+    fitted = read_shape(out)
+    shipped = read_shape(shapes_dir() / "mooncake-conv.json")
+    assert fitted.name == "mooncake-conv"
+    # the same method as scripts/fit_workload_shapes.py (an hour-long trace: 600 s warm-up)
+    assert fitted.input_quantiles == shipped.input_quantiles
+    assert fitted.output_quantiles == shipped.output_quantiles
+    assert fitted.reuse_quantiles == shipped.reuse_quantiles
+    r = runner.invoke(app, ["profile", "fit-shape", str(EX / "conversation_trace.jsonl"),
+                            "--out", str(tmp_path / "x.txt")])
+    assert r.exit_code == 2
+
+
+def test_synth_takes_a_shape_file_and_names_the_table_after_it(tmp_path):
+    shape = tmp_path / "mine.json"
+    assert runner.invoke(app, ["profile", "fit-shape", str(EX / "AzureLLMInferenceTrace_code.csv"),
+                               "--out", str(shape), "--name", "my-code"]).exit_code == 0
+    r = runner.invoke(app, ["profile", "synth", "--model", "llama-3-70b", "--gpu", "h100-sxm",
+                            "--tp", "4", "--ssd", "nvme-gen4", "--shape", str(shape),
+                            "--out", str(tmp_path / "t"), "--loads", "0,1", "--hit-rates", "0,1",
+                            "--inputs", "128,1024", "--outputs", "16,128", "--requests", "200",
+                            "--date", "2026-11-24"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((tmp_path / "t" / "llama-3-70b__h100-sxm-tp4__nvme-gen4__my-code.meta.json")
+                      .read_text())
+    assert meta["workload_shape"]["name"] == "my-code" and meta["options"]["shape"] == "my-code"
+
+
+@pytest.fixture
+def odd_trace(tmp_path):
+    """600 requests over 20 minutes whose prompts spread evenly over 2,000–4,000 tokens:
+    narrower than every shipped shape."""
+    rng = np.random.default_rng(7)
+    t = np.sort(rng.uniform(0, 1200, 600))
+    rows = [f"{a:.3f},{int(i)},{int(o)}" for a, i, o in
+            zip(t, rng.integers(2000, 4000, 600), rng.integers(100, 140, 600))]
+    path = tmp_path / "odd.csv"
+    path.write_text("arrival_s,input_tokens,output_tokens\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_path, monkeypatch):
+    # A coarser grid than the shipped tables' keeps the test in seconds; the path is the same.
+    monkeypatch.setattr(synth, "LOAD_AXIS", (0.0, 0.5, 1.0))
+    monkeypatch.setattr(synth, "HIT_AXIS", (0.0, 1.0))
+    monkeypatch.setattr(synth, "REQUESTS", 200)
+    monkeypatch.setenv("GREENCACHE_CACHE", str(tmp_path / "cache"))
+    base = ["plan", "--trace", str(odd_trace), "--start", "2023-03-01T00:00Z", "--window", "10min"]
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "no available workload shape fits" in text and "--auto-profile" in text
+    assert f"greencache profile fit-shape {odd_trace}" in text
+    r = runner.invoke(app, base + ["--auto-profile", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    shape = summary["inputs"]["profile"]["workload_shape"]
+    assert shape["name"] == "odd" and shape["chosen"].startswith("auto-profile")
+    assert shape["distance"] < 0.05 < min(shape["distances"].values())
+    tables = list((tmp_path / "cache" / "tables").glob("*/*.csv"))
+    assert [p.name for p in tables] == ["llama-3-70b__h100-sxm-tp4__nvme-gen4__odd.csv"]
+    stamp = tables[0].stat().st_mtime_ns
+    r = runner.invoke(app, base + ["--auto-profile", "--out", str(tmp_path / "c")])
+    assert r.exit_code == 0 and tables[0].stat().st_mtime_ns == stamp
+    assert (tmp_path / "b" / "schedule.csv").read_bytes() == \
+        (tmp_path / "c" / "schedule.csv").read_bytes()
