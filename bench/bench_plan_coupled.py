@@ -37,7 +37,7 @@ def peak_gb() -> float:
 def run_case(name: str) -> dict:
     from planner.baselines import solve_baselines
     from planner.config import PlanOptions
-    from planner.optimize.candidates import build_candidates
+    from planner.plan import plan_candidates
     from planner.plan_solve import plan_coupling, solve_candidates
     from planner.workload.prepare import load_inputs
 
@@ -50,9 +50,9 @@ def run_case(name: str) -> dict:
     inputs = load_inputs(opt)
     times["inputs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cands = build_candidates(inputs.windowing.stats, inputs.hits, inputs.ci, inputs.profile,
-                             inputs.hardware, inputs.cache_levels_gb, opt.max_replicas,
-                             buckets=inputs.buckets)
+    cands = plan_candidates(opt, inputs.windowing.stats, inputs.hits, inputs.ci,
+                            inputs.profile, inputs.hardware, inputs.cache_levels_gb,
+                            inputs.buckets)
     times["candidates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     coupling = plan_coupling(inputs, opt, cands.frame)
