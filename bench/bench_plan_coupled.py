@@ -37,7 +37,7 @@ def peak_gb() -> float:
 def run_case(name: str) -> dict:
     from planner.baselines import solve_baselines
     from planner.config import PlanOptions
-    from planner.optimize.candidates import build_candidates
+    from planner.plan import plan_candidates
     from planner.plan_solve import plan_coupling, solve_candidates
     from planner.workload.prepare import load_inputs
 
@@ -50,23 +50,25 @@ def run_case(name: str) -> dict:
     inputs = load_inputs(opt)
     times["inputs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cands = build_candidates(inputs.windowing.stats, inputs.hits, inputs.ci, inputs.profile,
-                             inputs.hardware, inputs.cache_levels_gb, opt.max_replicas,
-                             buckets=inputs.buckets)
+    cands = plan_candidates(opt, inputs.windowing.stats, inputs.hits, inputs.ci,
+                            inputs.profile, inputs.hardware, inputs.cache_levels_gb,
+                            inputs.buckets)
     times["candidates"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     coupling = plan_coupling(inputs, opt, cands.frame)
-    solved = solve_candidates(cands.frame, opt, coupling)
+    requests = inputs.windowing.stats["requests"].to_numpy(dtype=float)
+    solved = solve_candidates(cands.frame, opt, coupling, requests=requests)
     times["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling)
+    solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling, requests)
     times["baselines"] = time.perf_counter() - t0
     r = solved.result
     # The rolling horizon on the same candidates: a week per block, a day of overlap.
     per_day = int(round(24 / coupling_window_h(inputs)))
     t0 = time.perf_counter()
     rolled = solve_candidates(cands.frame, replace(opt, rolling_block=7 * per_day,
-                                                   rolling_overlap=per_day), coupling).result
+                                                   rolling_overlap=per_day), coupling,
+                              requests=requests).result
     rolling = {"s": round(time.perf_counter() - t0, 2), "objective": rolled.objective,
                "gap_to_full": (rolled.objective - r.objective) / r.objective}
     return {"case": name, "requests": int(len(inputs.trace)), "windows": int(inputs.windowing.n),

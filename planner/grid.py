@@ -163,7 +163,10 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
         raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
     except pd.errors.EmptyDataError:
         raise InputDataError(f"grid file {path} is empty") from None
-    cols = list(frame.columns)
+    cols = [str(c).strip() for c in frame.columns]
+    if len(set(cols)) != len(cols):
+        raise InputDataError(f"{path}: a column name appears twice in the header")
+    frame.columns = cols
     zone = path.stem
     attribution = ""
     em = electricity_maps_columns(cols)

@@ -304,7 +304,9 @@ def _carry(src: Path, dst: Path) -> None:
             shutil.copy2(src, dst)
 
 
-def _check_folder_target(directory: Path) -> Path:
+def check_output_folder(directory: Path) -> Path:
+    """Refuse an output folder that cannot be replaced, before any work is done (commands call
+    this first; :meth:`OutputSet.commit` checks again)."""
     directory = Path(os.path.abspath(directory))
     cwd = Path(os.getcwd())
     if directory == cwd or directory in cwd.parents:
@@ -312,6 +314,11 @@ def _check_folder_target(directory: Path) -> Path:
                          "replaces its output folder as a whole, so name a folder of its own")
     if directory.exists() and not directory.is_dir():
         raise InputDataError(f"cannot write outputs to {directory}: it is a file")
+    return directory
+
+
+def _check_folder_target(directory: Path) -> Path:
+    directory = check_output_folder(directory)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

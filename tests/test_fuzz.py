@@ -332,8 +332,8 @@ def test_trace_commands_with_mutated_files(tmp_path_factory, data):
     trace = _write(tmp, "t.csv", mutate(data, AZURE))
     rates = _write(tmp, "r.csv", mutate(data, RATES))
     _write(tmp, "curve.csv", "previous\n")
-    _cli("trace hitcurve", ["trace", "hitcurve", str(trace), "--out", str(tmp / "curve.csv"),
-                            "--start", "2023-11-16T18:00Z"], tmp / "curve.csv")
+    _cli("trace hitcurve", ["trace", "hitcurve", str(trace), "--out", str(tmp / "curve.csv")],
+         tmp / "curve.csv")
     _cli("trace inspect", ["trace", "inspect", str(trace)])
     grid = _write(tmp, "g.csv", mutate(data, GRID))
     _cli("grid show", ["grid", "show", str(grid)])

@@ -14,7 +14,7 @@ from planner.choices import (Capacity, CiBasis, Eviction, Level, OwnedIdle, Solv
 from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
-from planner.outputs import OutputSet
+from planner.outputs import OutputSet, check_output_folder
 
 INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
     "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
@@ -265,6 +265,7 @@ def plan(
         console.print(scenario_toml(options), end="", markup=False, soft_wrap=True)
         return
 
+    check_output_folder(out)
     with err_console.status("planning…") as status:
         result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
 

@@ -45,13 +45,14 @@ def simulate(
     request; then SLO attainment, p90 latencies, energy and carbon beside the planner's
     prediction. Writes replay.csv and replay.json.
     """
-    from planner.outputs import OutputSet
+    from planner.outputs import OutputSet, check_output_folder
     from planner.plan_files import read_schedule
     from planner.replay_run import replay_csv, replay_schedule, replay_summary
 
     sched = read_schedule(schedule)
     summary = summary or schedule.parent / "summary.json"
     out = out or schedule.parent / "replay"
+    check_output_folder(out)
     with err_console.status("replaying…") as status:
         setup = _setup(summary, trace, grid, seed, status)
         status.update("replaying…")
@@ -85,7 +86,7 @@ def compare(
     (d) the per-window plan, each with replicas sized to the SLO. Writes compare.csv (per day
     and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
     """
-    from planner.outputs import OutputSet
+    from planner.outputs import OutputSet, check_output_folder
     from planner.plan_files import read_schedule
     from planner.replay_run import STRATEGIES, compare as run_compare
     from planner.report_html import compare_png
@@ -96,6 +97,7 @@ def compare(
     schedules = {name: read_schedule(p) for name, p in paths.items() if p.exists()
                  or name == "plan"}
     out = out or plan / "compare"
+    check_output_folder(out)
     with err_console.status("comparing…") as status:
         setup = _setup(plan / "summary.json", trace, None, None, status)
         results, table = run_compare(setup, schedules,

@@ -109,12 +109,22 @@ def read_rate_series(path: Path, fmt: str | None = None, column: str | None = No
         raise InputDataError(f"cannot read {path}: {str(e).splitlines()[0]}") from None
     if frame.empty:
         raise InputDataError(f"rate file {path} has no rows")
+    frame.columns = _header(path, frame.columns)
     series = {"azure-counts": _azure_counts, "burstgpt": _burstgpt,
               "servegen": _servegen}[fmt](path, frame, column)
     if series.span_s > MAX_SPAN_S:
         raise InputDataError(f"rate file {path} spans more than the {MAX_SPAN_S / 86400:,.0f} "
                              "days a plan covers")
     return series
+
+
+def _header(path: Path, columns) -> list[str]:
+    """Column names as the format was detected: stripped of surrounding white space, each
+    once."""
+    names = [str(c).strip() for c in columns]
+    if len(set(names)) != len(names):
+        raise InputDataError(f"{path}: a column name appears twice in the header")
+    return names
 
 
 def _numbers(path: Path, frame: pd.DataFrame, col: str, integer: bool) -> np.ndarray:

@@ -99,7 +99,14 @@ def detect_format(path: Path) -> str:
     """Guess the format from the first line: a JSON object is Mooncake, or Qwen/Bailian when it
     has their chat keys; else the CSV header."""
     with open(path, "rb") as f:
-        head = f.readline().decode("utf-8", errors="replace").strip().lstrip("\ufeff")
+        raw = f.readline(1 << 16)  # a header, not a whole one-line file
+    try:
+        head = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if len(raw) < 1 << 16 or e.start < len(raw) - 3:  # not a character cut at the limit
+            raise InputDataError(f"trace {path}, line 1: not UTF-8 text") from None
+        head = raw[:e.start].decode("utf-8")
+    head = head.strip().lstrip("\ufeff")
     if not head:
         raise InputDataError(f"trace {path} is empty")
     if head.startswith("{"):
