@@ -33,6 +33,8 @@ def solve_baselines(cands: pd.DataFrame, opt: PlanOptions, levels_gb: np.ndarray
                     coupling: Coupling, requests: np.ndarray) -> dict:
     per_level = {}
     n_windows = cands["window"].nunique()
+    if "prev_level" in cands.columns:
+        cands = cands[cands["prev_level"] < 0]  # a fixed level never grows: no cold starts
     fixed = replace(coupling, dwell_windows=1, max_changes_per_day=None)
     for level_gb in sorted({float(x) for x in levels_gb}):
         sub = cands[np.isclose(cands["cache_gb"], level_gb)]

@@ -126,6 +126,6 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
     ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
     return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
                             opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets)
+                            buckets=buckets, warmup=opt.warmup)
 
 

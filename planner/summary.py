@@ -74,7 +74,8 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
                                          + cands.over_headroom),
                        "unstable": cands.unstable, "over_headroom": cands.over_headroom,
                        "pruned_dominated": cands.pruned,
-                       "in_model": int(len(cands.frame))},
+                       "in_model": int(len(cands.frame)),
+                       "cold_start_in_model": int((cands.frame["prev_level"] >= 0).sum())},
         "baselines": base_out,
         "modelled": {
             "hit_rate": ("from prefix hashes in the trace" if not inputs.hits.modelled else

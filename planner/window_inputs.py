@@ -60,6 +60,11 @@ def to_json(stats: pd.DataFrame, hits: HitCurves, buckets: LoadBuckets | None) -
             "source": hits.source, "modelled": bool(hits.modelled),
             "capacities_tokens": [int(x) for x in hits.capacities_tokens],
             "token_hit": _rows(hits.token_hit), "request_hit": _rows(hits.request_hit),
+            # With warm-up: [window][previous level × level], flattened row by row.
+            "grown_token_hit": None if hits.grown_token_hit is None else
+            _rows(hits.grown_token_hit.reshape(len(stats), -1)),
+            "grown_request_hit": None if hits.grown_request_hit is None else
+            _rows(hits.grown_request_hit.reshape(len(stats), -1)),
         },
         "bursts": None if buckets is None else {
             "sub_window_s": float(buckets.sub_window_s), "rate_rps": _rows(buckets.rate_rps),
@@ -88,10 +93,15 @@ def read(path: Path) -> WindowInputs:
                for col in STAT_COLUMNS},
         })
         h = raw["hit_curves"]
-        hits = HitCurves(np.asarray(h["capacities_tokens"], dtype=np.int64),
+        caps = np.asarray(h["capacities_tokens"], dtype=np.int64)
+        grown = [None if h.get(k) is None else
+                 np.asarray(h[k], dtype=float).reshape(len(stats), len(caps), len(caps))
+                 for k in ("grown_token_hit", "grown_request_hit")]
+        hits = HitCurves(caps,
                          np.asarray(h["token_hit"], dtype=float).reshape(len(stats), -1),
                          np.asarray(h["request_hit"], dtype=float).reshape(len(stats), -1),
-                         str(h["source"]), bool(h["modelled"]))
+                         str(h["source"]), bool(h["modelled"]), grown_token_hit=grown[0],
+                         grown_request_hit=grown[1])
         b = raw["bursts"]
         buckets = None if b is None else LoadBuckets(
             np.asarray(b["rate_rps"], dtype=float).reshape(len(stats), -1),

@@ -214,8 +214,11 @@ def test_dwell_violated(plan_copy):
     r = rewrite_window0(plan_copy, same_level=False)
     assert r.exit_code == EXIT_CHECK_FAILED, r.output
     lines = failures(r)
-    assert len(lines) == 1 and lines[0].startswith("FAIL certificate: constraints: infeasible")
-    assert "dwell(t=" in lines[0], lines
+    cert = [x for x in lines if x.startswith("FAIL certificate: constraints: infeasible")]
+    assert len(cert) == 1 and "dwell(t=" in cert[0], lines
+    # With warm-up the window after the rewritten one grew from another level: its printed
+    # (warm) figures no longer match the cold start the check recomputes, which it reports.
+    assert all(x.startswith("FAIL arithmetic") for x in lines if x not in cert), lines
 
 
 def test_worse_plan_against_reference(planned, tmp_path):

@@ -190,3 +190,16 @@ def test_old_table_layout_is_one_sentence(tmp_path):
     path.rename(d / "llama-3-70b__h100-sxm-tp4__nvme-gen4.csv")
     r = base(d, tmp_path / "o")
     assert r.exit_code == 3 and "before workload shapes" in r.output
+
+
+def test_warmup_switch(profiles, tmp_path):
+    import json
+    counts = {}
+    for flag in ("--warmup", "--no-warmup"):
+        r = base(profiles, tmp_path / flag, flag, "--quiet")
+        assert r.exit_code == 0, r.output
+        s = json.loads((tmp_path / flag / "summary.json").read_text())
+        assert s["scenario"]["warmup"] is (flag == "--warmup")
+        counts[flag] = s["candidates"]["cold_start_in_model"]
+    # 4 windows: every grow into windows 1–3 is a candidate of its own, and none without.
+    assert counts["--warmup"] > 0 and counts["--no-warmup"] == 0

@@ -32,6 +32,7 @@ from planner.paths import recorded_path
 from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
+from planner.optimize.candidates import schedule_prev_levels
 from planner.plan import plan_candidates
 from planner.plan_solve import coupling_for
 from planner.provisioning import provisioning
@@ -190,13 +191,16 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
     the model's candidates first; a configuration pruned as dominated is recomputed without
     pruning, so its figures can still be checked."""
     frame = red.candidates.frame
-    key = {(int(t), int(n), int(round(c))): i for i, (t, n, c) in enumerate(zip(
-        frame["window"], frame["replicas"], frame["cache_gb"]))}
+    key = {(int(t), int(n), int(round(c)), int(p)): i for i, (t, n, c, p) in enumerate(zip(
+        frame["window"], frame["replicas"], frame["cache_gb"], frame["prev_level"]))}
+    # A window whose cache grew is the cold start from the level before it.
+    prev = schedule_prev_levels(sched["cache_gb"].to_numpy(dtype=float), levels_gb,
+                                red.options.warmup)
     unpruned = None
     rows, ok = [], True
     for t, (n, c) in enumerate(zip(sched["replicas"].to_numpy(),
                                    sched["cache_gb"].to_numpy(dtype=float))):
-        k = key.get((t, int(n), int(round(c))))
+        k = key.get((t, int(n), int(round(c)), int(prev[t])))
         if k is not None:
             rows.append(frame.iloc[[k]])
             continue
@@ -210,7 +214,8 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
             unpruned = plan_candidates(red.options, red.stats, record.hits, red.ci, profile, hw,
                                        levels_gb, record.buckets, prune=False).frame
         hit = unpruned[(unpruned["window"] == t) & (unpruned["replicas"] == n)
-                       & np.isclose(unpruned["cache_gb"], c)]
+                       & np.isclose(unpruned["cache_gb"], c)
+                       & (unpruned["prev_level"] == prev[t])]
         if hit.empty:
             report.add(GROUP, f"window {labels[t]}", False,
                        f"{int(n)} replicas with a {c:g} GB cache cannot keep up with the "

@@ -87,10 +87,11 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
     soft = [d.window for d in bad]
     model = plan_model(frame, opt, red.coupling, soft, requests=requests, attainment_short=short)
     cand = model.candidates
-    key = {(int(t), int(n), int(round(c))): i for i, (t, n, c) in enumerate(zip(
-        cand["window"], cand["replicas"], cand["cache_gb"]))}
-    picked = [key.get((int(t), int(n), int(round(c)))) for t, n, c in zip(
-        red.chosen["window"], red.chosen["replicas"], red.chosen["cache_gb"])]
+    key = {(int(t), int(n), int(round(c)), int(p)): i for i, (t, n, c, p) in enumerate(zip(
+        cand["window"], cand["replicas"], cand["cache_gb"], cand["prev_level"]))}
+    picked = [key.get((int(t), int(n), int(round(c)), int(p))) for t, n, c, p in zip(
+        red.chosen["window"], red.chosen["replicas"], red.chosen["cache_gb"],
+        red.chosen["prev_level"])]
     outside = [t for t, k in enumerate(picked) if k is None]
     for t in outside:
         row = red.chosen.iloc[t]

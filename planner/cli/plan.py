@@ -214,6 +214,12 @@ def plan(
     rolling_overlap: Annotated[int, typer.Option(
         help="Windows each rolling-horizon block looks beyond its own.",
         show_default=True, rich_help_panel=COUPLING)] = default("rolling_overlap"),
+    warmup: Annotated[bool, typer.Option(
+        "--warmup/--no-warmup",
+        help="Predict a window whose cache grew at its cold-start hit rate (it starts with the "
+             "previous level's content), which couples consecutive windows; --no-warmup "
+             "predicts every window warm.",
+        show_default=True, rich_help_panel=COUPLING)] = default("warmup"),
     solver: Annotated[Solver, typer.Option(
         help="MILP solver: highs (HiGHS via highspy) or cbc (bundled with PuLP).",
         show_default=True, rich_help_panel=SOLVER)] = Solver(default("solver")),

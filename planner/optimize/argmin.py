@@ -8,7 +8,10 @@ dynamic programming (Viterbi): V_t(k) = cost_k + min_j [V_{t−1}(j) + step_t(j,
 
     step_t(j, k) = η · (4 · [i_j ≠ i_k] + |n_k − n_j|) + κ_t · max(0, n_k − n_j).
 
-Without tie rule and start cost the step is zero and this is a per-window argmin. Ties in V
+Without tie rule and start cost the step is zero and this is a per-window argmin. With cache
+warm-up (cold-start candidates, ``prev_level``) the step is infinite where the transition rows
+forbid it: into a cold start grown from level i unless j runs level i, into a warm candidate
+of level i_k unless i_j ≥ i_k. Ties in V
 go to the candidate first in the table's (window, level, replicas) order, which is the tie
 rule's own order, so the schedule is the one the MILP's tie terms select.
 """
@@ -20,7 +23,7 @@ import time
 import numpy as np
 
 from planner.optimize.coupling import TIE_LEVEL_CHANGE, TIE_REPLICA_CHANGE, tie_cost
-from planner.optimize.model import PlanModel, candidate_cost
+from planner.optimize.model import PlanModel, candidate_cost, has_cold_starts
 from planner.optimize.solve import PhaseResult, SolveResult, SolverStatus, TerminationCondition
 
 
@@ -39,6 +42,8 @@ def solve_chain(m: PlanModel, solver: str = "highs") -> SolveResult:
     cost = carbon + tie_cost(cand, cp)
     level = cand["level"].to_numpy()
     reps = cand["replicas"].to_numpy(dtype=float)
+    # The transitions apply only where cold starts exist: without them a grow is warm.
+    grown = cand["prev_level"].to_numpy() if has_cold_starts(cand) else None
     windows = m.windows
     members = []
     for t in windows:
@@ -63,10 +68,20 @@ def solve_chain(m: PlanModel, solver: str = "highs") -> SolveResult:
             step = step + cp.tie_eta * (
                 TIE_LEVEL_CHANGE * (level[prev][:, None] != level[cur][None, :])
                 + TIE_REPLICA_CHANGE * np.abs(dn))
+        if grown is not None:
+            lj, lk, pk = level[prev][:, None], level[cur][None, :], grown[cur][None, :]
+            step = np.where(np.where(pk >= 0, pk == lj, lk <= lj), step, np.inf)
         total = value[:, None] + step
         j = np.argmin(total, axis=0)
         back.append(j)
         value = total[j, np.arange(len(cur))] + cost[cur]
+    if not np.isfinite(value).any():
+        phase = PhaseResult("carbon", SolverStatus.ok, TerminationCondition.infeasible,
+                            "no schedule obeys the warm-up transitions within the SLO",
+                            float("nan"), float("nan"), float("nan"), time.perf_counter() - t0)
+        return SolveResult(solver, TerminationCondition.infeasible, phase.message,
+                           float("nan"), float("nan"), float("nan"), phase.runtime_s,
+                           phases=(phase,), method="chain")
     k = int(np.argmin(value))
     picks = [k]
     for j in reversed(back):

@@ -13,15 +13,26 @@ Each candidate also carries ``within_slo_share``, the predicted (modelled) share
 window's requests within both SLOs (:func:`planner.perf.mixture.within_share`), which the
 attainment budget reads.
 
-Pruning keeps, for each (t, c), only the Pareto-optimal replica counts on (carbon, p90 TTFT,
-p90 TPOT, within-SLO share). That is exact for every model the optimiser builds: the objective
-and every constraint are monotone in those four numbers, and the only coupling between windows
-(a static cache) ties candidates of equal c, never of equal n.
+Cold starts (``warmup=True``): a window whose cache grew from level i to a larger level c
+starts with only level i's content, so its hit rate is H_t(i→c) (``HitCurves.grown_token_hit``,
+exact for LRU), lower than the warm H_t(c). Each such grow is a candidate of its own, with
+``prev_level = i``; its latency, power, SSD writes and carbon are read at its own hit rate. The
+writes include the fill of the new space: every miss is admitted (written) to the tier, and a
+cold window's extra misses are exactly the bytes that fill the space it gained, so they reach
+the SSD's wear through the write rate (``carbon.ssd_effective_lifetime_h``, ``emb_ssd_wear``).
+Warm candidates (a cache that did not grow: same or smaller level, the first window) have
+``prev_level = −1``; the transition rows of ``model.py`` decide which are choosable.
+
+Pruning keeps, for each (t, c, prev_level), only the Pareto-optimal replica counts on (carbon,
+p90 TTFT, p90 TPOT, within-SLO share). That is exact for every model the optimiser builds: the
+objective and every constraint are monotone in those four numbers, and every coupling between
+windows (a static cache, the warm-up transitions) reads c and prev_level, which the groups
+keep apart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -35,7 +46,7 @@ from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
 
 CANDIDATE_COLUMNS = (
-    "window", "replicas", "level", "cache_gb", "gpus", "ssd_drives", "rate_per_replica",
+    "window", "replicas", "level", "prev_level", "cache_gb", "prev_cache_gb", "gpus", "ssd_drives", "rate_per_replica",
     "hit_rate", "p90_ttft_s", "p90_tpot_s", "within_slo_share", "peak_load_fraction",
     "gpu_power_w", "ssd_power_w", "ssd_write_gbps",
     "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host",
@@ -54,35 +65,71 @@ class CandidateSet:
     over_headroom: int = 0
 
 
+# Candidates are built and pruned a block of windows at a time (pruning never looks across
+# windows), so memory follows the block, not the horizon: about this many rows per block.
+BLOCK_ROWS = 200_000
+
+
 def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profile: ProfileTable,
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
                      slo_ttft_s: float, slo_tpot_s: float, *, headroom: float = 1.0,
-                     prune: bool = True, buckets: LoadBuckets | None = None) -> CandidateSet:
-    """Enumerate (t, n, c), look each up in the profile and account its carbon.
+                     prune: bool = True, buckets: LoadBuckets | None = None,
+                     warmup: bool = False) -> CandidateSet:
+    """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
+    the profile and account its carbon.
 
     With ``buckets`` (how the load varies inside each window) latency is the p90 of the
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
     read at its mean rate. The SLOs set each candidate's within-SLO share; ``headroom`` is the
-    largest load fraction a bucket may reach."""
+    largest load fraction a bucket may reach. ``cache_levels_gb`` must be ascending when
+    ``warmup`` is set (level index order is size order)."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
         raise ValueError("hit curves must have one row per window and one column per level")
-    t = np.repeat(np.arange(W), N * C)
-    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
-    c = np.tile(np.arange(C), W * N)
+    if buckets is None:
+        lam = stats["rate_rps"].to_numpy(dtype=float)
+        ones = np.ones((W, 1))
+        buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
+    per_window = N * (C + (C * (C - 1) // 2 if warmup else 0))
+    step = max(1, BLOCK_ROWS // max(per_window, 1))
+    frames, unstable, pruned, over = [], 0, 0, 0
+    for w0 in range(0, W, step):
+        rows = _enumerate(hits, levels, range(w0, min(W, w0 + step)), N, warmup)
+        frame, stable, peak = _account(stats, rows, levels, ci, profile, hw, buckets,
+                                       slo_ttft_s, slo_tpot_s)
+        within = stable & (peak <= headroom + 1e-9)
+        frame = frame[within].reset_index(drop=True)
+        unstable += int((~stable).sum())
+        over += int((stable & ~within).sum())
+        before = len(frame)
+        if prune and before:
+            frame = pareto_prune(frame)
+        pruned += before - len(frame)
+        frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N,
+                        over_headroom=over)
 
+
+def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s):
+    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate): the candidate
+    frame, which rows are stable, and each row's peak load fraction."""
+    t, n, c, prev, hit = rows
+    N = int(n.max()) if len(n) else 1
     lam = stats["rate_rps"].to_numpy(dtype=float)
     mean_in, mean_out = _lookup_mix(stats)
     cache_gb = levels[c]
-    hit = np.where(cache_gb > 0, hits.token_hit[t, c], 0.0)
     rate = lam[t] / n
-    if buckets is None:
-        ones = np.ones((W, 1))
-        buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
-    look = lookup_buckets(profile, buckets.rate_rps[t] / n[:, None], buckets.request_share[t],
-                          buckets.time_share[t], hit, mean_in[t], mean_out[t],
-                          slo_ttft_s, slo_tpot_s)
+    # A cold start whose hit rate equals the warm one's reads the same profile point: look up
+    # each distinct (window, replicas, hit rate) once.
+    _, u, back = np.unique(np.column_stack([t * (N + 1) + n, hit]), axis=0,
+                           return_index=True, return_inverse=True)
+    look = lookup_buckets(profile, buckets.rate_rps[t[u]] / n[u][:, None],
+                          buckets.request_share[t[u]], buckets.time_share[t[u]], hit[u],
+                          mean_in[t[u]], mean_out[t[u]], slo_ttft_s, slo_tpot_s)
+    look = replace(look, **{f.name: np.asarray(getattr(look, f.name))[back.reshape(-1)]
+                            for f in fields(look) if getattr(look, f.name) is not None})
 
     hours = stats["hours"].to_numpy(dtype=float)[t]
     br, drives, ssd_w, life, write_total = deployment_carbon(
@@ -92,7 +139,8 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         write_total * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
         hw.ssd_warranty_years), 0.0)
     frame = pd.DataFrame({
-        "window": t, "replicas": n, "level": c, "cache_gb": cache_gb,
+        "window": t, "replicas": n, "level": c, "prev_level": prev, "cache_gb": cache_gb,
+        "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan),
         "gpus": n * hw.gpus_per_replica, "ssd_drives": drives, "rate_per_replica": rate,
         "hit_rate": hit, "p90_ttft_s": look.p90_ttft_s, "p90_tpot_s": look.p90_tpot_s,
         "within_slo_share": look.within_slo_share, "peak_load_fraction": look.peak_load_fraction,
@@ -103,15 +151,54 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
         "total_kgco2e": br.total,
     })
-    stable = look.stable
-    within = stable & (look.peak_load_fraction <= headroom + 1e-9)
-    frame = frame[within].reset_index(drop=True)
-    unstable = int((~stable).sum())
-    before = len(frame)
-    if prune and before:
-        frame = pareto_prune(frame)
-    return CandidateSet(frame, unstable=unstable, pruned=before - len(frame),
-                        max_replicas=N, over_headroom=int((stable & ~within).sum()))
+    return frame, np.asarray(look.stable, dtype=bool), np.asarray(look.peak_load_fraction)
+
+
+def _enumerate(hits: HitCurves, levels: np.ndarray, windows: range, N: int, warmup: bool):
+    """Rows (t, n, c, prev_level, hit rate) of ``windows``: every warm (t, n, c), and with
+    ``warmup`` every grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, n, c, prev)
+    order."""
+    C = len(levels)
+    ws = np.arange(windows.start, windows.stop)
+    W = len(ws)
+    t = np.repeat(ws, N * C)
+    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
+    c = np.tile(np.arange(C), W * N)
+    prev = np.full(len(t), -1, dtype=np.int64)
+    hit = np.where(levels[c] > 0, hits.token_hit[t, c], 0.0)
+    ws = ws[ws >= 1]
+    if not warmup or len(ws) == 0:
+        return t, n, c, prev, hit
+    if hits.grown_token_hit is None:
+        raise ValueError("cold-start candidates need the warm-up hit rates (warmup=True curves)")
+    if np.any(np.diff(levels) <= 0):
+        raise ValueError("cache levels must be ascending and distinct for cold starts")
+    gi, gc = np.nonzero(np.arange(C)[:, None] < np.arange(C)[None, :])   # i < c: a grow
+    G = len(gi)
+    tw = np.repeat(ws, N * G)
+    nw = np.tile(np.repeat(np.arange(1, N + 1), G), len(ws))
+    iw = np.tile(gi, len(ws) * N)
+    cw = np.tile(gc, len(ws) * N)
+    hw_ = hits.grown_token_hit[tw, iw, cw]
+    t, n, c = np.concatenate([t, tw]), np.concatenate([n, nw]), np.concatenate([c, cw])
+    prev = np.concatenate([prev, iw])
+    hit = np.concatenate([hit, hw_])
+    order = np.lexsort((prev, c, n, t))
+    return t[order], n[order], c[order], prev[order], hit[order]
+
+
+def schedule_prev_levels(cache_gb, levels_gb, warmup: bool) -> np.ndarray:
+    """prev_level of each window of a schedule (its cache sizes, GB): the level index of the
+    window before where the cache grew (a cold start), −1 elsewhere and without warm-up."""
+    cache_gb = np.asarray(cache_gb, dtype=float)
+    prev = np.full(len(cache_gb), -1, dtype=np.int64)
+    if not warmup or len(cache_gb) < 2:
+        return prev
+    idx = np.argmin(np.abs(np.asarray(levels_gb, dtype=float)[None, :] - cache_gb[:, None]),
+                    axis=1)
+    grew = np.r_[False, cache_gb[1:] > cache_gb[:-1] + 1e-9]
+    prev[grew] = idx[np.flatnonzero(grew) - 1]
+    return prev
 
 
 def _lookup_mix(stats: pd.DataFrame):
@@ -127,7 +214,7 @@ def _lookup_mix(stats: pd.DataFrame):
 
 
 def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
-    """Keep candidates not dominated within their (window, level) group on
+    """Keep candidates not dominated within their (window, level, prev_level) group on
     (total carbon, p90 TTFT, p90 TPOT, 1 − within-SLO share), all to be minimised. Ties keep
     the fewer replicas.
 
@@ -135,15 +222,15 @@ def pareto_prune(frame: pd.DataFrame) -> pd.DataFrame:
     is at least as good on the other three (comparing with every earlier one is the same as
     comparing with the earlier survivors: dominance is transitive). The comparisons run as
     padded group × group blocks, a few thousand groups at a time."""
-    order = frame.sort_values(["window", "level", "total_kgco2e", "replicas"], kind="stable")
+    group_by = [k for k in ("window", "level", "prev_level") if k in frame.columns]
+    order = frame.sort_values(group_by + ["total_kgco2e", "replicas"], kind="stable")
     idx = order.index.to_numpy()
-    win = order["window"].to_numpy()
-    lev = order["level"].to_numpy()
+    gid = order[group_by].to_numpy(dtype=np.int64)
     n = len(order)
     keep = np.zeros(len(frame), dtype=bool)
     if n == 0:
         return frame
-    start = np.flatnonzero(np.r_[True, (win[1:] != win[:-1]) | (lev[1:] != lev[:-1])])
+    start = np.flatnonzero(np.r_[True, np.any(gid[1:] != gid[:-1], axis=1)])
     size = np.diff(np.r_[start, n])
     width = int(size.max())
     group = np.repeat(np.arange(len(start)), size)

@@ -55,6 +55,13 @@ Optional coupling (a static planner's single cache size for the whole horizon):
 window's share of level c to equal cache_level_c — one row per (t, c) instead of one per
 candidate.)
 
+Warm-up transitions (when the candidates have cold starts, prev_level(k) ≥ 0): a cold start of
+window t from level i is choosable only when window t − 1 ran level i, and a warm candidate of
+level j only when window t − 1 ran level j or larger (a cache that did not grow):
+
+          Σ_{k ∈ K_t, prev(k) = i} choose_k ≤ level(t−1, i)                      grow_from(t, c_i)
+          Σ_{k ∈ K_t, prev(k) = −1, level(k) ≥ j} choose_k ≤ Σ_{i ≥ j} level(t−1, i)  warm_at(t, c_j)
+
 Rows are built as blocks: the index arithmetic of a block is numpy over the candidate table,
 and each row becomes one PuLP constraint from its term list (no expression arithmetic).
 """
@@ -153,10 +160,15 @@ def _gb_names(cand: pd.DataFrame) -> dict[int, int]:
 
 
 def _labels(cand: pd.DataFrame) -> list[str]:
+    """(t=5,n=3,c=4000GB), and for a cold start the level it grew from: (…,from=1000GB)."""
     t = cand["window"].to_numpy()
     n = cand["replicas"].to_numpy()
     c = np.rint(cand["cache_gb"].to_numpy()).astype(np.int64)
-    return [f"(t={a},n={b},c={d}GB)" for a, b, d in zip(t, n, c)]
+    if "prev_level" not in cand.columns:
+        return [f"(t={a},n={b},c={d}GB)" for a, b, d in zip(t, n, c)]
+    gb = _level_gb(cand)
+    src = [f",from={gb[p]}GB" if p >= 0 else "" for p in cand["prev_level"].to_numpy().tolist()]
+    return [f"(t={a},n={b},c={d}GB{e})" for a, b, d, e in zip(t, n, c, src)]
 
 
 def _per_window(m: PlanModel, values: np.ndarray) -> dict[int, list]:
@@ -366,6 +378,52 @@ def candidate_cost(cand: pd.DataFrame, coupling: Coupling) -> np.ndarray:
     return total - emb + rho * emb - (1 - rho) * busy_idle
 
 
+def _level_gb(cand: pd.DataFrame) -> dict[int, int]:
+    """GB of every level index a candidate runs or (a cold start) grew from."""
+    gb = dict(zip(cand["level"].to_numpy().tolist(),
+                  np.rint(cand["cache_gb"].to_numpy()).astype(int).tolist()))
+    if "prev_level" in cand.columns:
+        cold = cand[cand["prev_level"] >= 0]
+        gb.update(zip(cold["prev_level"].to_numpy().tolist(),
+                      np.rint(cold["prev_cache_gb"].to_numpy()).astype(int).tolist()))
+    return gb
+
+
+def define_warmup_constraints(m: PlanModel) -> None:
+    """The transition rows of the module docstring: grow_from(t, c_i) for every window t ≥ 1
+    and level i some cold start of t grows from; warm_at(t, c_j) for every t ≥ 1 and level
+    j ≥ 1 some warm candidate of t runs (j = 0, no cache, is reachable from any level). A level
+    without candidates in window t − 1 has no level variable: it counts as 0."""
+    cand = m.candidates
+    gb = _level_gb(cand)
+    lev = cand["level"].to_numpy()
+    prev = cand["prev_level"].to_numpy()
+    names, rows = [], []
+    for t in m.windows:
+        if t - 1 not in m.groups:
+            continue  # the first window (or one after a gap): the cache enters it warm
+        ks = m.groups[t]
+        before = {i: v for (w, i), v in m.level.items() if w == t - 1}
+        for i in sorted(set(prev[ks].tolist()) - {-1}):
+            row = [(m.choose[k], 1.0) for k in ks[prev[ks] == i]]
+            if i in before:
+                row.append((before[i], -1.0))
+            names.append(f"grow_from(t={t},c={gb[i]}GB)")
+            rows.append(row)
+        warm = ks[prev[ks] == -1]
+        for j in sorted(set(lev[warm].tolist()) - {min(gb)}):
+            row = [(m.choose[k], 1.0) for k in warm[lev[warm] >= j]]
+            row += [(v, -1.0) for i, v in sorted(before.items()) if i >= j]
+            names.append(f"warm_at(t={t},c={gb[j]}GB)")
+            rows.append(row)
+    add_rows(m, names, rows, LE, 0.0)
+
+
+def has_cold_starts(cand: pd.DataFrame) -> bool:
+    """Whether the candidates include cold starts (and so need the transition rows)."""
+    return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
+
+
 def carbon_of(m: PlanModel, chosen: np.ndarray, owned_replicas=None, owned_drives=None) -> float:
     """The carbon term of the objective for a schedule (one chosen row per window), evaluated
     exactly from the data rather than from the solver's variable values (which carry its
@@ -444,5 +502,9 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
         define_owned_capacity(m)
     if static_cache:
         define_static_cache_constraints(m, sorted(cand["level"].unique()))
+    if has_cold_starts(cand):
+        if not m.level:
+            define_level_variables(m)
+        define_warmup_constraints(m)
     define_objective(m)
     return m

@@ -27,6 +27,7 @@ from planner.workload.reuse_model import synthesize_prefixes
 from planner.workload.shards import shards_hits
 from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
+from planner.workload.warmup import trace_warmup_histograms
 
 SOURCE_TRACE_EXACT = "trace-lru-exact"
 SOURCE_REUSE_CURVE = "modelled-reuse-curve"
@@ -47,6 +48,10 @@ class HitCurves:
     ``capacities_tokens[c]`` tokens; ``request_hit[t, c]`` the fraction of its requests with at
     least one cached block. ``source`` says where the numbers come from; ``modelled`` is true
     when they do not come from prefix hashes recorded in the trace itself.
+
+    ``grown_token_hit[t, i, c]`` (with ``warmup=True``): the same fraction when the cache ran
+    ``capacities_tokens[i]`` in window ``t − 1`` and ``capacities_tokens[c]`` in window ``t``
+    (:mod:`planner.workload.warmup`); equal to ``token_hit[t, c]`` wherever ``i`` ≥ ``c``.
     """
 
     capacities_tokens: np.ndarray
@@ -55,11 +60,18 @@ class HitCurves:
     source: str
     modelled: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    grown_token_hit: np.ndarray | None = None
+    grown_request_hit: np.ndarray | None = None
 
     def __post_init__(self):
         w, c = self.token_hit.shape
         if len(self.capacities_tokens) != c or self.request_hit.shape != (w, c):
             raise ValueError("hit-curve arrays disagree in shape")
+        if self.grown_token_hit is not None and (
+                self.grown_token_hit.shape != (w, c, c)
+                or self.grown_request_hit is None
+                or self.grown_request_hit.shape != (w, c, c)):
+            raise ValueError("warm-up arrays must be windows × capacities × capacities")
 
 
 def capacity_blocks(capacities_tokens, block_tokens: int) -> np.ndarray:
@@ -114,7 +126,7 @@ def simulate_lru_prefix(trace: Trace, window_index: np.ndarray, n_windows: int,
 def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
                       capacities_tokens, *, policy: str = "lru", sample_rate: float | None = None,
                       lcs: LcsParams | None = None,
-                      progress: Progress | None = None) -> HitCurves:
+                      progress: Progress | None = None, warmup: bool = False) -> HitCurves:
     """Token and request hit rate of every window at every capacity, cache state carried over.
 
     ``request_window[i]`` is the window of request ``i`` (``Windowing.request_window``; ``-1``
@@ -135,6 +147,11 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
 
     The result's ``source`` names the method (``trace-lru-exact``) and ``modelled`` is true when
     the trace's prefixes were synthesised by the reuse model rather than recorded.
+
+    ``warmup=True`` also gives ``grown_token_hit`` / ``grown_request_hit``, the hit rates of a
+    window whose cache grew (:mod:`planner.workload.warmup`): under exact LRU from the same one
+    pass that gives the curves; under LCS, which has no such pass, the LCS curve less the LRU
+    warm-up deficit of the same trace (modelled, in the notes). Sampled curves have none.
     """
     caps_tokens, caps_blocks = _check_inputs(trace, request_window, n_windows, capacities_tokens)
     if policy not in POLICIES:
@@ -143,6 +160,10 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
     window = np.asarray(request_window, dtype=np.int64)
     thresholds, back = _sorted_thresholds(caps_blocks)
     notes = _notes(trace)
+    if warmup and sample_rate is not None:
+        raise UsageError("warm-up hit rates come from the exact pass only; leave the sampling "
+                         "rate unset")
+    grown = None
     if policy == "lcs":
         if lcs is None:
             raise UsageError("the lcs policy needs its parameters (LcsParams)")
@@ -151,6 +172,9 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
         if sample_rate is not None:
             notes += (f"miniature LCS simulations on a {rate_label(sample_rate)} stratified "
                       "spatial sample",)
+    elif sample_rate is None and warmup:
+        grown = trace_warmup_histograms(trace, window, n_windows, thresholds)
+        hit_tokens, hit_reqs = grown.warm_token_hits, grown.warm_request_hits
     elif sample_rate is None:
         ids, uniques = dense_block_ids(trace.block_ids)
         pos = block_positions(trace.block_offsets)
@@ -166,8 +190,34 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
                   f"kept whole ({kept:.2%} of the references)",)
     token_hit, request_hit = _rates(trace, window, n_windows, hit_tokens[:, back],
                                     hit_reqs[:, back])
+    grown_tok = grown_req = None
+    if warmup:
+        if grown is None:  # LCS: the LRU pass supplies the deficit
+            grown = trace_warmup_histograms(trace, window, n_windows, thresholds)
+        grown_tok, grown_req = _grown_rates(trace, window, n_windows, grown, back)
+        if policy == "lcs":
+            lru_tok, lru_req = _rates(trace, window, n_windows,
+                                      grown.warm_token_hits[:, back],
+                                      grown.warm_request_hits[:, back])
+            grown_tok = np.clip(token_hit[:, None, :] - (lru_tok[:, None, :] - grown_tok), 0, 1)
+            grown_req = np.clip(request_hit[:, None, :] - (lru_req[:, None, :] - grown_req), 0,
+                                1)
+            notes += ("modelled: LCS is not a stack algorithm, so the hit rate of a window whose "
+                      "cache grew is the LCS curve less the exact LRU warm-up deficit",)
     return HitCurves(caps_tokens, token_hit, request_hit, _source(policy, sample_rate, trace),
-                     modelled=trace.prefix_source == PREFIX_MODELLED, notes=notes)
+                     modelled=trace.prefix_source == PREFIX_MODELLED, notes=notes,
+                     grown_token_hit=grown_tok, grown_request_hit=grown_req)
+
+
+def _grown_rates(trace: Trace, window: np.ndarray, n_windows: int, grown, back: np.ndarray):
+    """Warm-up hit counts → fractions, [window, previous capacity, capacity] in caller order."""
+    W = n_windows
+    idx = np.ix_(np.arange(W), back, back)
+    tok = grown.token_hits[idx].reshape(W, -1)
+    req = grown.request_hits[idx].reshape(W, -1)
+    t, r = _rates(trace, window, n_windows, tok, req)
+    c = len(back)
+    return t.reshape(W, c, c), r.reshape(W, c, c)
 
 
 def check_sample_rate(sample_rate: float | None) -> None:

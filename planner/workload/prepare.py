@@ -73,7 +73,7 @@ class PlanInputs:
 # plans that agree on them can share it (an experiment over many grids prepares it once).
 WORKLOAD_FIELDS = ("trace", "trace_format", "block_size", "timestamp_unit", "drop_over_context",
                    "scale", "series", "seed", "start", "window", "burst_window_s", "model",
-                   "cache_levels_tb", "eviction", "reuse_model")
+                   "cache_levels_tb", "eviction", "reuse_model", "warmup")
 
 
 def workload_key(opt: PlanOptions) -> tuple:
@@ -306,7 +306,8 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     synthesises for traces that record none (then labelled modelled)."""
     trace = with_prefixes(trace, opt.seed, opt.reuse_model)
     curves = window_hit_curves(trace, windowing.request_window, windowing.n,
-                               capacities_tokens, policy=opt.eviction, lcs=lcs)
+                               capacities_tokens, policy=opt.eviction, lcs=lcs,
+                               warmup=opt.warmup)
     return trace, curves
 
 
@@ -382,6 +383,10 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     else:
         hits, evict = shared.hits, shared.eviction
     notes.extend(hits.notes)
+    if opt.warmup:
+        notes.append("a window whose cache grew is predicted at its cold-start hit rate (it "
+                     "starts with the previous level's content); the window after it is "
+                     "predicted warm (--no-warmup: every window warm)")
 
     buckets = shared.buckets if shared else None
     if opt.burst_window_s > 0:
