@@ -222,15 +222,7 @@ _BASELINE_NUMBERS = ("total_kgco2e", "operational_kgco2e", "embodied_kgco2e", "e
 def read_summary(path: Path) -> dict:
     """A plan's summary.json with every field the report and replays read checked."""
     path = Path(path)
-    text = read_text(path, "summary")
-    try:
-        data = json.loads(text, parse_constant=lambda c: _reject_constant(path, c))
-    except json.JSONDecodeError as e:
-        raise InputDataError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
-    except RecursionError:
-        raise InputDataError(f"{path}: JSON nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InputDataError(f"{path} is not a greencache summary: not a JSON object")
+    data = read_json_object(path, "summary")
     for key_path, kind in _SUMMARY_SCHEMA:
         _get(data, key_path, path, kind)
     if "provisioning" in data:

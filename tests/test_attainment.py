@@ -19,6 +19,7 @@ from scipy.stats import lognorm
 from typer.testing import CliRunner
 
 import synthetic_profile
+from candidate_tables import random_candidates
 from planner.catalog import load_catalog, resolve
 from planner.cli import app
 from planner.optimize.candidates import build_candidates, pareto_prune
@@ -114,17 +115,6 @@ def test_window_share_against_sampling_the_bucket_distributions(profile):
 
 # ------------------------------------------------------------------ the budget in the MILP
 
-def random_candidates(rng, windows=3, replicas=3, levels=2):
-    rows = []
-    for t, n, c in itertools.product(range(windows), range(1, replicas + 1), range(levels)):
-        rows.append({"window": t, "replicas": n, "level": c, "cache_gb": 1000.0 * c,
-                     "p90_ttft_s": float(rng.uniform(0.1, 3.0)),
-                     "p90_tpot_s": float(rng.uniform(0.01, 0.2)),
-                     "within_slo_share": float(rng.uniform(0.5, 1.0)),
-                     "total_kgco2e": float(rng.uniform(1, 10))})
-    return pd.DataFrame(rows)
-
-
 def brute_force(cands, requests, target, best_effort=False):
     """Least carbon over every schedule within the budget; best effort: over the schedules of
     the highest attainment reachable. Returns (carbon, attainment)."""
@@ -147,7 +137,7 @@ def brute_force(cands, requests, target, best_effort=False):
 @given(seed=st.integers(0, 10_000), target=st.floats(0.6, 0.95))
 def test_budget_milp_equals_exhaustive_search(seed, target):
     rng = np.random.default_rng(seed)
-    cands = random_candidates(rng)
+    cands = random_candidates(rng, replicas=3, levels=2)
     requests = rng.integers(100, 5000, 3).astype(float)
     carbon, _ = brute_force(cands, requests, target)
     m = build_model(cands, 2.0, 0.1, attainment=target, requests=requests)
@@ -187,7 +177,7 @@ def test_highs_and_cbc_agree_on_the_budget(seed):
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 def test_unreachable_budget_best_effort_maximises_attainment_then_saves_carbon(solver):
     rng = np.random.default_rng(5)
-    cands = random_candidates(rng)
+    cands = random_candidates(rng, replicas=3, levels=2)
     requests = np.array([1000.0, 3000.0, 500.0])
     top = best_attainment(cands, requests)
     m = build_model(cands, 2.0, 0.1, attainment=min(1.0, top + 0.05), requests=requests,
@@ -204,7 +194,7 @@ def test_unreachable_budget_best_effort_maximises_attainment_then_saves_carbon(s
 @given(seed=st.integers(0, 10_000))
 def test_a_lower_attainment_target_never_raises_carbon(seed):
     rng = np.random.default_rng(seed)
-    cands = random_candidates(rng, windows=4)
+    cands = random_candidates(rng, windows=4, replicas=3, levels=2)
     requests = rng.integers(100, 5000, 4).astype(float)
     prev = np.inf
     for target in (0.95, 0.9, 0.8, 0.7, 0.5):

@@ -7,20 +7,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from candidate_tables import random_candidates
 from planner.optimize.candidates import pareto_prune
 from planner.optimize.model import build_model
 from planner.optimize.solve import solve
-
-
-def random_candidates(rng, windows=3, replicas=4, levels=3):
-    rows = []
-    for t, n, c in itertools.product(range(windows), range(1, replicas + 1), range(levels)):
-        rows.append({"window": t, "replicas": n, "level": c, "cache_gb": 1000.0 * c,
-                     "p90_ttft_s": float(rng.uniform(0.1, 3.0)),
-                     "p90_tpot_s": float(rng.uniform(0.01, 0.2)),
-                     "within_slo_share": float(rng.uniform(0.5, 1.0)),
-                     "total_kgco2e": float(rng.uniform(1, 10))})
-    return pd.DataFrame(rows)
 
 
 def brute_force(cands, slo_ttft, slo_tpot, static=False):
