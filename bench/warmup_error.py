@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from planner.config import PlanOptions
-from planner.plan import load_inputs
+from planner.workload.prepare import load_inputs
 from planner.workload.eviction import simulate_cache
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,15 +29,7 @@ from planner.provisioning import provisioning
 from planner.summary import build_summary
 from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
-# Stage 1 (inputs) lives in the one workload-preparation module; its names stay importable
-# from here for the later stages and their callers.
-from planner.workload.prepare import (  # noqa: F401
-    PlanInputs,
-    Progress,
-    _noop,
-    load_inputs,
-    workload_key,
-)
+from planner.workload.prepare import PlanInputs, Progress, _noop, load_inputs
 
 
 @dataclass
