@@ -305,9 +305,11 @@ def test_compare_with_a_hand_edited_baseline(plan_dir, tmp_path_factory, data):
     src = plan_dir / "out"
     for f in src.rglob("*.*"):
         (tmp / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-        text = f.read_text()
-        if f.name == "no_cache.csv":
-            text = mutate(data, text).decode("utf-8", errors="surrogateescape")
+        if f.name != "no_cache.csv":
+            # Copied as bytes: the plan folder holds a binary file too (candidates.npz).
+            (tmp / f.relative_to(src)).write_bytes(f.read_bytes())
+            continue
+        text = mutate(data, f.read_text()).decode("utf-8", errors="surrogateescape")
         (tmp / f.relative_to(src)).write_text(text, errors="surrogateescape")
     _cli("compare", ["compare", "--plan", str(tmp), "--out", str(tmp / "compare")],
          tmp / "compare")
