@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from planner import candidate_table, schedule as schedule_mod, window_inputs
+from planner import schedule as schedule_mod, window_inputs
 from planner.catalog import Hardware
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError
@@ -45,7 +45,6 @@ class PlanResult:
     baselines: dict
     provisioning: dict
     window_record: str = ""     # window_inputs.json: what `greencache check` re-derives from
-    candidate_record: bytes = b""   # candidates.npz: the table the model was built from
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,11 +107,8 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     # Derived from the trace by the plan itself and written beside the schedule.
     summary["inputs"]["window_inputs"] = {
         "path": window_inputs.FILE_NAME, "sha256": hashlib.sha256(record.encode()).hexdigest()}
-    table = candidate_table.to_bytes(cands.frame)
-    summary["inputs"]["candidates"] = {
-        "path": candidate_table.FILE_NAME, "sha256": hashlib.sha256(table).hexdigest()}
     return PlanResult(inputs, cands, diagnoses, solved.model, solved.result, sched, chosen,
-                      summary, baselines, prov, record, table)
+                      summary, baselines, prov, record)
 
 
 def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,

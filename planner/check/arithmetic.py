@@ -1,29 +1,20 @@
 """Arithmetic: every number of the schedule re-derived from the plan's inputs.
 
-The plan records the candidate table its model was built from (candidates.npz); the check
-reads it, and proves it follows from the plan's inputs on a sample: the window inputs the plan
-recorded (window_inputs.json), the grid, the profile table and the catalog go through the same
-functions the plan calls (``optimize.candidates.candidate_rows``, the look-up with bursts, drive
-count and carbon accounting of ``build_candidates``; ``plan.plan_candidates``) for every
-window's scheduled configuration, for every row of a window drawn whole (pruning included)
-and for a drawn share of the other rows, and each recomputed row must equal the recorded one
-(relative 1e-9). An edited row outside the sample is not seen; the draw is seeded by the
-table's hash, so it is the same for the same plan and another for an edited table.
-
-The schedule is then checked against the recomputed scheduled rows (``schedule.assemble``):
-each printed figure must equal the recomputed one to its printed precision (within half a unit
-of its last decimal); integers and words exactly. Totals in summary.json must equal the sum of
-the windows, and components.csv the recomputed breakdown. A configuration that is not a
-candidate at all (a cache size not among the levels, too few replicas for the load) is named
-as such.
+The window inputs the plan recorded (window_inputs.json), the grid, the profile table and the
+catalog go through the same functions the plan calls (``plan.plan_candidates``: profile lookup
+with bursts, drive count, carbon accounting; ``schedule.assemble``), for the configuration
+(replicas, cache level) the schedule names in each window. Each printed figure must equal the
+recomputed one to its printed precision (within half a unit of its last decimal); integers and
+words exactly. Totals in summary.json must equal the sum of the windows, and components.csv
+the recomputed breakdown. A configuration that is not a candidate at all (a cache size not
+among the levels, too few replicas for the load) is named as such.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from dataclasses import dataclass, replace
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +32,7 @@ from planner.paths import recorded_path
 from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
-from planner.optimize.candidates import candidate_rows, schedule_prev_levels
-from planner.candidate_table import FILE_NAME as CANDIDATES
-from planner.candidate_table import read as read_candidate_table
+from planner.optimize.candidates import schedule_prev_levels
 from planner.plan import plan_candidates
 from planner.plan_solve import coupling_for
 from planner.provisioning import provisioning
@@ -57,20 +46,6 @@ INTEGER_COLUMNS = ("requests", "replicas", "gpus", "ssd_drives")
 WORD_COLUMNS = ("window_start", "window_end", "hit_rate_source", "slo_met", "action")
 # Summary totals are rounded to 6 decimals (plan.build_summary).
 SUMMARY_DECIMALS = 6
-KEY = ("window", "replicas", "level", "prev_level")
-# What the recorded candidate table must hold: what build_candidates writes.
-CANDIDATE_COLUMNS = KEY + (
-    "cache_gb", "prev_cache_gb", "gpus", "ssd_drives", "rate_per_replica", "hit_rate",
-    "p90_ttft_s", "p90_tpot_s", "within_slo_share", "peak_load_fraction", "gpu_power_w",
-    "ssd_power_w", "ssd_write_gbps", "ssd_lifetime_h", "energy_kwh", "op_gpu", "op_host",
-    "op_ssd", "emb_gpu", "emb_host", "emb_ssd", "emb_ssd_wear", "operational_kgco2e",
-    "embodied_kgco2e", "total_kgco2e")
-# The sample of the recorded table recomputed: every row of this many windows, and this share
-# of the other rows (the scheduled rows always). Recomputed figures come from the same
-# functions on the same inputs; the tolerance only absorbs another CPU's last bits.
-SAMPLE_WINDOWS = 1
-SAMPLE_SHARE = 0.02
-SAMPLE_RTOL = 1e-9
 
 
 @dataclass
@@ -119,40 +94,32 @@ def _intensity(opt: PlanOptions, stats: pd.DataFrame) -> np.ndarray:
 
 
 def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) -> Rederived | None:
-    """Read the plan's recorded candidate table, prove a sample of it (every scheduled row and
-    a seeded draw of the others) equal to its recomputation, and check the schedule against
-    the recomputed scheduled rows; None when the recomputation itself cannot run (the reason
-    is a failed check)."""
+    """Recompute the plan's candidates and check the schedule against them; None when the
+    recomputation itself cannot run (the reason is a failed check)."""
     opt = plan.options
     try:
         record: WindowInputs = read_window_inputs(plan.window_inputs)
-        table = read_candidate_table(plan.candidates)
         hw, profile = _inputs(plan, located)
         ci = _intensity(opt, record.stats)
+        levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
+        cands = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels_gb,
+                                record.buckets)
     except GreencacheError as e:
         report.add(GROUP, "recomputation", False, f"could not run: {e}")
         return None
-    levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
     sched = plan.schedule
     stats = record.stats
     if len(sched) != len(stats):
         report.add(GROUP, "windows", False, f"schedule.csv has {len(sched)} windows, the "
                                             f"recorded window inputs {len(stats)}")
         return None
-    missing = [c for c in CANDIDATE_COLUMNS if c not in table.columns]
-    if missing or not _keys_valid(table, len(stats), len(levels_gb)):
-        report.add(GROUP, CANDIDATES, False, "not the table the plan writes: " + (
-            f"columns {', '.join(missing)} missing" if missing else
-            "window, replicas or level outside the plan's ranges"))
-        return None
     labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
-    cands = CandidateSet(table, unstable=0, pruned=0, max_replicas=opt.max_replicas)
-    coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), table)
+    coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), cands.frame)
     red = Rederived(opt, stats, ci, cands, coupling)
-    chosen = _recompute_sample(red, plan, sched, levels_gb, profile, hw, record, report, labels)
-    if chosen is None:
+    rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
+    if rows is None:
         return red
-    red.chosen = chosen
+    red.chosen = pd.concat(rows, ignore_index=True)
     owned = _owned_fleet(plan, opt, report)
     if owned is None:
         return red
@@ -218,149 +185,45 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def _keys_valid(table: pd.DataFrame, W: int, C: int) -> bool:
-    """Whether every row's key addresses a window, a level and a replica count of the plan."""
-    try:
-        t, n, c, p = (table[k].to_numpy() for k in KEY)
-        return bool(np.all((t >= 0) & (t < W) & (n >= 1) & (c >= 0) & (c < C) & (p >= -1)
-                           & (p < c)))
-    except TypeError:
-        return False
-
-
-def _key(frame: pd.DataFrame) -> list[tuple[int, int, int, int]]:
-    return list(zip(*(frame[k].to_numpy(dtype=np.int64).tolist() for k in KEY)))
-
-
-def _differences(recorded: pd.DataFrame, exact: pd.DataFrame, labels) -> list[str]:
-    """One phrase per recorded row whose figures are not those recomputed (same rows, same
-    order)."""
-    bad = np.zeros(len(exact), dtype=bool)
-    first: dict[int, str] = {}
-    for col in exact.columns:
-        a = recorded[col].to_numpy(dtype=float)
-        b = exact[col].to_numpy(dtype=float)
-        off = ~np.isclose(a, b, rtol=SAMPLE_RTOL, atol=1e-12, equal_nan=True)
-        for i in np.flatnonzero(off & ~bad):
-            first[int(i)] = f"{col} {a[i]:.6g} ≠ recomputed {b[i]:.6g}"
-        bad |= off
-    out = []
-    for i in np.flatnonzero(bad):
-        t, n, c, p = (int(exact[k].iat[i]) for k in KEY)
-        out.append(f"window {labels[t]} ({n} replicas, level {c}"
-                   + (f" grown from level {p}" if p >= 0 else "") + f"): {first[int(i)]}")
-    return out
-
-
-def _recompute_sample(red: Rederived, plan: PlanFolder, sched: pd.DataFrame, levels_gb,
-                      profile, hw, record: WindowInputs, report: CheckReport,
-                      labels) -> pd.DataFrame | None:
-    """The recomputed candidate row of each window's scheduled configuration (None when some
-    window's is no candidate at all), after proving the recorded table equal to its
-    recomputation on a sample: the scheduled rows present in it, every row of a few windows
-    (which also proves what pruning left), and a share of the rest, drawn with a seed taken
-    from the table's own hash, so that the same plan always draws the same sample and an edit
-    to the table draws another."""
-    opt = red.options
-    table = red.candidates.frame
-    W = len(red.stats)
-    cache = sched["cache_gb"].to_numpy(dtype=float)
-    replicas = sched["replicas"].to_numpy()
+def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
+                    record: WindowInputs, report: CheckReport, labels) -> list | None:
+    """The recomputed candidate row of each window's scheduled configuration. Looked up among
+    the model's candidates first; a configuration pruned as dominated is recomputed without
+    pruning, so its figures can still be checked."""
+    frame = red.candidates.frame
+    key = {(int(t), int(n), int(round(c)), int(p)): i for i, (t, n, c, p) in enumerate(zip(
+        frame["window"], frame["replicas"], frame["cache_gb"], frame["prev_level"]))}
     # A window whose cache grew is the cold start from the level before it.
-    prev = schedule_prev_levels(cache, levels_gb, opt.warmup)
-    ok = True
-    level = np.full(W, -1, dtype=np.int64)
-    for t in range(W):
-        hit = np.flatnonzero(np.isclose(levels_gb, cache[t]))
-        if len(hit) == 0:
+    prev = schedule_prev_levels(sched["cache_gb"].to_numpy(dtype=float), levels_gb,
+                                red.options.warmup)
+    unpruned = None
+    rows, ok = [], True
+    for t, (n, c) in enumerate(zip(sched["replicas"].to_numpy(),
+                                   sched["cache_gb"].to_numpy(dtype=float))):
+        k = key.get((t, int(n), int(round(c)), int(prev[t])))
+        if k is not None:
+            rows.append(frame.iloc[[k]])
+            continue
+        if not np.any(np.isclose(levels_gb, c)):
             report.add(GROUP, f"window {labels[t]}", False,
-                       f"cache_gb {cache[t]:g} is not one of the scenario's cache levels "
+                       f"cache_gb {c:g} is not one of the scenario's cache levels "
                        f"({', '.join(f'{x:g}' for x in levels_gb)} GB)")
             ok = False
-        elif not 1 <= replicas[t] <= opt.max_replicas:
+            continue
+        if unpruned is None:
+            unpruned = plan_candidates(red.options, red.stats, record.hits, red.ci, profile, hw,
+                                       levels_gb, record.buckets, prune=False).frame
+        hit = unpruned[(unpruned["window"] == t) & (unpruned["replicas"] == n)
+                       & np.isclose(unpruned["cache_gb"], c)
+                       & (unpruned["prev_level"] == prev[t])]
+        if hit.empty:
             report.add(GROUP, f"window {labels[t]}", False,
-                       f"{int(replicas[t])} replicas is outside 1…{opt.max_replicas} "
-                       f"(--max-replicas)")
+                       f"{int(n)} replicas with a {c:g} GB cache cannot keep up with the "
+                       f"window's load (not a stable configuration)")
             ok = False
-        else:
-            level[t] = hit[0]
-    if not ok:
-        return None
-    digest = hashlib.sha256(plan.candidates.read_bytes()).digest()
-    rng = np.random.default_rng(int.from_bytes(digest[:8], "little"))
-    whole = np.sort(rng.choice(W, size=min(SAMPLE_WINDOWS, W), replace=False))
-    index = {k: i for i, k in enumerate(_key(table))}
-    chosen_keys = list(zip(range(W), replicas.astype(np.int64).tolist(), level.tolist(),
-                           prev.tolist()))
-    in_whole = np.isin(table["window"].to_numpy(), whole)
-    rest = np.flatnonzero(~in_whole)
-    drawn = np.sort(rng.choice(rest, size=min(len(rest), math.ceil(SAMPLE_SHARE * len(rest))),
-                               replace=False)) if len(rest) else rest
-    rows = pd.DataFrame(chosen_keys, columns=list(KEY))
-    rows = pd.concat([rows, table.loc[drawn, list(KEY)]], ignore_index=True)
-    exact, stable, peak = candidate_rows(
-        red.stats, record.hits, red.ci, profile, hw, levels_gb, opt.slo_ttft_s, opt.slo_tpot_s,
-        rows["window"], rows["replicas"], rows["level"], rows["prev_level"],
-        buckets=record.buckets)
-    within = stable & (peak <= opt.headroom + 1e-9)
-    for t in np.flatnonzero(~within[:W]):
-        report.add(GROUP, f"window {labels[t]}", False,
-                   f"{int(replicas[t])} replicas with a {cache[t]:g} GB cache cannot keep up "
-                   f"with the window's load (not a stable configuration)")
-        ok = False
-    # Recorded rows against their recomputation: the scheduled rows the table holds (a
-    # scheduled row it lacks is the certificate's to judge), then the drawn ones.
-    present = [i for i, k in enumerate(chosen_keys) if k in index]
-    pos = np.array([index[chosen_keys[i]] for i in present] + list(drawn), dtype=np.int64)
-    mine = np.array(present + list(range(W, len(rows))), dtype=np.int64)
-    wrong = _differences(table.iloc[pos].reset_index(drop=True),
-                         exact.iloc[mine].reset_index(drop=True), labels)
-    wrong += [f"window {labels[t]} ({table['replicas'].iat[i]} replicas, level "
-              f"{table['level'].iat[i]}): recorded, but not a stable configuration"
-              for i, t in zip(drawn, table["window"].to_numpy()[drawn])
-              if not within[W + list(drawn).index(i)]]
-    wrong += _whole_windows(red, table, whole, levels_gb, profile, hw, record, labels)
-    where = ", ".join(labels[t] for t in whole)
-    report.add(GROUP, CANDIDATES, not wrong, "; ".join(wrong[:5]) + (
-        f" … and {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong else
-        f"recorded rows equal their recomputation: the {len(present)} scheduled ones, every "
-        f"row of window(s) {where} and {len(drawn)} drawn of the other {len(rest)} "
-        f"(a sample: an edit to rows outside it is not seen)")
-    return exact.iloc[:W].reset_index(drop=True) if ok else None
-
-
-def _whole_windows(red: Rederived, table: pd.DataFrame, whole: np.ndarray, levels_gb, profile,
-                   hw, record: WindowInputs, labels) -> list[str]:
-    """Every recorded row of the ``whole`` windows against build_candidates run on those
-    windows' inputs alone (candidates never look across windows, but a window's cold starts
-    need a window before it: the one before the first is taken along and dropped)."""
-    opt = red.options
-    lead = bool(opt.warmup and whole[0] > 0)
-    sel = np.r_[whole[0] - 1, whole] if lead else whole
-    hits = record.hits
-    sub_hits = replace(hits, token_hit=hits.token_hit[sel], request_hit=hits.request_hit[sel],
-                       **{k: None if getattr(hits, k) is None else getattr(hits, k)[sel]
-                          for k in ("grown_token_hit", "grown_request_hit")})
-    b = record.buckets
-    sub_buckets = None if b is None else replace(
-        b, rate_rps=b.rate_rps[sel], request_share=b.request_share[sel],
-        time_share=b.time_share[sel])
-    exact = plan_candidates(opt, red.stats.iloc[sel].reset_index(drop=True), sub_hits,
-                            np.asarray(red.ci)[sel], profile, hw, levels_gb, sub_buckets).frame
-    exact["window"] = sel[exact["window"].to_numpy()]
-    if lead:
-        exact = exact[exact["window"] != sel[0]]
-    exact = exact.reset_index(drop=True)
-    recorded = table[np.isin(table["window"].to_numpy(), whole)].reset_index(drop=True)
-    if _key(recorded) != _key(exact):
-        extra = sorted(set(_key(recorded)) - set(_key(exact)))
-        lost = sorted(set(_key(exact)) - set(_key(recorded)))
-        return [f"window {labels[t]}: the recorded rows are not the recomputed ones"
-                + (f" ({len(extra)} recorded that pruning or stability drops" if extra else "")
-                + (f", {len(lost)} recomputed that are not recorded)" if lost else
-                   (")" if extra else ""))
-                for t in sorted({k[0] for k in extra + lost}) or whole[:1]]
-    return _differences(recorded, exact, labels)
+            continue
+        rows.append(hit.iloc[[0]])
+    return rows if ok else None
 
 
 def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: CheckReport):

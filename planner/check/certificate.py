@@ -1,9 +1,8 @@
 """Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
 reported MIP gap.
 
-The model is rebuilt from the plan's recorded candidate table (its sample proven by the
-arithmetic) and the coupling by ``plan_solve.plan_model``, the function the plan itself
-solves, so every constraint the plan has (SLO rows, owned
+The model is rebuilt from the re-derived candidates and coupling by ``plan_solve.plan_model``,
+the function the plan itself solves, so every constraint the plan has (SLO rows, owned
 capacity, dwell, daily change limit, start costs, ties, whatever the scenario switches on) is
 covered. Two solves of it:
 

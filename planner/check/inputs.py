@@ -3,7 +3,7 @@
 The summary's ``inputs`` section is walked generically (any entry with ``path`` and
 ``sha256``, nested or in lists), so an input a later version records is checked too. Paths are
 as the plan wrote them: shipped data as ``greencache:…`` under the data root, other files as
-given (relative to the folder the plan ran in); the plan's own derived files (``window_inputs.json``, ``candidates.npz``) relative to the plan folder.
+given (relative to the folder the plan ran in); the plan's own derived files (``window_inputs.json``) relative to the plan folder.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 from planner.paths import data_root, recorded_path, sha256_file
-from planner.candidate_table import FILE_NAME as CANDIDATES
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 GROUP = "inputs"
@@ -39,7 +38,7 @@ def recorded_files(inputs: dict, prefix: str = "") -> list[tuple[str, str, str]]
 def locate(plan: PlanFolder, path: str) -> Path:
     """Where a recorded path is now (the first candidate that exists, else the first)."""
     p = recorded_path(path)
-    if p.name in (WINDOW_INPUTS, CANDIDATES) and not p.is_absolute() and len(p.parts) == 1:
+    if p.name == WINDOW_INPUTS and not p.is_absolute() and len(p.parts) == 1:
         return plan.directory / p
     for candidate in (p, data_root() / p):
         if candidate.exists():

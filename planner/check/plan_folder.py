@@ -12,7 +12,6 @@ from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.plan_files import read_schedule, read_summary
 from planner.replay_run import scenario_from_summary
-from planner.candidate_table import FILE_NAME as CANDIDATES
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 
@@ -26,10 +25,6 @@ class PlanFolder:
     @property
     def window_inputs(self) -> Path:
         return self.directory / WINDOW_INPUTS
-
-    @property
-    def candidates(self) -> Path:
-        return self.directory / CANDIDATES
 
     def file(self, name: str) -> Path:
         return self.directory / name

@@ -253,7 +253,6 @@ def plan(
     from planner.report import plan_table
     from planner.scenario import load_scenario, plan_options, scenario_toml
     from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
-    from planner.candidate_table import FILE_NAME as CANDIDATES
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -284,7 +283,6 @@ def plan(
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
     # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
     files.add_text(WINDOW_INPUTS, result.window_record)
-    files.add_bytes(CANDIDATES, result.candidate_record)
     if write_model:
         # Put in place just before the output folder is swapped (README, all-or-nothing
         # outputs): a model file never describes a plan that was not written.

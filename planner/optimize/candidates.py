@@ -112,29 +112,6 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
                         over_headroom=over)
 
 
-def candidate_rows(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
-                   profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
-                   slo_ttft_s: float, slo_tpot_s: float, window, replicas, level, prev_level, *,
-                   buckets: LoadBuckets | None = None):
-    """The candidate rows of the given (window, replicas, level index, prev_level) through the
-    same look-up and accounting as :func:`build_candidates`, unpruned: the frame, which rows
-    are stable, and each row's peak load fraction. What ``greencache check`` recomputes a
-    plan's scheduled and sampled rows with, without the rest of the table."""
-    levels = np.asarray(cache_levels_gb, dtype=float)
-    t, n, c, prev = (np.asarray(a, dtype=np.int64) for a in (window, replicas, level,
-                                                               prev_level))
-    if buckets is None:
-        ones = np.ones((len(stats), 1))
-        buckets = LoadBuckets(stats["rate_rps"].to_numpy(dtype=float)[:, None], ones, ones, 0.0)
-    warm = np.where(levels[c] > 0, hits.token_hit[t, c], 0.0)
-    if np.any(prev >= 0) and hits.grown_token_hit is None:
-        raise ValueError("cold-start candidates need the warm-up hit rates (warmup=True curves)")
-    hit = warm if not np.any(prev >= 0) else np.where(
-        prev >= 0, hits.grown_token_hit[t, np.maximum(prev, 0), c] if len(t) else warm, warm)
-    return _account(stats, (t, n, c, prev, hit), levels, ci, profile, hw, buckets, slo_ttft_s,
-                    slo_tpot_s)
-
-
 def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s):
     """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate): the candidate
     frame, which rows are stable, and each row's peak load fraction."""
