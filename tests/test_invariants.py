@@ -10,10 +10,10 @@ footprint is the capacity itself, so a higher embodied factor never buys a large
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from candidate_tables import random_window_stats
 import synthetic_profile
 from planner.catalog import load_catalog, resolve
 from planner.optimize.candidates import build_candidates
@@ -32,12 +32,7 @@ def profile(tmp_path_factory):
 
 def workload(seed, windows=4):
     rng = np.random.default_rng(seed)
-    rate = rng.uniform(0.5, 6.0, windows)
-    stats = pd.DataFrame({"hours": np.full(windows, 1.0), "requests": (rate * 3600).astype(int),
-                          "rate_rps": rate, "mean_input_tokens": rng.uniform(500, 8000, windows),
-                          "mean_output_tokens": rng.uniform(50, 500, windows)})
-    stats["prompt_tokens"] = stats.requests * stats.mean_input_tokens
-    stats["output_tokens"] = stats.requests * stats.mean_output_tokens
+    stats = random_window_stats(rng, windows, (0.5, 6.0), (500, 8000), (50, 500))
     # Concave, saturating hit curves (more cache never hits less).
     sat = rng.uniform(0.2, 0.8, windows)[:, None]
     scale = rng.uniform(1000, 8000, windows)[:, None]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from candidate_tables import random_window_stats
 import synthetic_profile
 from planner.catalog import load_catalog, resolve
 from planner.optimize.argmin import chain_applicable, solve_chain
@@ -33,12 +34,7 @@ def workload(seed, windows=4):
     """Saturating warm curves; a grow from c′ keeps the share c′/c of the warm hits at most (a
     cold start never hits more than warm, and more content at the start never hits less)."""
     rng = np.random.default_rng(seed)
-    rate = rng.uniform(0.5, 5.0, windows)
-    stats = pd.DataFrame({"hours": np.full(windows, 1.0), "requests": (rate * 3600).astype(int),
-                          "rate_rps": rate, "mean_input_tokens": rng.uniform(2000, 9000, windows),
-                          "mean_output_tokens": rng.uniform(50, 300, windows)})
-    stats["prompt_tokens"] = stats.requests * stats.mean_input_tokens
-    stats["output_tokens"] = stats.requests * stats.mean_output_tokens
+    stats = random_window_stats(rng, windows, (0.5, 5.0), (2000, 9000), (50, 300))
     sat = rng.uniform(0.3, 0.9, windows)[:, None]
     scale = rng.uniform(1000, 8000, windows)[:, None]
     warm = sat * (1 - np.exp(-LEVELS_GB[None, :] / scale))
