@@ -20,7 +20,8 @@ import pandas as pd
 
 from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
-from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
+from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
+                                  unreadable_timestamp)
 from planner.paths import grids_dir
 
 # The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
@@ -201,8 +202,7 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp "
-                             f"{quote(frame[time_col].iloc[i])}")
+        raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", frame[time_col].iloc[i]))
     raw = frame[value_col].str.strip()
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     blank = (raw == "").to_numpy()

@@ -38,6 +38,18 @@ def first_out_of_range(times) -> int | None:
     return int(np.flatnonzero(bad)[0]) if bad.any() else None
 
 
+def unreadable_timestamp(where: str, raw, what: str = "timestamp") -> str:
+    """The sentence for a timestamp that did not parse. A well-formed date whose year lies
+    outside FIRST_YEAR..LAST_YEAR is named as out of range: pandas before 3.0 holds times in
+    nanoseconds and cannot parse year 9999 at all, where later versions can."""
+    import re
+
+    m = re.match(r"\s*([+-]?\d{4,})-\d{2}-\d{2}", str(raw))
+    if m and not FIRST_YEAR <= int(m.group(1)) < LAST_YEAR:
+        return f"{where}: {what} {quote(raw)} is outside {FIRST_YEAR}..{LAST_YEAR}"
+    return f"{where}: cannot read {what} {quote(raw)}"
+
+
 def require_file(path: str | Path, what: str) -> Path:
     """``path`` as a Path once it is known to be a readable file."""
     path = Path(path)

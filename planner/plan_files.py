@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text
+from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
+                                  unreadable_timestamp)
 from planner.schedule import SCHEDULE_COLUMNS
 
 # A deployment beyond these is an edit gone wrong, not a plan: the replay would allocate per
@@ -73,8 +74,7 @@ def _times(df: pd.DataFrame, path: Path) -> None:
         parsed = pd.to_datetime(df[col], utc=True, errors="coerce", format="ISO8601")
         if parsed.isna().any():
             i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
-            raise InputDataError(f"{path}, line {i + 2}: cannot read {col} "
-                                 f"{quote(df[col].iloc[i])}")
+            raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", df[col].iloc[i], col))
         i = first_out_of_range(parsed)
         if i is not None:
             raise InputDataError(f"{path}, line {i + 2}: {col} {quote(df[col].iloc[i])} is "

@@ -17,14 +17,28 @@ def fitted():
     return fit_all()
 
 
+def _without_engine_overheads(params: dict) -> dict:
+    return {**params, "devices": {g: {k: v for k, v in d.items() if k != "engines"}
+                                  for g, d in params["devices"].items()}}
+
+
 def test_fit_reproduces_shipped_parameters(fitted):
-    """Same structure and strings; numbers equal to a relative 0.5 %. Most parameters agree to
-    1e-9 between machines, but the per-layer and per-iteration engine overheads trade off
-    against each other (a flat valley of the loss) and move by up to 5e-4 relative between
-    CPUs. Bytes: `make check-data`, on the platform the file was made on."""
-    params, _ = fitted
-    shipped = json.loads(default_params_path().read_text())
-    assert_close(json.loads(params.to_json()), shipped, rel=5e-3, abs_=1e-12)
+    """Same structure and strings; numbers equal to a relative 0.5 %. The per-layer and
+    per-iteration engine overheads trade off against each other (a flat valley of the loss)
+    and move by up to 0.7 % between CPUs and pandas builds, so they are compared by what they
+    predict: every measured quantity within 0.5 % of the shipped parameters' prediction.
+    Bytes: `make check-data`, on the platform the file was made on."""
+    params, data = fitted
+    shipped_json = json.loads(default_params_path().read_text())
+    again_json = json.loads(params.to_json())
+    assert_close(_without_engine_overheads(again_json), _without_engine_overheads(shipped_json),
+                 rel=5e-3, abs_=1e-12)
+    assert_close({g: sorted(d["engines"]) for g, d in again_json["devices"].items()},
+                 {g: sorted(d["engines"]) for g, d in shipped_json["devices"].items()}, rel=0)
+    again = prediction_frame(params, data)["predicted"].to_numpy()
+    shipped = prediction_frame(load_params(), data)["predicted"].to_numpy()
+    assert again.shape == shipped.shape
+    np.testing.assert_allclose(again, shipped, rtol=5e-3)
 
 
 def test_held_out_errors(fitted):

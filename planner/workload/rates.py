@@ -34,6 +34,7 @@ from planner.input_files import (
     quote,
     read_text,
     require_file,
+    unreadable_timestamp,
 )
 from planner.paths import examples_dir
 from planner.workload.trace import MAX_SPAN_S, Trace
@@ -154,7 +155,7 @@ def _azure_counts(path: Path, frame: pd.DataFrame, column) -> RateSeries:
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}, line {i + 2}: cannot read time {quote(frame['Time'].iloc[i])}")
+        raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", frame["Time"].iloc[i], "time"))
     counts = _numbers(path, frame, "TIMESTAMP", integer=True)
     i = first_out_of_range(times)
     if i is not None:

@@ -18,7 +18,8 @@ import pyarrow.csv as pacsv
 
 from planner.choices import TIMESTAMP_UNITS, TRACE_FORMATS
 from planner.errors import InputDataError, UsageError
-from planner.input_files import FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, require_file
+from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, require_file,
+                                  unreadable_timestamp)
 from planner.workload.trace import (
     DEFAULT_BLOCK_TOKENS,
     MAX_SPAN_S,
@@ -493,7 +494,7 @@ def _parse_timestamps(path: Path, column: pa.ChunkedArray) -> pd.DatetimeIndex:
     bad = parsed.isna().to_numpy()
     if bad.any():
         i = _first_bad(bad)
-        raise InputDataError(f"{path}, line {i + 2}: cannot read timestamp {quote(s.iloc[i])}")
+        raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", s.iloc[i]))
     i = first_out_of_range(parsed)
     if i is not None:
         raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(s.iloc[i])} is outside "
