@@ -24,11 +24,12 @@ from planner.optimize.model import PlanModel
 from planner.optimize.slo import best_attainment, planned_slos
 from planner.optimize.solve import SolveResult
 from planner.perf.profile import ProfileTable
-from planner.plan_solve import check_solved, plan_coupling, solve_candidates
+from planner.optimize.replica_bound import least_no_cache_replicas, replica_bound
+from planner.plan_solve import check_solved, coupling_for, plan_coupling, solve_candidates
 from planner.provisioning import provisioning
 from planner.summary import build_summary
 from planner.workload.hitcurve import HitCurves
-from planner.workload.windows import LoadBuckets
+from planner.workload.windows import LoadBuckets, parse_window
 from planner.workload.prepare import PlanInputs, Progress, _noop, load_inputs
 
 
@@ -115,9 +116,16 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
                     profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
                     buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
     """The plan's candidate table from its window inputs: the one call that both the plan and
-    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
+    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
+    In per-window p90 mode replica counts the model provably never needs are not built
+    (:mod:`planner.optimize.replica_bound`); an attainment budget reads them all."""
+    bound = None
+    if prune and opt.slo_attainment is None:
+        coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
+        bound = replica_bound(
+            coupling, hw, profile, stats, ci, *planned_slos(opt),
+            least_no_cache_replicas(profile, stats, buckets, cache_levels_gb, opt.headroom,
+                                    opt.max_replicas), opt.tie_tolerance)
     return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
                             opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets, warmup=opt.warmup)
-
-
+                            buckets=buckets, warmup=opt.warmup, bound=bound)

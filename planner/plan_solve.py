@@ -1,9 +1,9 @@
 """The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
 
-The model is solved by the MILP when anything couples windows beyond their neighbour (owned
-capacity, minimum dwell, daily change limit, best-effort windows, an attainment budget), else by the exact chain
-programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
-(tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
+The model is solved by the MILP when anything couples windows beyond their neighbour and the
+owned fleet (minimum dwell, daily change limit, best-effort windows, an attainment budget),
+else by the exact chain programme of :mod:`planner.optimize.argmin` (one chain per owned
+fleet), which reaches the same optimum and schedule (tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
 blocks instead (:mod:`planner.optimize.rolling`).
 """
 

@@ -399,11 +399,14 @@ def define_warmup_constraints(m: PlanModel) -> None:
     lev = cand["level"].to_numpy()
     prev = cand["prev_level"].to_numpy()
     names, rows = [], []
+    by_window: dict[int, dict[int, pulp.LpVariable]] = {}   # once: per window it was quadratic
+    for (w, i), v in m.level.items():
+        by_window.setdefault(w, {})[i] = v
     for t in m.windows:
         if t - 1 not in m.groups:
             continue  # the first window (or one after a gap): the cache enters it warm
         ks = m.groups[t]
-        before = {i: v for (w, i), v in m.level.items() if w == t - 1}
+        before = by_window.get(t - 1, {})
         for i in sorted(set(prev[ks].tolist()) - {-1}):
             row = [(m.choose[k], 1.0) for k in ks[prev[ks] == i]]
             if i in before:
