@@ -21,6 +21,7 @@ from planner.optimize.candidates import prune_extra_replicas
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
 from planner.optimize.diagnostics import iis
+from planner.optimize.incumbent import drop_beyond_incumbent
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.rolling import solve_rolling
 from planner.optimize.slo import model_options, planned_slos
@@ -64,7 +65,8 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
     model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
-    plans the best reachable attainment first."""
+    plans the best reachable attainment first. Where the MILP is needed, candidates that no
+    schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
     model = plan_model(candidates, opt, coupling, soft_windows, name, requests,
                        attainment_short)
     result = solve_plan_model(model, opt)
@@ -77,9 +79,11 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
 
 def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
                name: str = "greencache_plan", requests=None,
-               attainment_short: bool = False) -> PlanModel:
+               attainment_short: bool = False, keep: pd.DataFrame | None = None) -> PlanModel:
     """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
-    first); ``greencache check`` certifies a plan against it."""
+    first); ``greencache check`` certifies a plan against it, keeping the schedule's own
+    configurations (``keep``: rows with window, replicas, level and prev_level) among those
+    the incumbent bound would drop, so that the schedule's rows are evaluated as they are."""
     ttft_bound, tpot_bound = planned_slos(opt)
     budget = opt.slo_attainment is not None
     if not budget:
@@ -88,6 +92,9 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
             (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
         candidates = prune_extra_replicas(
             candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+        if coupling.needs_milp() and not soft:
+            candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
+                                               opt.mip_gap, keep)
     return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
                        coupling=coupling, name=name,
                        **model_options(opt, requests, attainment_short))

@@ -26,12 +26,39 @@ smaller fleet.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from planner.optimize.coupling import TIE_LEVEL_CHANGE, TIE_REPLICA_CHANGE, tie_cost
+from planner.optimize.coupling import TIE_LEVEL_CHANGE, TIE_REPLICA_CHANGE, Coupling, tie_cost
 from planner.optimize.model import PlanModel, candidate_cost, carbon_of, has_cold_starts
 from planner.optimize.solve import PhaseResult, SolveResult, SolverStatus, TerminationCondition
+
+
+@dataclass
+class Chain:
+    """What the chain programme reads of a model, without building the MILP (a
+    :class:`PlanModel` has the same fields)."""
+
+    candidates: pd.DataFrame
+    coupling: Coupling
+    slo_ttft_s: float
+    slo_tpot_s: float
+
+    def __post_init__(self):
+        self.candidates = self.candidates.reset_index(drop=True)
+        self.groups = {int(t): idx.to_numpy()
+                       for t, idx in self.candidates.groupby("window").groups.items()}
+
+    @property
+    def windows(self) -> list[int]:
+        return sorted(self.groups)
+
+    @property
+    def replica_start(self) -> bool:
+        """Whether the model would charge start costs (it defines them when any is > 0)."""
+        return bool(np.any(self.coupling.start_kg > 0))
 
 
 def chain_applicable(m: PlanModel) -> bool:
@@ -47,7 +74,7 @@ def _infeasible(solver: str, message: str, t0: float) -> SolveResult:
                        method="chain")
 
 
-def solve_chain(m: PlanModel, solver: str = "highs") -> SolveResult:
+def solve_chain(m: PlanModel | Chain, solver: str = "highs") -> SolveResult:
     """The model's optimum by dynamic programming (see the module docstring)."""
     t0 = time.perf_counter()
     cand, cp = m.candidates, m.coupling
