@@ -28,6 +28,11 @@ from planner.optimize.slo import model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
+# Below this many candidates the MILP is solved whole: the incumbent's chains cost more than
+# they save.
+INCUMBENT_MIN_CANDIDATES = 2_000
+
+
 @dataclass
 class Solved:
     model: PlanModel
@@ -92,7 +97,7 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
             (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
         candidates = prune_extra_replicas(
             candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
-        if coupling.needs_milp() and not soft:
+        if coupling.needs_milp() and not soft and len(candidates) > INCUMBENT_MIN_CANDIDATES:
             candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
                                                opt.mip_gap, keep)
     return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,

@@ -133,3 +133,8 @@ def test_incumbent_bound_drops_candidates_far_from_the_optimum():
     # One candidate of level 2 per window stays (the model's level variables), no more.
     assert (kept[kept["level"] == 2].groupby("window").size() == 1).all()
     assert len(kept) < len(cands)
+    # A schedule's own rows (what `greencache check` evaluates) stay whatever their cost.
+    dropped = cands.merge(kept, how="left", indicator=True)
+    named = dropped[dropped["_merge"] == "left_only"].iloc[[0]].drop(columns="_merge")
+    again = drop_beyond_incumbent(cands, cp, 2.0, 0.1, 1e-6, schedule=named)
+    assert len(again) == len(kept) + 1

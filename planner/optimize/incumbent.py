@@ -59,9 +59,9 @@ KEY = ["window", "replicas", "level", "prev_level"]
 
 def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
                           slo_tpot_s: float, mip_gap: float,
-                          keep: pd.DataFrame | None = None) -> pd.DataFrame:
+                          schedule: pd.DataFrame | None = None) -> pd.DataFrame:
     """The candidates some schedule within the MIP gap can use (module docstring), and those
-    ``keep`` names (by window, replicas, level, prev_level). Every candidate is taken to be
+    ``schedule`` names (by window, replicas, level, prev_level). Every candidate is taken to be
     within the SLO (the plan drops the others first)."""
     cand = cand.reset_index(drop=True)
     if cand.empty:
@@ -93,8 +93,8 @@ def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
     first = np.lexsort((lower, level, t))
     head = np.r_[True, (t[first][1:] != t[first][:-1]) | (level[first][1:] != level[first][:-1])]
     keep_rows[first[head]] = True
-    if keep is not None and len(keep):
-        key = [k for k in KEY if k in cand.columns and k in keep.columns]
-        named = cand[key].reset_index().merge(keep[key].drop_duplicates(), on=key)["index"]
+    if schedule is not None and len(schedule):
+        key = [k for k in KEY if k in cand.columns and k in schedule.columns]
+        named = cand[key].reset_index().merge(schedule[key].drop_duplicates(), on=key)["index"]
         keep_rows[named.to_numpy()] = True
     return cand[keep_rows].reset_index(drop=True)
