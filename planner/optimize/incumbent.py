@@ -17,9 +17,8 @@ A = Σ_t (a_t + p_t) and B = Σ_t q_t the fleet's charges per replica and drive
 replicas), likewise D_min(k) for drives. A candidate whose bound exceeds U / (1 − gap) (plus the
 tie rule's absolute gap) cannot be in any schedule the solver may return at the relative MIP
 gap: its gap to the optimum, which is ≤ U, would exceed it. Dropping it leaves the optimum and
-every solution the solver could accept unchanged (tested against the full model). Every
-(window, level) keeps one candidate, so that the model's level variables and the rows written
-for them (minimum dwell) are those of the full model.
+every solution the solver could accept unchanged (tested against the full model; the model's
+dwell rows hold in windows where a level has no candidate left).
 """
 
 from __future__ import annotations
@@ -87,12 +86,6 @@ def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
     lower = part - least.reindex(t).to_numpy() + float(least.sum()) + fleet
     limit = upper / (1.0 - mip_gap) + MARGIN * abs(upper) + cp.tie_eta
     keep_rows = lower - MARGIN * np.abs(lower) <= limit
-    # Each (window, level) keeps its most promising candidate all the same: the model's level
-    # variables, and the dwell rows written for them, stay those of the full model.
-    level = cand["level"].to_numpy()
-    first = np.lexsort((lower, level, t))
-    head = np.r_[True, (t[first][1:] != t[first][:-1]) | (level[first][1:] != level[first][:-1])]
-    keep_rows[first[head]] = True
     if schedule is not None and len(schedule):
         key = [k for k in KEY if k in cand.columns and k in schedule.columns]
         named = cand[key].reset_index().merge(schedule[key].drop_duplicates(), on=key)["index"]
