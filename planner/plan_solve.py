@@ -9,14 +9,16 @@ blocks instead (:mod:`planner.optimize.rolling`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, SolverError
-from planner.optimize.argmin import chain_applicable, solve_chain
+from planner.optimize.argmin import Chain, chain_applicable, solve_chain
 from planner.optimize.candidates import prune_extra_replicas
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
@@ -35,9 +37,15 @@ INCUMBENT_MIN_CANDIDATES = 2_000
 
 @dataclass
 class Solved:
-    model: PlanModel
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
+    build: Callable[[], PlanModel] = field(repr=False)
+
+    @cached_property
+    def model(self) -> PlanModel:
+        """The MILP of the solve (built on first use when the chain programme solved it
+        without one: ``--write-model``, an infeasibility report)."""
+        return self.build()
 
 
 def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
@@ -72,37 +80,56 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
     plans the best reachable attainment first. Where the MILP is needed, candidates that no
     schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
-    model = plan_model(candidates, opt, coupling, soft_windows, name, requests,
-                       attainment_short)
-    result = solve_plan_model(model, opt)
-    chosen = pd.DataFrame()
+    ttft_bound, tpot_bound = planned_slos(opt)
+    kept = model_candidates(candidates, opt, coupling, soft_windows).reset_index(drop=True)
+    build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
+                                soft_windows=soft_windows, coupling=coupling, name=name,
+                                **model_options(opt, requests, attainment_short))
+    soft = [t for t in soft_windows if t in set(kept["window"].tolist())]
+    if not coupling.needs_milp() and not soft and opt.slo_attainment is None:
+        # The chain programme reads the candidates only: no MILP is built for it.
+        chain = Chain(kept, coupling, ttft_bound, tpot_bound)
+        result, rows = solve_chain(chain, opt.solver), chain.candidates
+        solved = Solved(result, pd.DataFrame(), build)
+    else:
+        model = build()
+        solved = Solved(solve_plan_model(model, opt), pd.DataFrame(), lambda: model)
+        result, rows = solved.result, model.candidates
     if result.has_solution:
-        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
-                        result.owned_drives)
-    return Solved(model, result, chosen)
+        solved.chosen = charge(rows.iloc[result.chosen], coupling, result.owned_replicas,
+                               result.owned_drives)
+    return solved
+
+
+def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
+                     soft_windows=(), keep: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The candidates the plan's model holds (:func:`solve_candidates` says which are dropped
+    and why); ``keep`` (rows with window, replicas, level and prev_level) stay among those the
+    incumbent bound would drop."""
+    if opt.slo_attainment is not None:
+        return candidates
+    ttft_bound, tpot_bound = planned_slos(opt)
+    soft = set(soft_windows)
+    ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
+        (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
+    candidates = prune_extra_replicas(
+        candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    if coupling.needs_milp() and not soft and len(candidates) > INCUMBENT_MIN_CANDIDATES:
+        candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
+                                           opt.mip_gap, keep)
+    return candidates
 
 
 def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
                name: str = "greencache_plan", requests=None,
                attainment_short: bool = False, keep: pd.DataFrame | None = None) -> PlanModel:
-    """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
-    first); ``greencache check`` certifies a plan against it, keeping the schedule's own
-    configurations (``keep``: rows with window, replicas, level and prev_level) among those
-    the incumbent bound would drop, so that the schedule's rows are evaluated as they are."""
+    """The plan's model of these candidates; ``greencache check`` certifies a plan against it,
+    keeping the schedule's own configurations (``keep``) among those the incumbent bound would
+    drop, so that the schedule's rows are evaluated as they are."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    budget = opt.slo_attainment is not None
-    if not budget:
-        soft = set(soft_windows)
-        ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
-            (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
-        candidates = prune_extra_replicas(
-            candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
-        if coupling.needs_milp() and not soft and len(candidates) > INCUMBENT_MIN_CANDIDATES:
-            candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
-                                               opt.mip_gap, keep)
-    return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
-                       coupling=coupling, name=name,
-                       **model_options(opt, requests, attainment_short))
+    return build_model(model_candidates(candidates, opt, coupling, soft_windows, keep),
+                       ttft_bound, tpot_bound, soft_windows=soft_windows, coupling=coupling,
+                       name=name, **model_options(opt, requests, attainment_short))
 
 
 def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
