@@ -165,6 +165,8 @@ def _build_bounded(within: np.ndarray, t: np.ndarray, cache_gb: np.ndarray, acco
             pending[open_] &= ~bound.beyond(t[open_], cache_gb[open_], best[open_],
                                             least_total[open_], N)
         take *= 2
+    if not parts:   # no replica count carries any group's load
+        parts.append(account(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     return frame, int(within.sum()) - len(frame)
 
