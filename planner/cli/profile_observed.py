@@ -80,3 +80,80 @@ def import_results(
     console.print(f"wrote {result.path} ({len(result.frame):,} rows from "
                   f"{len(result.runs)} run(s); {'partly modelled' if result.meta['modelled'] else 'measured'})",
                   markup=False)
+
+
+@profile_app.command("correct")
+@handle_errors
+def correct(
+    observed: Annotated[Path, typer.Option(
+        help="Observations: a per-request CSV (time, ttft_s, tpot_s; optional input_tokens, "
+             "output_tokens, hit) or a replay's replay.csv.", show_default=False)],
+    profile: Annotated[Path, typer.Option(
+        help="The profile table (.csv) the factors correct.", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        help="Correction file to write (JSON).", show_default=False,
+        rich_help_panel=OUTPUT)],
+    window: Annotated[float, typer.Option(
+        help="Seconds of per-request observations per window (one p90 each).",
+        show_default=True)] = 60.0,
+    replicas: Annotated[int, typer.Option(
+        help="Replicas that served the per-request observations (load per replica = "
+             "rate / replicas).", show_default=True)] = 1,
+    mean_input: Annotated[Optional[float], typer.Option(
+        help="Mean prompt tokens, for observations without an input_tokens column.",
+        show_default=False)] = None,
+    mean_output: Annotated[Optional[float], typer.Option(
+        help="Mean output tokens, for observations without an output_tokens column.",
+        show_default=False)] = None,
+    power: Annotated[Optional[Path], typer.Option(
+        help="GPU power samples (CSV: time, gpu_power_w per GPU) beside per-request "
+             "observations; without it no power factor is fitted.", show_default=False)] = None,
+    load_bins: Annotated[str, typer.Option(
+        help="Load-fraction bin edges, from 0 to 1.", show_default=True,
+        rich_help_panel=BINS)] = "0,0.25,0.5,0.75,1",
+    hit_bins: Annotated[str, typer.Option(
+        help="Hit-rate bin edges, from 0 to 1.", show_default=True,
+        rich_help_panel=BINS)] = "0,0.25,0.5,0.75,1",
+):
+    """Fit correction factors of a profile table (observed / expected p90 TTFT, p90 TPOT and
+    GPU power, by load and hit-rate bin, shrunk towards 1 where a bin has few windows);
+    `plan --correction FILE` applies them."""
+    from planner.cli.profile import _parse_list
+    from planner.outputs import atomic_write_text
+    from planner.perf.correction.file import to_json
+    from planner.perf.correction.fit import fit
+    from planner.perf.correction.observed import read_observed
+    from planner.perf.profile import read_profile
+
+    if out.suffix != ".json":
+        from planner.errors import UsageError
+
+        raise UsageError(f"--out must name a .json file, got {out}")
+    load_edges = _parse_list(load_bins, float, "load-bin")
+    hit_edges = _parse_list(hit_bins, float, "hit-bin")
+    obs = read_observed(observed, window, replicas, mean_input, mean_output, power)
+    table = read_profile(profile)
+    fitted = fit(obs, table, load_edges, hit_edges)
+    atomic_write_text(out, to_json(fitted, obs, table, str(observed),
+                                   str(power) if power else None, window, replicas))
+    console.print(f"{obs.requests:,} requests ({obs.kind}) in {fitted.used} window(s) compared "
+                  f"with {table.source}; {obs.few_requests} window(s) with fewer than 20 "
+                  f"requests and {fitted.unstable} beyond the table's capacity left out",
+                  markup=False)
+    for line in obs.assumed:
+        console.print(f"assumed — {line}", markup=False)
+    from rich.table import Table
+
+    t = Table(title="correction factors (observed / expected; windows)", title_justify="left")
+    t.add_column("load fraction")
+    t.add_column("hit rate")
+    for m in ("p90 TTFT", "p90 TPOT", "GPU power"):
+        t.add_column(m, justify="right")
+    for i, (l0, l1) in enumerate(zip(fitted.load_edges, fitted.load_edges[1:])):
+        for j, (h0, h1) in enumerate(zip(fitted.hit_edges, fitted.hit_edges[1:])):
+            cells = [f"×{fitted.factor[m][i, j]:.3f} ({fitted.windows[m][i, j]})"
+                     for m in ("ttft", "tpot", "power")]
+            if any(fitted.windows[m][i, j] for m in ("ttft", "tpot", "power")):
+                t.add_row(f"{l0:g}–{l1:g}", f"{h0:g}–{h1:g}", *cells)
+    console.print(t)
+    console.print(f"wrote {out} (bins without observations keep factor 1)", markup=False)
