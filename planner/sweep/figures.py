@@ -83,20 +83,21 @@ def heatmap_png(cells: pd.DataFrame, fixed: str) -> bytes | None:
     levels = sorted(cells["level"].unique(), key=lambda x: LEVEL_ORDER.get(x, 9))
     grid = cells.pivot_table(index="zone", columns="level", values="value",
                              aggfunc="first", dropna=False).reindex(index=order, columns=levels)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(levels), 1.2 + 0.38 * len(order)),
+    fig, ax = plt.subplots(figsize=(3.6 + 1.1 * len(levels), 1.4 + 0.38 * len(order)),
                            layout="constrained")
     vals = grid.to_numpy(dtype=float)
     lim = max(1.0, float(np.nanmax(np.abs(vals)))) if np.isfinite(vals).any() else 1.0
     im = ax.imshow(vals, cmap="RdYlGn", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_xticks(range(len(levels)), [f"SSD embodied {x}" for x in levels])
+    ax.set_xticks(range(len(levels)), levels)
+    ax.set_xlabel("SSD embodied carbon (catalog level)")
     ci = cells.groupby("zone")["ci"].max()
     ax.set_yticks(range(len(order)), [f"{z} ({ci[z]:.0f} g)" if np.isfinite(ci[z]) else z
                                       for z in order])
     for (r, c), v in np.ndenumerate(vals):
         ax.text(c, r, "failed" if not np.isfinite(v) else f"{v:.1f}", ha="center",
                 va="center", fontsize=8)
-    fig.colorbar(im, ax=ax, label=f"plan vs {fixed} % (replayed)")
-    ax.set_title(f"Carbon reduction against the {fixed}", loc="left")
+    fig.colorbar(im, ax=ax, label="reduction % (replayed)")
+    ax.set_title(f"Plan against the {fixed}", loc="left")
     return _png(fig)
 
 
@@ -146,16 +147,19 @@ def tornado_png(base_value: float | None, items, fixed: str) -> bytes | None:
     plt = _plt()
     rows = ranges(base_value, items)[::-1]
     fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.42 * len(rows)), layout="constrained")
-    for y, (g, lo, hi, lo_label, hi_label) in enumerate(rows):
-        ax.barh(y, hi - lo, left=lo, color="#1f77b4", alpha=0.75, height=0.6)
-        ax.text(lo, y, f"{lo_label} ", ha="right", va="center", fontsize=7)
-        if hi_label != lo_label:
-            ax.text(hi, y, f" {hi_label}", ha="left", va="center", fontsize=7)
+    for y, (g, lo, hi, _, _) in enumerate(rows):
+        # Ends labelled with their values; the page's table names the point behind each.
+        ax.barh(y, max(hi - lo, 1e-9), left=lo, color="#1f77b4", alpha=0.75, height=0.6)
+        ax.text(lo, y, f"{lo:.1f} ", ha="right", va="center", fontsize=7)
+        ax.text(hi, y, f" {hi:.1f}", ha="left", va="center", fontsize=7)
     ax.axvline(base_value, color="#444", lw=0.8)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    lo_all = min(r[1] for r in rows)
+    hi_all = max(r[2] for r in rows)
+    pad = 0.15 * max(hi_all - lo_all, 1.0)
+    ax.set_xlim(lo_all - pad, hi_all + pad)
     ax.set_xlabel(f"plan vs {fixed} % (replayed); line: the base point")
     ax.set_title("Sensitivity of the reduction", loc="left")
-    ax.margins(x=0.35)
     return _png(fig)
 
 

@@ -96,47 +96,69 @@ def _unwrap(e: BaseException) -> dict:
     return {"error": f"{type(e).__name__}: {text[0][:300] if text else ''}", "exit_code": 1}
 
 
+# Workloads whose shared inputs are alive at once (in the object store and being used): a
+# week-long trace's inputs take gigabytes, so the next workload is read only as one finishes.
+LIVE_WORKLOADS = 2
+
+
 def run_points(points: list[Point], strategies: tuple[str, ...], memory_gb: float | None,
-               on_done: Callable[[Outcome], None],
-               on_start: Callable[[int], None] | None = None) -> None:
+               on_done: Callable[[Outcome], None]) -> None:
     """Run ``points`` on the connected Ray; ``on_done`` gets each outcome as it finishes."""
-    if not points:
-        return
     groups: dict[tuple, list[Point]] = {}
     for p in points:
+        # LCS curves depend on the grid: those points prepare their own inputs.
         k = workload_key(p.options) if p.options.eviction == "lru" else ("own", p.key)
         groups.setdefault(k, []).append(p)
+    queue = list(groups.items())
     largest = _largest_node_memory()
-    pending: dict = {}
-    # Prepare every shared workload first (in parallel), then submit its points sized by it.
-    # (LCS curves depend on the grid: those points prepare their own.)
-    prepared = {k: _prepare.options(num_returns=2).remote(ps[0].options)
-                for k, ps in groups.items() if ps[0].options.eviction == "lru"}
-    for k, ps in groups.items():
-        shared_ref, requests = None, None
-        if k in prepared:
-            shared_ref, count_ref = prepared[k]
-            try:
-                requests = ray.get(count_ref)
-            except Exception as e:  # noqa: BLE001 - the workload cannot be read: its points fail
-                for p in ps:
-                    on_done(Outcome(p, None, {}, _unwrap(e)))
-                continue
-        mem = memory_bytes(requests or 0, memory_gb)
+    live: dict = {}       # workload -> points of it not finished (its shared ref held here)
+    preps: dict = {}      # request-count ref -> (workload, shared ref, its points)
+    pending: dict = {}    # point ref -> (point, workload)
+
+    def submit(k, ps, shared_ref, requests):
+        mem = memory_bytes(requests, memory_gb)
         if largest:
             # Never ask for more than the largest node has: the task would wait forever.
             mem = min(mem, int(largest))
         for p in ps:
-            ref = _point.options(memory=mem).remote(p.options, strategies, shared_ref)
-            pending[ref] = p
-    if on_start:
-        on_start(len(pending))
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
+            pending[_point.options(memory=mem).remote(p.options, strategies, shared_ref)] = (p, k)
+
+    def finish(k):
+        live[k]["left"] -= 1
+        if live[k]["left"] == 0:
+            del live[k]          # drops the last reference: Ray frees the shared inputs
+
+    def admit():
+        while queue and len(live) < LIVE_WORKLOADS:
+            k, ps = queue.pop(0)
+            live[k] = {"left": len(ps)}
+            if k[0] == "own":
+                submit(k, ps, None, 0)
+            else:
+                shared_ref, count_ref = _prepare.options(num_returns=2).remote(ps[0].options)
+                live[k]["ref"] = shared_ref
+                preps[count_ref] = (k, shared_ref, ps)
+
+    admit()
+    while pending or preps:
+        done, _ = ray.wait(list(preps) + list(pending), num_returns=1)
         for ref in done:
-            p = pending.pop(ref)
-            try:
-                rec, seconds, err = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - Ray's own failure of this task
-                rec, seconds, err = None, {}, _unwrap(e)
-            on_done(Outcome(p, rec, seconds, err))
+            if ref in preps:
+                k, shared_ref, ps = preps.pop(ref)
+                try:
+                    requests = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - the workload cannot be read: its points fail
+                    for p in ps:
+                        on_done(Outcome(p, None, {}, _unwrap(e)))
+                        finish(k)
+                else:
+                    submit(k, ps, shared_ref, requests)
+            else:
+                p, k = pending.pop(ref)
+                try:
+                    rec, seconds, err = ray.get(ref)
+                except Exception as e:  # noqa: BLE001 - Ray's own failure of this task
+                    rec, seconds, err = None, {}, _unwrap(e)
+                on_done(Outcome(p, rec, seconds, err))
+                finish(k)
+        admit()
