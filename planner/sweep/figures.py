@@ -52,9 +52,10 @@ def _png(fig) -> bytes:
 
 
 def fixed_label(records: list[dict | None]) -> str:
+    """The fixed-cache baseline as the points' scenarios size it: "fixed 64 TB cache" when
+    every point's largest level is 64 TB, "fixed largest cache" when they differ."""
     sizes = sorted({r["labels"]["largest_cache_tb"] for r in records if r})
-    return ("fixed " + "/".join(f"{s:g}" for s in sizes) + " TB cache") if sizes else \
-        "fixed cache"
+    return f"fixed {sizes[0]:g} TB cache" if len(sizes) == 1 else "fixed largest cache"
 
 
 def heatmap_cells(points: list[Point], frame: pd.DataFrame) -> pd.DataFrame:

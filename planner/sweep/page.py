@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.sweep.figures import fixed_label
 from planner.sweep.points import Point, show_value
 from planner.sweep.sensitivity import base_index, ranges
 from planner.sweep.spec import SweepSpec
@@ -133,7 +134,7 @@ def render(spec: SweepSpec, points: list[Point], frame: pd.DataFrame,
     rec = records[b] if b is not None else None
     if rec:
         lines += _setup(spec, points, rec, points[b])
-        lines += _base(rec, points[b], fixed, spec.strategies)
+        lines += _base(rec, points[b], fixed_label([rec]), spec.strategies)
         if "timeline.png" in figures:
             lines += ["![timeline](timeline.png)", ""]
     lines += _points_table(frame, fixed)

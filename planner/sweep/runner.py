@@ -23,11 +23,13 @@ from planner.sweep.points import Point
 from planner.workload.prepare import load_inputs, workload_key
 
 # What a point holds besides the shared inputs, by requests of its workload: the replay's
-# per-request arrays (window, cached tokens, TTFT, TPOT and the routing keys) for the schedule
-# being replayed and the few the process keeps, the candidate table and the solver; measured
-# with bench/bench_sweep.py (peak RSS of a point's worker against its trace's requests).
+# per-request arrays (window, cached tokens, TTFT, TPOT, routing keys) for the schedule being
+# replayed and the two the process keeps, the candidate table and the solver. bench_sweep.py
+# on the Azure week (27.3M requests): the process held 5.0 GB after preparing the shared
+# inputs and 7.3 GB at the end of its second point, 2.3 GB (84 bytes a request) above them;
+# this asks for about twice that.
 MEMORY_BASE_BYTES = 1.0e9
-MEMORY_PER_REQUEST_BYTES = 200.0
+MEMORY_PER_REQUEST_BYTES = 150.0
 
 
 @dataclass
