@@ -29,6 +29,11 @@ OWNED_IDLE = ("off", "on")                                  # owned but unalloca
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+# Benchmark result files `profile import` reads (perf/imports/), and auto-detection.
+IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
+# Forecast models of request rate, token means and carbon intensity (forecast/models.py).
+# "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
+FORECAST_MODELS = ("auto", "seasonal-naive")
 
 
 def choice(name: str, values) -> type[Enum]:
@@ -48,6 +53,8 @@ OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+ImportFormat = choice("ImportFormat", IMPORT_FORMATS)
+ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 
 
 def value(member: Enum | None) -> str | None:

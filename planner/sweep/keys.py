@@ -1,8 +1,8 @@
 """A point's key: the SHA-256 of everything its result depends on.
 
-That is the content of its input files (the trace, the grid's files, the reuse model, every
-file of the shipped profiles folder — catalog, calibration, reuse fit, workload shapes,
-profile tables — and the profile folder named by ``profile_dir``), its options with file paths
+That is the content of its input files (the trace, the grid's files, every file an option
+names — reuse model, profile correction, the folder of ``profile_dir`` — and every file of the
+shipped profiles folder: catalog, calibration, reuse fit, workload shapes, profile tables), its options with file paths
 replaced by those hashes (so a moved or renamed file with the same bytes keeps its key), the
 deployments it replays and ``planner.__version__``. Equal keys mean equal results.
 """
@@ -18,8 +18,9 @@ import planner
 from planner.config import PlanOptions
 from planner.grid import find_zone, looks_like_path
 from planner.paths import profiles_dir, sha256_file
+from planner.scenario import PATH_KEYS
 
-PATH_FIELDS = ("trace", "reuse_model", "profile_dir")
+PATH_FIELDS = PATH_KEYS     # every option that names a file or folder
 
 
 @lru_cache(maxsize=None)

@@ -16,7 +16,7 @@ from planner.config import PlanOptions
 from planner.errors import GreencacheError, InputDataError
 from planner.grid import find_zone, looks_like_path
 from planner.perf.profile import available_shapes, tables_dir
-from planner.scenario import plan_options
+from planner.scenario import PATH_KEYS, plan_options
 from planner.sweep.spec import SweepSpec
 
 
@@ -47,7 +47,7 @@ def show_value(value) -> str:
 def portable(opt: PlanOptions) -> dict:
     """The options as a dict with files named by their names, the same from any folder."""
     d = opt.as_dict()
-    for k in ("trace", "reuse_model", "profile_dir"):
+    for k in PATH_KEYS:
         if d[k] is not None:
             d[k] = Path(d[k]).name
     if looks_like_path(d["grid"]):
@@ -74,9 +74,9 @@ def check_point(spec: SweepSpec, label: str, values: dict) -> PlanOptions:
                 raise InputDataError(f"grid file {opt.grid} does not exist or is not a file")
         else:
             find_zone(opt.grid)
-        for key in ("reuse_model",):
+        for key in PATH_KEYS:
             p = getattr(opt, key)
-            if p is not None and not Path(p).is_file():
+            if key not in ("trace", "profile_dir") and p is not None and not Path(p).is_file():
                 raise InputDataError(f"{key} {p} does not exist or is not a file")
         catalog = load_catalog()
         catalog.model(opt.model)

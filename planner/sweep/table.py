@@ -16,7 +16,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from planner.scenario import OPTION_KEYS
+from planner.scenario import OPTION_KEYS, PATH_KEYS
 from planner.sweep.points import Point, show_value
 from planner.sweep.spec import STRATEGIES
 
@@ -58,7 +58,7 @@ def _input_value(p: Point, key: str):
         v = d["levels"][key]
     if isinstance(v, list):
         return show_value(tuple(v))
-    if key in ("trace", "reuse_model", "profile_dir") or (key == "grid" and v and "/" in v):
+    if key in PATH_KEYS or (key == "grid" and v and "/" in v):
         return show_value(v)
     return v
 

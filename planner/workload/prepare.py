@@ -29,6 +29,7 @@ from planner.config import PlanOptions
 from planner.errors import InputDataError, UsageError
 from planner.grid import CarbonSeries, load_grid, window_intensity
 from planner.paths import rel_path, sha256_file
+from planner.perf.correction.apply import corrected
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
 from planner.workload.load import load_workload
@@ -368,6 +369,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
 
     profile, shape_info, shape_notes = select_profile(opt, trace, progress)
     notes.extend(shape_notes)
+    profile, correction_notes = corrected(profile, opt.correction)
+    notes.extend(correction_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
     profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
                       windowing.stats["mean_output_tokens"].to_numpy()[busy],
@@ -439,7 +442,8 @@ def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
     trace, _ = load_trace(opt, series)
     windowing = _windows(trace, opt)
     # Only LCS reads the profile table (the prefill energy a hit saves).
-    profile = select_profile(opt, trace, progress)[0] if opt.eviction == "lcs" else None
+    profile = corrected(select_profile(opt, trace, progress)[0], opt.correction)[0] \
+        if opt.eviction == "lcs" else None
     if not trace.has_prefixes:
         progress("synthesising prefixes")
     trace = with_prefixes(trace, opt.seed, opt.reuse_model)
