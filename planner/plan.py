@@ -104,6 +104,9 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
         summary["windows"]["history_windows"] = horizon.first
     if rolling is not None:
         summary["foresight"] = rolling.summary()
+        # Predicted on the actuals against the plan's forecasts: not a reduction to quote
+        # (``compare`` replays both on the trace).
+        summary["baselines"]["perfect_foresight"].pop("reduction_pct", None)
     # Derived from the trace by the plan itself and written beside the schedule.
     summary["inputs"]["window_inputs"] = {
         "path": window_inputs.FILE_NAME, "sha256": hashlib.sha256(record.encode()).hexdigest()}

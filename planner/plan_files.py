@@ -166,7 +166,8 @@ def read_compare(path: Path) -> pd.DataFrame:
         df[col] = df[col].astype(str)
     if not (df["day"] == "total").any():
         raise InputDataError(f"{path} is not a greencache comparison: no 'total' rows")
-    for col in ("reduction_vs_max_cache_pct", "reduction_vs_no_cache_pct"):
+    for col in ("reduction_vs_max_cache_pct", "reduction_vs_no_cache_pct", "carbon_regret_pct",
+                "slo_regret_points"):
         if col in df.columns:
             text = df[col].astype(str).str.strip()
             values = pd.to_numeric(df[col], errors="coerce")

@@ -148,3 +148,38 @@ def test_rolling_plan_on_the_actuals_equals_perfect_foresight_within_its_gap(dat
     # Same schedule as the plan that knew everything, window by window, but for ties.
     same = (r.schedule["cache_gb"].to_numpy() == perfect["schedule"]["cache_gb"].to_numpy())
     assert same.mean() >= 0.9
+
+
+def test_a_decision_uses_only_the_data_before_it(tmp_path):
+    """Triple the load and turn the grid's daily cycle upside down from the second decision
+    (2023-01-03T00:00Z) on: the windows the first two decisions committed do not change, and
+    the third decision, which sees the change in its history, does forecast otherwise."""
+    d1 = pd.Timestamp("2023-01-03T00:00Z")
+    bump = int((d1 - pd.Timestamp(START)) / pd.Timedelta(hours=1))
+    args = ["--foresight", "forecast", "--plan-from", PLAN_FROM, "--forecast-model",
+            "seasonal-naive"]
+    plans = {}
+    for name, hour in (("as-is", None), ("changed", bump)):
+        rates = write_rates(tmp_path / f"{name}.csv", bump_from_hour=hour)
+        grid = write_grid(tmp_path / f"{name}-grid.csv", bump_from_hour=hour)
+        r = plan(*base_args(rates, grid), *args, "--out", tmp_path / name)
+        assert r.exit_code == 0, r.output
+        plans[name] = (read_schedule(tmp_path / name / "schedule.csv"),
+                       pd.read_csv(tmp_path / name / "forecast.csv"))
+    (a, fa), (b, fb) = plans["as-is"], plans["changed"]
+    before = (a["window_start"] < d1).to_numpy()
+    assert before.sum() == 24
+    decided = ["replicas", "cache_gb", "rate_rps", "ci_gco2_per_kwh", "hit_rate",
+               "total_kgco2e", "action"]
+    assert a.loc[before, decided].equals(b.loc[before, decided])
+    forecast = ["issued_at", "lead_h", "rate_p90", "input_tokens_mean", "ci_gco2_per_kwh"]
+    assert fa.loc[before, forecast].equals(fb.loc[before, forecast])
+    # The second decision's windows were forecast from the same history too.
+    second = ((a["window_start"] >= d1) & (a["window_start"] < d1 + pd.Timedelta(days=1))
+              ).to_numpy()
+    assert fa.loc[second, forecast].equals(fb.loc[second, forecast])
+    assert a.loc[second, decided].equals(b.loc[second, decided])
+    # The change is there to be seen: the third decision forecast otherwise.
+    third = (a["window_start"] >= d1 + pd.Timedelta(days=1)).to_numpy()
+    assert not np.allclose(fa.loc[third, "rate_p90"], fb.loc[third, "rate_p90"])
+    assert not np.allclose(fa.loc[third, "ci_gco2_per_kwh"], fb.loc[third, "ci_gco2_per_kwh"])

@@ -116,15 +116,18 @@ def compare(
     files.add_bytes("compare.png", compare_png(table))
     written = files.commit()
 
+    regret = "carbon_regret_pct" in totals.columns
     t = Table(title="Replayed deployments", title_justify="left")
     for col in ("strategy", "requests", "within SLO", "kgCO2e", "predicted", "vs (b) %",
-                "vs (a) %"):
+                "vs (a) %") + (("regret %", "SLO regret pts") if regret else ()):
         t.add_column(col, justify="left" if col == "strategy" else "right")
     for r in totals.itertuples():
+        extra = () if not regret else tuple(
+            "" if v != v else f"{v:.2f}" for v in (r.carbon_regret_pct, r.slo_regret_points))
         t.add_row(r.label, f"{r.requests:,}", f"{r.slo_attainment:.1%}", f"{r.total_kgco2e:.3f}",
                   f"{r.predicted_total_kgco2e:.3f}",
                   f"{getattr(r, 'reduction_vs_max_cache_pct', float('nan')):.2f}",
-                  f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}")
+                  f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}", *extra)
     console.print(t)
     for p in written:
         console.print(f"wrote {p}")

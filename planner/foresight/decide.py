@@ -65,7 +65,7 @@ class RollingPlan:
     def forecast_table(self, actual) -> pd.DataFrame:
         """forecast.csv: per committed window the forecast it was decided on beside the
         actuals (``actual``: the planned windows' own PlanInputs)."""
-        act = history_frame(actual.windowing.stats, actual.ci)
+        act = history_frame(actual.windowing.stats, actual.ci, actual.windowing.length)
         fc = self.forecast.copy()
         fc.insert(0, "window_start", fc.index)
         out = fc.reset_index(drop=True)

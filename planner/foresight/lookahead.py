@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from planner.errors import InputDataError
 from planner.foresight.horizon import bucket_rows, window_rows
 from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
@@ -59,21 +60,24 @@ def forecast_quantiles(load_quantile: float) -> tuple[float, ...]:
     return tuple(sorted({0.5, 0.9, float(load_quantile)}))
 
 
-def history_frame(stats: pd.DataFrame, ci: np.ndarray) -> pd.DataFrame:
-    """The trace's windows as the forecasts' history: index window_start, columns rate
-    (req/s), input_tokens_mean, output_tokens_mean, ci_gco2_per_kwh."""
+def history_frame(stats: pd.DataFrame, ci: np.ndarray, length: pd.Timedelta) -> pd.DataFrame:
+    """The trace's windows as the forecasts' history: index window_start (clock-aligned: the
+    first window, clipped to the trace's first request, at the start of its window, so the
+    index is one regular step), columns rate (req/s), input_tokens_mean, output_tokens_mean,
+    ci_gco2_per_kwh."""
+    starts = pd.DatetimeIndex(stats["window_start"]).floor(length)
     return pd.DataFrame({
         "rate": stats["rate_rps"].to_numpy(dtype=float),
         "input_tokens_mean": stats["mean_input_tokens"].to_numpy(dtype=float),
         "output_tokens_mean": stats["mean_output_tokens"].to_numpy(dtype=float),
         "ci_gco2_per_kwh": np.asarray(ci, dtype=float),
-    }, index=pd.DatetimeIndex(stats["window_start"], name="window_start"))
+    }, index=pd.DatetimeIndex(starts, name="window_start"))
 
 
 def actual_lookahead(inputs) -> Foresee:
     """The windows' own inputs (perfect foresight), from a plan's PlanInputs."""
     stats = inputs.windowing.stats
-    hist = history_frame(stats, inputs.ci)
+    hist = history_frame(stats, inputs.ci, inputs.windowing.length)
 
     def foresee(a: int, b: int) -> Lookahead:
         rows = slice(a, b)
@@ -103,7 +107,7 @@ def forecast_lookahead(inputs, forecast=None) -> Foresee:
         from planner.forecast import forecast_windows as forecast
     opt = inputs.options
     stats = inputs.windowing.stats
-    hist = history_frame(stats, inputs.ci)
+    hist = history_frame(stats, inputs.ci, inputs.windowing.length)
     starts = pd.DatetimeIndex(stats["window_start"])
     per_day = int(pd.Timedelta(days=1) / inputs.windowing.length)
     q_col = quantile_column(opt.load_quantile)
@@ -114,6 +118,13 @@ def forecast_lookahead(inputs, forecast=None) -> Foresee:
         fc = forecast(hist.iloc[:a], issued, starts[a:b], model=opt.forecast_model,
                       quantiles=forecast_quantiles(opt.load_quantile))
         fc = fc.assign(issued_at=issued)
+        cols = [q_col, *FORECAST_MEANS]
+        unknown = ~np.isfinite(fc[cols].to_numpy(dtype=float))
+        if unknown.any():
+            col = cols[int(np.flatnonzero(unknown.any(axis=0))[0])]
+            raise InputDataError(f"the decision at {issued:%Y-%m-%dT%H:%MZ} has no forecast of "
+                                 f"{col} (too little history before it for "
+                                 f"--forecast-model {opt.forecast_model})")
         hours = stats["hours"].to_numpy(dtype=float)[a:b]
         rate = np.clip(fc[q_col].to_numpy(dtype=float), 0.0, None)
         requests = np.rint(rate * hours * 3600.0).astype(np.int64)
