@@ -107,6 +107,8 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
         # Predicted on the actuals against the plan's forecasts: not a reduction to quote
         # (``compare`` replays both on the trace).
         summary["baselines"]["perfect_foresight"].pop("reduction_pct", None)
+        summary["candidates"] = {"committed_windows_warm": int(len(rolling.committed)),
+                                 **rolling.candidate_counts}
     # Derived from the trace by the plan itself and written beside the schedule.
     summary["inputs"]["window_inputs"] = {
         "path": window_inputs.FILE_NAME, "sha256": hashlib.sha256(record.encode()).hexdigest()}

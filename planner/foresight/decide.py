@@ -43,14 +43,15 @@ from planner.workload.windows import LoadBuckets, Windowing
 @dataclass
 class RollingPlan:
     inputs: object                 # PlanInputs of the planned windows, as they were decided on
-    candidates: CandidateSet       # every decision's candidates (windows repeat across them)
-    committed: pd.DataFrame        # each planned window's candidates from its deciding decision
+    candidates: CandidateSet       # each planned window's warm candidates, from its decision
+    committed: pd.DataFrame        # (the same frame: what the baselines are solved on)
     coupling: Coupling             # of the committed inputs
     model: PlanModel               # the last decision's model
     result: SolveResult
     chosen: pd.DataFrame           # charged, one row per planned window
     forecast: pd.DataFrame         # per planned window: the forecast it was decided on
     decisions: list[dict] = field(default_factory=list)
+    candidate_counts: dict = field(default_factory=dict)   # summed over the decisions
 
     def summary(self) -> dict:
         """summary.json's ``foresight`` entry."""
@@ -60,6 +61,7 @@ class RollingPlan:
                 "forecast_model": opt.forecast_model,
                 "hit_curves": "seasonal naive: the latest window at the same time of day "
                               "before the decision",
+                "candidates_over_decisions": self.candidate_counts,
                 "decisions": self.decisions}
 
     def forecast_table(self, actual) -> pd.DataFrame:
@@ -83,15 +85,14 @@ def plan_on_forecasts(inputs, horizon: Horizon, foresee: Foresee, progress=None)
     ttft_bound, tpot_bound = planned_slos(opt)
     length = inputs.windowing.length
     hw, profile = inputs.hardware, inputs.profile
-    T = horizon.windows
-    windows = np.arange(T)
     kept: list[pd.DataFrame] = []              # committed rows, one per window, in order
     soft_kept: set[int] = set()
     parts: dict[str, list] = {"stats": [], "ci": [], "token_hit": [], "request_hit": [],
                               "grown_token_hit": [], "grown_request_hit": [], "rate": [],
                               "req_share": [], "time_share": [], "forecast": [],
-                              "committed": [], "all": []}
-    counts = np.zeros(3, dtype=np.int64)
+                              "committed": []}
+    counts = np.zeros(5, dtype=np.int64)     # considered, unstable, dominated, over headroom,
+    #                                          cold starts in the models
     phases, decisions = [], []
     for n, dec in enumerate(horizon.decisions()):
         d0 = time.perf_counter()
@@ -101,7 +102,9 @@ def plan_on_forecasts(inputs, horizon: Horizon, foresee: Foresee, progress=None)
             progress(f"decision {n + 1} of {len(horizon.decisions())} ({issued:%Y-%m-%d %H:%M})")
         cs = plan_candidates(opt, la.stats, la.hits, la.ci, profile, hw,
                              inputs.cache_levels_gb, la.buckets)
-        counts += (cs.unstable, cs.pruned, cs.over_headroom)
+        cold = int((cs.frame["prev_level"] >= 0).sum()) if "prev_level" in cs.frame else 0
+        counts += (len(cs.frame) + cs.unstable + cs.pruned + cs.over_headroom, cs.unstable,
+                   cs.pruned, cs.over_headroom, cold)
         labels = [f"{ts:%Y-%m-%dT%H:%M:%SZ}" for ts in la.stats["window_start"]]
         _, soft, _ = screen_windows(cs.frame, la.stats, labels, opt,
                                     where=f" of the decision at {issued:%Y-%m-%dT%H:%MZ}")
@@ -112,7 +115,7 @@ def plan_on_forecasts(inputs, horizon: Horizon, foresee: Foresee, progress=None)
         coupling = coupling_for(opt, stats_all, ci_all, hw, length,
                                 pd.concat(kept + [free], ignore_index=True))
         free = model_candidates(free, opt, coupling, soft)
-        back = held_from(dec.start, windows, coupling)
+        back = held_from(dec.start, np.arange(dec.solve_stop), coupling)
         fixed = pd.concat(kept[back:dec.start], ignore_index=True) if dec.start else \
             free.iloc[:0]
         held_soft = sorted(soft_kept & set(range(back, dec.start))) + soft
@@ -136,13 +139,17 @@ def plan_on_forecasts(inputs, horizon: Horizon, foresee: Foresee, progress=None)
             parts["req_share"].append(la.buckets.request_share[c])
             parts["time_share"].append(la.buckets.time_share[c])
         parts["forecast"].append(la.forecast.iloc[c])
-        parts["committed"].append(cs.frame[cs.frame["window"] < c.stop].assign(
+        # Warm candidates only: the baselines (fixed levels) never grow, and a week of
+        # cold starts would be most of the plan's memory.
+        keep = cs.frame["window"].to_numpy() < c.stop
+        if "prev_level" in cs.frame.columns:
+            keep &= cs.frame["prev_level"].to_numpy() < 0
+        parts["committed"].append(cs.frame[keep].assign(
             window=lambda f: f["window"] + dec.start))
-        parts["all"].append(cs.frame.assign(window=lambda f: f["window"] + dec.start))
         decisions.append({"issued_at": issued.isoformat(), "windows_solved":
                           dec.solve_stop - dec.start, "windows_committed":
                           dec.commit_stop - dec.start, "method": r.method,
-                          "status": r.status.value,
+                          "status": r.status.value, "candidates": int(len(cs.frame)),
                           "runtime_s": round(time.perf_counter() - d0, 4)})
 
     planned = committed_inputs(inputs, parts, length)
@@ -153,13 +160,16 @@ def plan_on_forecasts(inputs, horizon: Horizon, foresee: Foresee, progress=None)
                             phases, t0, f"rolling plan on forecasts: {len(decisions)} decisions "
                             f"of {horizon.lookahead} windows, committing {horizon.decide_every}")
     chosen = charge(chosen_rows, coupling, result.owned_replicas, result.owned_drives)
-    everything = pd.concat(parts["all"], ignore_index=True)
-    cands = CandidateSet(everything, int(counts[0]), int(counts[1]), opt.max_replicas,
-                         int(counts[2]))
+    # The warm candidates of the committed windows; what every decision considered and
+    # discarded is counted in the summary's ``foresight.candidates_over_decisions``.
+    cands = CandidateSet(committed, int(counts[1]), int(counts[2]), opt.max_replicas,
+                         int(counts[3]))
     model = build_model(chosen_rows, ttft_bound, tpot_bound, coupling=coupling,
                         name="greencache_rolling_plan", soft_windows=sorted(soft_kept))
     return RollingPlan(planned, cands, committed, coupling, model, result, chosen,
-                       pd.concat(parts["forecast"]), decisions)
+                       pd.concat(parts["forecast"]), decisions,
+                       dict(zip(("considered", "unstable", "pruned_dominated", "over_headroom",
+                                 "cold_start"), counts.tolist())))
 
 
 def check_decision(r: SolveResult, issued: pd.Timestamp) -> None:
