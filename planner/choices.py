@@ -33,6 +33,9 @@ FORECAST_MODELS = ("seasonal-naive", "auto-ets", "auto-arima", "mstl", "auto")  
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+# Forecast models of request rate, token means and carbon intensity (forecast/models.py).
+# "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
+FORECAST_MODELS = ("auto", "seasonal-naive")
 
 
 def choice(name: str, values) -> type[Enum]:
@@ -54,6 +57,7 @@ ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 
 
 def value(member: Enum | None) -> str | None:
