@@ -26,7 +26,6 @@ OWNED_IDLE = ("off", "on")                                  # owned but unalloca
 # What a plan knows of its windows: "perfect" the trace and grid themselves, "forecast" only
 # what was known before each decision (foresight/).
 FORESIGHT = ("perfect", "forecast")
-FORECAST_MODELS = ("seasonal-naive", "auto-ets", "auto-arima", "mstl", "auto")  # forecast/
 # Engines the performance parameters describe. "graph": an engine replaying CUDA graphs (vLLM
 # V1, SGLang, TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine
 # behind splitwise-sim's measurements (2023), calibrated on them.
@@ -53,7 +52,6 @@ TimestampUnit = choice("TimestampUnit", TIMESTAMP_UNITS)
 Capacity = choice("Capacity", CAPACITY_MODES)
 OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
 Foresight = choice("Foresight", FORESIGHT)
-ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)

@@ -27,7 +27,8 @@ import pandas as pd
 
 from planner.errors import InfeasibleError, SolverError
 from planner.foresight.horizon import Horizon
-from planner.foresight.lookahead import FORECAST_MEANS, Foresee, history_frame
+from planner.forecast.frame import POINT_COLUMNS
+from planner.foresight.lookahead import Foresee, actual_frame
 from planner.optimize.candidates import CandidateSet
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
@@ -67,12 +68,12 @@ class RollingPlan:
     def forecast_table(self, actual) -> pd.DataFrame:
         """forecast.csv: per committed window the forecast it was decided on beside the
         actuals (``actual``: the planned windows' own PlanInputs)."""
-        act = history_frame(actual.windowing.stats, actual.ci, actual.windowing.length)
+        act = actual_frame(actual.windowing.stats, actual.ci, actual.windowing.length)
         fc = self.forecast.copy()
         fc.insert(0, "window_start", fc.index)
         out = fc.reset_index(drop=True)
         out["actual_rate"] = act["rate"].to_numpy()
-        for c in FORECAST_MEANS:
+        for c in POINT_COLUMNS:
             out[f"actual_{c}"] = act[c].to_numpy()
         return out
 

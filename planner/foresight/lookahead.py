@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
+from planner.forecast import forecast_windows, window_history
+from planner.forecast.frame import POINT_COLUMNS, quantile_column
 from planner.foresight.horizon import bucket_rows, window_rows
+from planner.grid import load_grid
 from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
 
-# The forecast's columns (planner.forecast.forecast_windows) other than the rate quantiles.
-FORECAST_MEANS = ("input_tokens_mean", "output_tokens_mean", "ci_gco2_per_kwh")
 
 
 @dataclass(frozen=True)
@@ -49,22 +50,16 @@ class Lookahead:
 Foresee = Callable[[int, int], Lookahead]
 
 
-def quantile_column(q: float) -> str:
-    """The forecast's column of rate quantile q (rate_p50, rate_p90, …)."""
-    return f"rate_p{round(100 * q):d}"
-
-
 def forecast_quantiles(load_quantile: float) -> tuple[float, ...]:
     """The quantiles a decision asks for: the median, the p90 (whose interval coverage
     ``compare`` reports) and the one capacity is sized on."""
     return tuple(sorted({0.5, 0.9, float(load_quantile)}))
 
 
-def history_frame(stats: pd.DataFrame, ci: np.ndarray, length: pd.Timedelta) -> pd.DataFrame:
-    """The trace's windows as the forecasts' history: index window_start (clock-aligned: the
-    first window, clipped to the trace's first request, at the start of its window, so the
-    index is one regular step), columns rate (req/s), input_tokens_mean, output_tokens_mean,
-    ci_gco2_per_kwh."""
+def actual_frame(stats: pd.DataFrame, ci: np.ndarray, length: pd.Timedelta) -> pd.DataFrame:
+    """What a plan's windows held, in the forecasts' columns: index window_start
+    (clock-aligned: a first window clipped to the trace's first request at the start of its
+    window), columns rate (req/s), input_tokens_mean, output_tokens_mean, ci_gco2_per_kwh."""
     starts = pd.DatetimeIndex(stats["window_start"]).floor(length)
     return pd.DataFrame({
         "rate": stats["rate_rps"].to_numpy(dtype=float),
@@ -77,7 +72,7 @@ def history_frame(stats: pd.DataFrame, ci: np.ndarray, length: pd.Timedelta) -> 
 def actual_lookahead(inputs) -> Foresee:
     """The windows' own inputs (perfect foresight), from a plan's PlanInputs."""
     stats = inputs.windowing.stats
-    hist = history_frame(stats, inputs.ci, inputs.windowing.length)
+    hist = actual_frame(stats, inputs.ci, inputs.windowing.length)
 
     def foresee(a: int, b: int) -> Lookahead:
         rows = slice(a, b)
@@ -89,7 +84,7 @@ def actual_lookahead(inputs) -> Foresee:
             "model": "actual",
             **{quantile_column(q): actual["rate"].to_numpy()
                for q in forecast_quantiles(inputs.options.load_quantile)},
-            **{c: actual[c].to_numpy() for c in FORECAST_MEANS},
+            **{c: actual[c].to_numpy() for c in POINT_COLUMNS},
         }, index=actual.index)
         return Lookahead(stats.iloc[rows].reset_index(drop=True), inputs.ci[rows],
                          window_rows(inputs.hits, rows),
@@ -103,11 +98,12 @@ def forecast_lookahead(inputs, forecast=None) -> Foresee:
     """What an operator knows (module docstring), from a plan's PlanInputs; ``forecast`` is
     :func:`planner.forecast.forecast_windows` unless another function of its signature is
     given."""
-    if forecast is None:
-        from planner.forecast import forecast_windows as forecast
+    forecast = forecast or forecast_windows
     opt = inputs.options
     stats = inputs.windowing.stats
-    hist = history_frame(stats, inputs.ci, inputs.windowing.length)
+    # The trace's windows and the grid (from before the trace too) as forecasting reads them.
+    hist = window_history(inputs.trace, load_grid(opt.grid, opt.ci_basis),
+                          inputs.windowing.length)
     starts = pd.DatetimeIndex(stats["window_start"])
     per_day = int(pd.Timedelta(days=1) / inputs.windowing.length)
     q_col = quantile_column(opt.load_quantile)
@@ -115,10 +111,10 @@ def forecast_lookahead(inputs, forecast=None) -> Foresee:
 
     def foresee(a: int, b: int) -> Lookahead:
         issued = starts[a]
-        fc = forecast(hist.iloc[:a], issued, starts[a:b], model=opt.forecast_model,
+        fc = forecast(hist[hist.index < issued], issued, starts[a:b], model=opt.forecast_model,
                       quantiles=forecast_quantiles(opt.load_quantile))
         fc = fc.assign(issued_at=issued)
-        cols = [q_col, *FORECAST_MEANS]
+        cols = [q_col, *POINT_COLUMNS]
         unknown = ~np.isfinite(fc[cols].to_numpy(dtype=float))
         if unknown.any():
             col = cols[int(np.flatnonzero(unknown.any(axis=0))[0])]
