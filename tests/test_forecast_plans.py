@@ -183,3 +183,38 @@ def test_a_decision_uses_only_the_data_before_it(tmp_path):
     third = (a["window_start"] >= d1 + pd.Timedelta(days=1)).to_numpy()
     assert not np.allclose(fa.loc[third, "rate_p90"], fb.loc[third, "rate_p90"])
     assert not np.allclose(fa.loc[third, "ci_gco2_per_kwh"], fb.loc[third, "ci_gco2_per_kwh"])
+
+
+def test_compare_judges_a_forecast_plan_against_perfect_foresight(data):
+    rates, grid, d = data
+    out = d / "fc"
+    r = plan(*base_args(rates, grid), "--scale", "1", "--foresight", "forecast",
+             "--plan-from", PLAN_FROM, "--forecast-model", "seasonal-naive", "--out", out)
+    assert r.exit_code == 0, r.output
+    assert (out / "forecast.csv").exists() and (out / "baselines/perfect_foresight.csv").exists()
+    r = runner.invoke(app, ["compare", "--plan", str(out)])
+    assert r.exit_code == 0, r.output
+    table = pd.read_csv(out / "compare" / "compare.csv")
+    total = table[table["day"] == "total"].set_index("strategy")
+    assert {"plan", "perfect_foresight", "max_cache"} <= set(total.index)
+    pf, pl = total.loc["perfect_foresight"], total.loc["plan"]
+    assert pf["carbon_regret_pct"] == 0 and pf["slo_regret_points"] == 0
+    # (compare.csv holds six significant digits)
+    assert np.isclose(pl["carbon_regret_pct"],
+                      100 * (pl["total_kgco2e"] / pf["total_kgco2e"] - 1), atol=1e-3)
+    acc = pd.read_csv(out / "compare" / "forecast_accuracy.csv")
+    assert set(acc["scope"]) == {"day", "lead_h", "total"}
+    assert list(acc.loc[acc["scope"] == "day", "key"]) == ["2023-01-02", "2023-01-03",
+                                                          "2023-01-04"]
+    tot = acc[acc["scope"] == "total"].iloc[0]
+    assert tot["windows"] == 72 and 0 <= tot["rate_p90_coverage"] <= 1
+    assert tot["rate_mape_pct"] > 0     # a seasonal-naive forecast of a growing load misses
+    summary = json.loads((out / "compare" / "compare.json").read_text())
+    assert summary["forecast_accuracy"]["windows"] == 72
+    r = runner.invoke(app, ["report", "--plan", str(out), "--compare", str(out / "compare"),
+                            "--out", str(out / "report.html")])
+    assert r.exit_code == 0, r.output
+    page = (out / "report.html").read_text()
+    assert "Forecast against actual" in page and "carbon regret %" in page
+    r = runner.invoke(app, ["check", "--plan", str(out)])
+    assert r.exit_code == 2 and "made on forecasts" in r.output
