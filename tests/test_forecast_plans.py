@@ -113,6 +113,8 @@ def test_perfect_plan_from_is_the_plan_of_those_windows(data):
      "--load-quantile"),
     (["--foresight", "forecast", "--plan-from", PLAN_FROM, "--slo-attainment", "0.9"], 2,
      "--slo-attainment"),
+    (["--foresight", "forecast", "--plan-from", PLAN_FROM, "--write-model", "mps"], 2,
+     "one per decision"),
 ])
 def test_decision_options_are_checked_before_planning(data, extra, code, words):
     rates, grid, d = data

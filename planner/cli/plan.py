@@ -290,6 +290,9 @@ def plan(
         console.print(scenario_toml(options), end="", markup=False, soft_wrap=True)
         return
 
+    if write_model and options.foresight == "forecast":
+        raise UsageError("--write-model writes the plan's one MILP; a plan on forecasts solves "
+                         "one per decision (summary.json lists them)")
     check_output_folder(out)
     with err_console.status("planning…") as status:
         result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
