@@ -32,6 +32,8 @@ FORESIGHT = ("perfect", "forecast")
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+# Benchmark result files `profile import` reads (perf/imports/), and auto-detection.
+IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
 # Forecast models of request rate, token means and carbon intensity (forecast/models.py).
 # "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
 FORECAST_MODELS = ("auto", "seasonal-naive")
@@ -55,6 +57,7 @@ Foresight = choice("Foresight", FORESIGHT)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+ImportFormat = choice("ImportFormat", IMPORT_FORMATS)
 ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 
 
