@@ -19,8 +19,8 @@ from enum import Enum
 from pathlib import Path
 
 from planner.catalog import Levels
-from planner.choices import (Capacity, CiBasis, Eviction, Level, OwnedIdle, Solver,
-                             TimestampUnit, WorkloadFormat)
+from planner.choices import (Capacity, CiBasis, Eviction, ForecastModel, Foresight, Level,
+                             OwnedIdle, Solver, TimestampUnit, WorkloadFormat)
 from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.grid import looks_like_path
@@ -39,7 +39,8 @@ PATH_KEYS = ("trace", "profile_dir", "reuse_model", "correction")
 CHOICES: dict[str, type[Enum]] = {"trace_format": WorkloadFormat, "ci_basis": CiBasis,
                                   "solver": Solver, "eviction": Eviction,
                                   "timestamp_unit": TimestampUnit, "capacity": Capacity,
-                                  "owned_idle": OwnedIdle,
+                                  "owned_idle": OwnedIdle, "foresight": Foresight,
+                                  "forecast_model": ForecastModel,
                                   **{name: Level for name in LEVEL_OPTIONS}}
 
 _HINTS = typing.get_type_hints(PlanOptions)
