@@ -19,14 +19,19 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, SolverError
 from planner.optimize.argmin import Chain, chain_applicable, solve_chain
-from planner.optimize.candidates import prune_extra_replicas
+from planner.catalog import Hardware
+from planner.optimize.candidates import CandidateSet, build_candidates, prune_extra_replicas
+from planner.optimize.incumbent import drop_beyond_incumbent
+from planner.optimize.replica_bound import least_no_cache_replicas, replica_bound
+from planner.perf.profile import ProfileTable
+from planner.workload.hitcurve import HitCurves
+from planner.workload.windows import LoadBuckets, parse_window
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
-from planner.optimize.diagnostics import iis
-from planner.optimize.incumbent import drop_beyond_incumbent
+from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.rolling import solve_rolling
-from planner.optimize.slo import model_options, planned_slos
+from planner.optimize.slo import best_attainment, model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
@@ -37,15 +42,69 @@ INCUMBENT_MIN_CANDIDATES = 2_000
 
 @dataclass
 class Solved:
+    source: PlanModel | Callable[[], PlanModel]   # the model, or how to build it
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
-    build: Callable[[], PlanModel] = field(repr=False)
 
     @cached_property
     def model(self) -> PlanModel:
         """The MILP of the solve (built on first use when the chain programme solved it
         without one: ``--write-model``, an infeasibility report)."""
-        return self.build()
+        return self.source() if callable(self.source) else self.source
+
+
+def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
+                    profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
+                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
+    """The plan's candidate table from its window inputs: the one call that both the plan and
+    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
+    In per-window p90 mode replica counts the model provably never needs are not built
+    (:mod:`planner.optimize.replica_bound`); an attainment budget reads them all, and so do
+    plans on forecasts (each decision's model also holds windows these are not, whose carbon
+    sets the tie rule's scale)."""
+    bound = None
+    if prune and opt.slo_attainment is None and opt.foresight != "forecast":
+        coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
+        bound = replica_bound(
+            coupling, hw, profile, stats, ci, *planned_slos(opt),
+            least_no_cache_replicas(profile, stats, buckets, cache_levels_gb, opt.headroom,
+                                    opt.max_replicas), opt.tie_tolerance)
+    return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
+                            opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
+                            buckets=buckets, warmup=opt.warmup, bound=bound)
+
+
+def screen_windows(candidates: pd.DataFrame, stats: pd.DataFrame, labels: list[str],
+                   opt: PlanOptions, where: str = "") -> tuple[list[WindowDiagnosis], list[int],
+                                                               bool]:
+    """Before solving: every window's diagnosis, the windows planned best-effort and whether
+    the attainment budget is out of reach. A window no configuration can serve, or (without
+    --allow-slo-violation) one that cannot meet the SLO or a budget out of reach, is an
+    InfeasibleError naming them; ``where`` says which decision, for rolling plans."""
+    ttft_bound, tpot_bound = planned_slos(opt)
+    requests = stats["requests"].to_numpy(dtype=float)
+    diagnoses = precheck(candidates, len(stats), labels, ttft_bound, tpot_bound)
+    bad = [d for d in diagnoses if not d.feasible]
+    overloaded = [d for d in bad if d.binding == "capacity"]
+    budget = opt.slo_attainment is not None
+    if budget:
+        bad = overloaded    # the budget replaces the per-window rows
+    if overloaded or (bad and not opt.allow_slo_violation):
+        lines = [d.sentence(ttft_bound, tpot_bound, opt.max_replicas) for d in bad]
+        what = "cannot serve the load" if overloaded else "cannot meet the SLO" + (
+            f" less the {opt.slo_margin:.0%} planning margin (--slo-margin)"
+            if opt.slo_margin else "")
+        hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
+        raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s){where} {what}{hint}",
+                              lines[:20]
+                              + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
+    short = budget and best_attainment(candidates, requests) < opt.slo_attainment - 1e-12
+    if short and not opt.allow_slo_violation:
+        raise InfeasibleError(
+            f"no schedule keeps {100 * opt.slo_attainment:.1f} % of the requests within both "
+            f"SLOs; the best reaches {100 * best_attainment(candidates, requests):.2f} % "
+            "(--allow-slo-violation plans the best reachable)", [])
+    return diagnoses, [d.window for d in bad], short
 
 
 def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
@@ -81,7 +140,8 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     plans the best reachable attainment first. Where the MILP is needed, candidates that no
     schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    kept = model_candidates(candidates, opt, coupling, soft_windows).reset_index(drop=True)
+    kept = model_candidates(candidates, opt, coupling, soft_windows,
+                            incumbent=True).reset_index(drop=True)
     build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
                                 soft_windows=soft_windows, coupling=coupling, name=name,
                                 **model_options(opt, requests, attainment_short))
@@ -90,10 +150,10 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
         # The chain programme reads the candidates only: no MILP is built for it.
         chain = Chain(kept, coupling, ttft_bound, tpot_bound)
         result, rows = solve_chain(chain, opt.solver), chain.candidates
-        solved = Solved(result, pd.DataFrame(), build)
+        solved = Solved(build, result, pd.DataFrame())
     else:
         model = build()
-        solved = Solved(solve_plan_model(model, opt), pd.DataFrame(), lambda: model)
+        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame())
         result, rows = solved.result, model.candidates
     if result.has_solution:
         solved.chosen = charge(rows.iloc[result.chosen], coupling, result.owned_replicas,
@@ -102,10 +162,14 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
 
 
 def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
-                     soft_windows=(), keep: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The candidates the plan's model holds (:func:`solve_candidates` says which are dropped
-    and why); ``keep`` (rows with window, replicas, level and prev_level) stay among those the
-    incumbent bound would drop."""
+                     soft_windows=(), keep: pd.DataFrame | None = None,
+                     incumbent: bool = False) -> pd.DataFrame:
+    """The candidates the model holds (:func:`solve_candidates` says why): in per-window p90
+    mode those within the planned SLO bounds (all of a soft window's), less the replica counts
+    :func:`prune_extra_replicas` proves useless, and with ``incumbent`` (a whole horizon's
+    model, nothing held fixed) those no schedule within the MIP gap can use; ``keep`` (rows
+    with window, replicas, level and prev_level) stay all the same. Under an attainment budget
+    all of them."""
     if opt.slo_attainment is not None:
         return candidates
     ttft_bound, tpot_bound = planned_slos(opt)
@@ -114,7 +178,8 @@ def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
         (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
     candidates = prune_extra_replicas(
         candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
-    if coupling.needs_milp() and not soft and len(candidates) > INCUMBENT_MIN_CANDIDATES:
+    if incumbent and coupling.needs_milp() and not soft and \
+            len(candidates) > INCUMBENT_MIN_CANDIDATES:
         candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
                                            opt.mip_gap, keep)
     return candidates
@@ -127,7 +192,8 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
     keeping the schedule's own configurations (``keep``) among those the incumbent bound would
     drop, so that the schedule's rows are evaluated as they are."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    return build_model(model_candidates(candidates, opt, coupling, soft_windows, keep),
+    return build_model(model_candidates(candidates, opt, coupling, soft_windows, keep,
+                                        incumbent=True),
                        ttft_bound, tpot_bound, soft_windows=soft_windows, coupling=coupling,
                        name=name, **model_options(opt, requests, attainment_short))
 

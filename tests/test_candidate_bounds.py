@@ -16,8 +16,7 @@ from planner.optimize.incumbent import drop_beyond_incumbent
 from planner.optimize.model import build_model
 from planner.optimize.slo import planned_slos
 from planner.optimize.solve import solve
-from planner.plan import plan_candidates
-from planner.plan_solve import plan_coupling, solve_candidates
+from planner.plan_solve import plan_candidates, plan_coupling, solve_candidates
 from planner.workload.prepare import load_inputs
 
 from test_coupled import candidates as random_candidates, coupling as random_coupling
