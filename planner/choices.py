@@ -31,7 +31,7 @@ PRECISIONS = ("bf16", "fp8")                                # weights and KV, pe
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
 # Forecast models of request rate, token means and carbon intensity (forecast/models.py).
 # "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
-FORECAST_MODELS = ("auto", "seasonal-naive")
+FORECAST_MODELS = ("auto", "seasonal-naive", "auto-ets", "auto-arima", "mstl")
 
 
 def choice(name: str, values) -> type[Enum]:

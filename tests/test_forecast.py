@@ -204,5 +204,15 @@ def test_rate_history_sums_bins_into_windows():
     h = rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "1h")
     assert h["rate"].tolist() == pytest.approx([3 / 3600, 7 / 3600, 11 / 3600])
     assert h["input_tokens_mean"].isna().all()
-    with pytest.raises(InputDataError, match="multiple of the bins"):
+    with pytest.raises(InputDataError, match="longer than the 15-minute windows"):
         rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "15min")
+
+
+def test_rate_history_splits_a_bin_across_a_window_edge_by_its_time():
+    # Half-hour bins from 00:15: the bin 00:45-01:15 gives half its 4 requests to each hour,
+    # and each hour's rate is over the 45 minutes its bins cover.
+    series = RateSeries(np.array([900.0, 2700.0, 4500.0]), np.full(3, 1800.0),
+                        np.array([2.0, 4.0, 6.0]), None, "conversation", "r", "burstgpt")
+    h = rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "1h")
+    assert h["rate"].tolist() == pytest.approx([4 / 2700, 8 / 2700])
+    assert list(h.index.hour) == [0, 1]

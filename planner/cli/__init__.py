@@ -19,6 +19,7 @@ from planner.cli import simulate as _simulate  # noqa: F401  (registers `simulat
 from planner.cli import profile as _profile  # noqa: F401  (registers `profile ...`)
 from planner.cli import check as _check  # noqa: F401  (registers `check`)
 from planner.cli import examples as _examples  # noqa: F401  (registers `examples`)
+from planner.cli import forecast as _forecast  # noqa: F401  (registers `forecast`)
 
 
 def main() -> None:

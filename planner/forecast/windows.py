@@ -15,7 +15,7 @@ from planner.errors import InputDataError, UsageError
 from planner.forecast.ci_file import external_ci
 from planner.forecast.frame import (CI, DAY, POINT_COLUMNS, RATE, check_history, check_horizon,
                                     check_quantiles, forecast_columns, quantile_column, utc)
-from planner.forecast.models import MODELS, SEASONAL_NAIVE
+from planner.forecast.models import MODELS, SEASONAL_NAIVE, predict
 from planner.forecast.quantiles import ordered
 from planner.forecast.select import choose
 
@@ -59,18 +59,22 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
             f"forecasting the request rate with {model} needs at least "
             f"{_duration(need * step)} of history before {issued_at:%Y-%m-%dT%H:%MZ}; the "
             f"history has {_duration(have * step)}")
-    pred = MODELS[rate_model].predict(y, step, int(k.max()), qs)
+    rate_model, pred = predict(rate_model, y, step, int(k.max()), qs)
     by_q = ordered({q: pred.quantiles.get(q, pred.point) if q != 0.5 else pred.point
                     for q in qs})
     for q in qs:
         out[quantile_column(q)] = by_q[q][k - 1]
+    used = {RATE: rate_model}
     for col in POINT_COLUMNS:
         if col == CI and ci_forecast is not None:
             out[col] = external_ci(ci_forecast, horizon, step, issued_at)
+            used[col] = "external"
             continue
-        out[col] = _point(known[col] if len(known) else None, step, model, k)
+        out[col], used[col] = _point(known[col] if len(known) else None, step, model, k)
     out["model"] = rate_model
-    return out[forecast_columns(qs)]
+    out = out[forecast_columns(qs)]
+    out.attrs["models"] = used          # the model of every column (None: nothing known)
+    return out
 
 
 def _steps_ahead(known: pd.DataFrame, horizon: pd.DatetimeIndex, step: pd.Timedelta,
@@ -113,15 +117,13 @@ def _model_for(y: np.ndarray | None, step: pd.Timedelta, model: str) -> str:
     return choose(y, step)
 
 
-def _point(col: pd.Series | None, step: pd.Timedelta, model: str, k: np.ndarray) -> np.ndarray:
+def _point(col: pd.Series | None, step: pd.Timedelta, model: str, k: np.ndarray):
+    """(values, model name) of a token or carbon column; NaN and None without a day known."""
     y = _training(col, step)
     if y is None or len(y) < MODELS[SEASONAL_NAIVE].min_windows(step):
-        return np.full(len(k), np.nan)
-    name = _model_for(y, step, model)
-    if len(y) < MODELS[name].min_windows(step):
-        name = SEASONAL_NAIVE
-    point = MODELS[name].predict(y, step, int(k.max()), ()).point
-    return np.maximum(point, 0.0)[k - 1]
+        return np.full(len(k), np.nan), None
+    name, pred = predict(_model_for(y, step, model), y, step, int(k.max()), ())
+    return np.maximum(pred.point, 0.0)[k - 1], name
 
 
 def _duration(td: pd.Timedelta) -> str:
