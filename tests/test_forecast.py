@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.errors import InputDataError, UsageError
-from planner.forecast import forecast_windows, rate_history, window_history
+from planner.forecast import forecast_series, forecast_windows, rate_history, window_history
 from planner.forecast.ci_file import external_ci
 from planner.grid import CarbonSeries
 from planner.workload.rates import RateSeries
@@ -216,3 +216,20 @@ def test_rate_history_splits_a_bin_across_a_window_edge_by_its_time():
     h = rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "1h")
     assert h["rate"].tolist() == pytest.approx([4 / 2700, 8 / 2700])
     assert list(h.index.hour) == [0, 1]
+
+
+def test_one_column_is_forecast_as_forecast_windows_forecasts_it():
+    rng = np.random.default_rng(4)
+    ci = 300 + 50 * np.sin(np.arange(24 * 4) * 2 * np.pi / 24) + rng.normal(0, 5, 24 * 4)
+    h = history(np.arange(24 * 4), ci=ci)
+    issued = T0 + 4 * 24 * H
+    hz = horizon(issued, 24)
+    whole = forecast_windows(h, issued, hz, model="seasonal-naive")
+    values, name = forecast_series(h["ci_gco2_per_kwh"], issued, hz, model="seasonal-naive")
+    assert name == "seasonal-naive"
+    assert values.tolist() == whole["ci_gco2_per_kwh"].tolist()
+    # the same leakage guard: a later change is not seen
+    changed = h["ci_gco2_per_kwh"].copy()
+    changed.iloc[-1:] = 0.0
+    assert forecast_series(changed, issued - H, hz, model="seasonal-naive")[0].tolist() == \
+        forecast_series(h["ci_gco2_per_kwh"], issued - H, hz, model="seasonal-naive")[0].tolist()

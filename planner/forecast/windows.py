@@ -14,7 +14,8 @@ from planner.choices import FORECAST_MODELS
 from planner.errors import InputDataError, UsageError
 from planner.forecast.ci_file import external_ci
 from planner.forecast.frame import (CI, DAY, POINT_COLUMNS, RATE, check_history, check_horizon,
-                                    check_quantiles, forecast_columns, quantile_column, utc)
+                                    check_quantiles, forecast_columns, quantile_column, utc,
+                                    window_step)
 from planner.forecast.models import MODELS, SEASONAL_NAIVE, predict
 from planner.forecast.quantiles import ordered
 from planner.forecast.select import choose
@@ -45,7 +46,7 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
     issued_at = utc(issued_at)
     horizon = pd.DatetimeIndex(horizon)
     step = check_horizon(horizon, issued_at, check_history(history))
-    known = history.loc[history.index + step <= issued_at]
+    known = _known(history, step, issued_at)
     k = _steps_ahead(known, horizon, step, issued_at)
 
     out = pd.DataFrame(index=pd.DatetimeIndex(horizon, name="window_start"))
@@ -75,6 +76,28 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
     out = out[forecast_columns(qs)]
     out.attrs["models"] = used          # the model of every column (None: nothing known)
     return out
+
+
+def forecast_series(values: pd.Series, issued_at: pd.Timestamp, horizon: pd.DatetimeIndex, *,
+                    model: str = AUTO) -> tuple[np.ndarray, str | None]:
+    """One point column (carbon intensity, say) forecast for ``horizon`` as
+    :func:`forecast_windows` forecasts it, from a series indexed by UTC window starts; returns
+    the values and the model that made them (NaN and None with less than a day known)."""
+    if model not in FORECAST_MODELS:
+        raise UsageError(f"unknown forecast model {model!r}; choose one of "
+                         f"{', '.join(FORECAST_MODELS)}")
+    issued_at = utc(issued_at)
+    horizon = pd.DatetimeIndex(horizon)
+    step = check_horizon(horizon, issued_at, window_step(pd.DatetimeIndex(values.index),
+                                                         "history"))
+    known = _known(values, step, issued_at)
+    k = _steps_ahead(known, horizon, step, issued_at)
+    return _point(known if len(known) else None, step, model, k)
+
+
+def _known(history, step: pd.Timedelta, issued_at: pd.Timestamp):
+    """The rows whose window ended by ``issued_at``: the leakage guard."""
+    return history.loc[history.index + step <= issued_at]
 
 
 def _steps_ahead(known: pd.DataFrame, horizon: pd.DatetimeIndex, step: pd.Timedelta,
