@@ -9,7 +9,8 @@ mean prompt and output tokens, carbon intensity). History: BurstGPT's 61 days sy
 requests as ``plan`` does (so the token columns are known too) and the FR grid; decisions from
 day 29, when four weeks of history (the most a model is fitted on) are there. Target: ≤ 10 s
 for the week on 2 cores. The statsforecast import (seconds) is timed apart: a process pays it
-once.
+once. CPU time is printed beside the wall time: on a machine shared with other jobs the wall
+time counts their share too.
 """
 
 from __future__ import annotations
@@ -41,15 +42,18 @@ def main() -> None:
     imported = time.perf_counter() - t
     first = trace.absolute_start.normalize() + pd.Timedelta(days=28)
     chosen = []
+    cpu = time.process_time()
     t = time.perf_counter()
     for day in range(7):
         issued = first + pd.Timedelta(days=day)
         f = forecast_windows(history, issued, pd.date_range(issued, periods=48, freq="h"))
         chosen.append(",".join(f"{k}:{v}" for k, v in f.attrs["models"].items()))
     took = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     print(f"statsforecast import: {imported:.1f} s (once per process)")
-    print(f"forecasting a week (7 decisions × 48 h, model auto, 4 columns): {took:.1f} s "
-          f"(target ≤ {TARGET_S:g} s): {'met' if took <= TARGET_S else 'NOT met'}")
+    print(f"forecasting a week (7 decisions × 48 h, model auto, 4 columns): {took:.1f} s wall, "
+          f"{cpu:.1f} s CPU (target ≤ {TARGET_S:g} s): {'met' if took <= TARGET_S else 'NOT met'}"
+          " on the wall clock")
     print(f"models chosen on the first decision: {chosen[0]}")
 
 
