@@ -29,6 +29,8 @@ OWNED_IDLE = ("off", "on")                                  # owned but unalloca
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+MEASURE_APIS = ("completions", "chat")                      # endpoint APIs, measure/client.py
+SERVE_MODES = ("delays", "simulated")                       # test server, measure/engines.py
 
 
 def choice(name: str, values) -> type[Enum]:
@@ -48,6 +50,8 @@ OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+MeasureApi = choice("MeasureApi", MEASURE_APIS)
+ServeMode = choice("ServeMode", SERVE_MODES)
 
 
 def value(member: Enum | None) -> str | None:
