@@ -71,7 +71,7 @@ class PrefixCache:
             self.blocks.popitem(last=False)
 
 
-def _metrics_text(name: str, cache: PrefixCache, running: int, waiting: int, power_w: float,
+def metrics_text(name: str, cache: PrefixCache, running: int, waiting: int, power_w: float,
                   gpus: int, gpu_label: str) -> str:
     lab = f'engine="{name}"'
     lines = ["# TYPE vllm:prefix_cache_queries_total counter",
@@ -127,7 +127,7 @@ class DelaysEngine:
             q.put_nowait(None)
 
     def metrics(self) -> str:
-        return _metrics_text("delays", self.cache, self.running, 0, self.power_w, 1,
+        return metrics_text("delays", self.cache, self.running, 0, self.power_w, 1,
                              "constant (delays test server)")
 
 
@@ -276,7 +276,7 @@ class SimulatedEngine:
         return (energy + self.idle_w * max(0.0, POWER_WINDOW_S - busy)) / POWER_WINDOW_S
 
     def metrics(self) -> str:
-        return _metrics_text("simulated", self.cache, len(self.running), len(self.waiting),
+        return metrics_text("simulated", self.cache, len(self.running), len(self.waiting),
                              self.power_w(), self.tp, f"simulated {self.gpu}")
 
 
