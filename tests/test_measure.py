@@ -174,3 +174,27 @@ def test_no_power_source_is_a_usage_error(tmp_path):
                             "--model", "llama-3-8b", "--gpu", "h200", "--reuse", "0",
                             "--power-url", "http://10.0.0.1:1/metrics"])
     assert r.exit_code == 2 and "2 reuse levels" in r.output
+
+
+def test_shipped_h200_table_is_measured_and_plans(tmp_path):
+    folder = ROOT / "profiles" / "measured-tables"
+    t = read_profile(folder / f"{NAME}.csv")
+    prov = t.meta["provenance"]
+    assert not t.modelled and not prov["partial"]
+    assert prov["hardware"]["gpu_names"] == ["NVIDIA H200"]
+    assert prov["engine"]["engine"].startswith("greencache minimal PyTorch server")
+    # every point of the run was stable: no row interpolated, none left out
+    assert t.meta["interpolated_cells"] == 0 and not t.meta["left_out_above_capacity"]
+    rng = np.random.default_rng(2)
+    with open(tmp_path / "t.jsonl", "w") as f:
+        for k, ts in enumerate(np.sort(rng.uniform(0, 3600 * 1000, 2000))):
+            f.write(json.dumps({"timestamp": int(ts),
+                                "input_length": int(rng.integers(512, 2049)),
+                                "output_length": int(rng.integers(16, 65)),
+                                "hash_ids": [int(k % 5)]}) + "\n")
+    r = runner.invoke(app, ["plan", "--trace", str(tmp_path / "t.jsonl"), "--start",
+                            "2023-11-16T18:00Z", "--window", "30min", "--model", "llama-3-8b",
+                            "--gpu", "h200", "--tp", "1", "--ssd", "nvme-gen4",
+                            "--profile-dir", str(folder), "--out", str(tmp_path / "p"),
+                            "--no-timing"])
+    assert r.exit_code == 0, r.output

@@ -270,6 +270,9 @@ def main():
         print(f"{eng.name} listening on http://{a.host}:{port}", flush=True)
 
     serve(eng, a.host, a.port, ready)
+    # the engine thread may be inside a CUDA call: leave without finalising the interpreter
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

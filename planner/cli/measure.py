@@ -10,7 +10,7 @@ import typer
 
 from planner.choices import Engine, MeasureApi, Precision, ServeMode
 from planner.cli.common import console, err_console, handle_errors, is_tty
-from planner.cli.profile import GpuOpt, ModelOpt, SsdOpt, _parse_list, profile_app
+from planner.cli.profile import GpuOpt, _parse_list, profile_app
 
 ENDPOINT, SWEEP, LIMITS, TABLE, SERVER = ("Endpoint", "Sweep", "Limits", "Table identity",
                                           "Server")
@@ -226,3 +226,41 @@ def serve_sim(
         console.file.flush()
 
     serve(eng, host, port, ready)
+
+
+@profile_app.command("compare")
+@handle_errors
+def compare(
+    measured: Annotated[Path, typer.Argument(help="Measured table (.csv; its .meta.json beside).",
+                                             show_default=False)],
+    modelled: Annotated[Path, typer.Argument(help="Modelled table to judge (.csv).",
+                                             show_default=False)],
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write the per-point comparison as CSV.", show_default=False)] = None,
+):
+    """Median and p90 absolute error of a modelled table's p90 TTFT and TPOT at every stable
+    point of a measured table (same rate, hit rate and token mix)."""
+    import json
+
+    from rich.table import Table
+
+    from planner.measure.compare import compare_tables
+    from planner.outputs import atomic_write_text
+    from planner.perf.profile import read_profile
+
+    frame, summary = compare_tables(read_profile(measured), read_profile(modelled))
+    t = Table(title=f"{modelled.name} (modelled) against {measured.name} (measured), ms")
+    for c in ("req/s", "hit", "prompt/output", "TTFT meas.", "TTFT model", "TPOT meas.",
+              "TPOT model"):
+        t.add_column(c, justify="right")
+    for r in frame.itertuples():
+        t.add_row(f"{r.rate_rps:g}", f"{r.hit_rate:g}",
+                  f"{r.mean_input_tokens:g}/{r.mean_output_tokens:g}",
+                  f"{r.measured_p90_ttft_ms:,.1f}", f"{r.modelled_p90_ttft_ms:,.1f}",
+                  f"{r.measured_p90_tpot_ms:,.2f}", f"{r.modelled_p90_tpot_ms:,.2f}")
+    console.print(t)
+    console.print(json.dumps(summary, indent=1))
+    if out:
+        atomic_write_text(out, frame.to_csv(index=False, float_format="%.6g",
+                                            lineterminator="\n"))
+        console.print(f"wrote {out}")

@@ -92,15 +92,18 @@ async def _generate(request: web.Request, chat: bool):
              "choices": choices, **(extra or {})}
         return b"data: " + json.dumps(d).encode() + b"\n\n"
 
-    while (tok := await queue.get()) is not None:
-        c = {"delta": {"content": tok}} if chat else {"text": tok}
-        await resp.write(event([{"index": 0, "finish_reason": None, **c}]))
-    end = {"delta": {}} if chat else {"text": ""}
-    await resp.write(event([{"index": 0, "finish_reason": "length", **end}]))
-    if (body.get("stream_options") or {}).get("include_usage"):
-        await resp.write(event([], {"usage": usage}))
-    await resp.write(b"data: [DONE]\n\n")
-    await resp.write_eof()
+    try:
+        while (tok := await queue.get()) is not None:
+            c = {"delta": {"content": tok}} if chat else {"text": tok}
+            await resp.write(event([{"index": 0, "finish_reason": None, **c}]))
+        end = {"delta": {}} if chat else {"text": ""}
+        await resp.write(event([{"index": 0, "finish_reason": "length", **end}]))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await resp.write(event([], {"usage": usage}))
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away (a stopped sweep): the engine finishes the request unread
     return resp
 
 

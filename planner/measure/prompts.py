@@ -40,7 +40,7 @@ def point_prefix(point_id: str, reuse: float, total: int, seed: int) -> str:
     n = shared_words(reuse, total)
     if n == 0:
         return ""
-    rng = np.random.default_rng([seed, _digest(point_id)])
+    rng = np.random.default_rng([seed, digest(point_id)])
     return " ".join([f"p{point_id}"] + [WORDS[k] for k in rng.integers(0, len(WORDS), n - 1)])
 
 
@@ -48,12 +48,12 @@ def request_prompt(prefix: str, request_id: int, reuse: float, total: int, seed:
                    point_id: str) -> str:
     """The whole prompt of one request: the point's prefix, then its own words."""
     n = total - shared_words(reuse, total)
-    rng = np.random.default_rng([seed, _digest(point_id), request_id + 1])
+    rng = np.random.default_rng([seed, digest(point_id), request_id + 1])
     own = " ".join([f"r{request_id}x{point_id}"]
                    + [WORDS[k] for k in rng.integers(0, len(WORDS), max(n - 1, 0))])
     return f"{prefix} {own}" if prefix else own
 
 
-def _digest(text: str) -> int:
+def digest(text: str) -> int:
     # a stable integer from a string (Python's hash() is salted per process)
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")

@@ -2,11 +2,13 @@
 sweep record beside it.
 
 Files in the output folder: ``<model>__<gpu>-tp<tp>__<ssd>__<shape>.csv`` and ``.meta.json``
-(the planner's table, named as ``plan --profile-dir`` looks it up) and
+(the planner's table, named as ``plan --profile-dir`` looks it up),
 ``<same name>.sweep.json`` (every point's summary, intended and engine-reported hit rates,
-and every request's timings). A stopped sweep (Ctrl-C, ``--max-time``, ``--max-requests``)
-is labelled ``partial``; its table holds the reuse levels it finished, when there are at
-least two, and otherwise only the sweep record is written.
+and every request's timings) and ``<shape>.shape.json`` (the requests' workload shape: fixed
+lengths, for ``profile synth --shape`` to build the modelled table to compare with). A
+stopped sweep (Ctrl-C, ``--max-time``, ``--max-requests``) is labelled ``partial``; its table
+holds the reuse levels it finished, when there are at least two, and otherwise only the sweep
+record is written.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ def replica_meta(model: str, gpu: str, tp: int, ssd: str, shape: str) -> dict:
             "workload_shape": {"name": shape, "lengths": SHAPE_NOTE}}
 
 
+def fixed_lengths_shape(name: str):
+    """The workload shape of a sweep's requests (every length its mean, every request the same
+    hit share), for `profile synth --shape` to build the modelled table to compare with."""
+    from planner.perf.shapes import PROBABILITIES, WorkloadShape
+
+    ones = tuple(1.0 for _ in PROBABILITIES)
+    return WorkloadShape(name=name, input_quantiles=ones, output_quantiles=ones,
+                         description=SHAPE_NOTE,
+                         provenance={"source": f"greencache {__version__} profile measure"})
+
+
 def sweep_files(folder: Path, replica: dict) -> tuple[Path, Path]:
     name = table_name(replica["model"], replica["gpu"], replica["tp"], replica["ssd"],
                       replica["workload_shape"]["name"])
@@ -51,10 +64,14 @@ def write_outputs(result: SweepResult, spec: SweepSpec, replica: dict, folder: P
                   generated: str | None = None) -> tuple[Path | None, Path, str]:
     """Write the sweep record and, when the finished reuse levels allow one, the table.
     Returns (table path or None, record path, why no table or "")."""
+    from planner.outputs import atomic_write_text
+
     folder = Path(folder)
     csv_path, _ = sweep_files(folder, replica)
     when = generated or dt.datetime.now(dt.UTC).date().isoformat()
     record_path = write_record(result, spec, replica, folder, when)
+    shape = replica["workload_shape"]["name"]
+    atomic_write_text(folder / f"{shape}.shape.json", fixed_lengths_shape(shape).to_json())
     prov = provenance(result, spec, when)
     done = set(result.complete_reuse)
     points = [p for p in result.points if p.hit_rate in done]

@@ -32,7 +32,7 @@ from planner.measure.client import API_PATHS, RequestRecord, payload, stream_req
 from planner.measure.counters import (POWER_PERIOD_S, CacheReading, cache_reading,
                                       engine_identity, fetch_text, hit_rate_between,
                                       parse_prometheus)
-from planner.measure.prompts import _digest, point_prefix, request_prompt, shared_words
+from planner.measure.prompts import digest, point_prefix, request_prompt, shared_words
 from planner.perf.measured_table import MeasuredPoint
 
 WARMUP = 0.1
@@ -66,16 +66,19 @@ class SweepSpec:
             raise UsageError(f"--endpoint must be an http(s) URL, got {self.endpoint!r}")
         if self.api not in API_PATHS:
             raise UsageError(f"unknown API {self.api!r}; choose {', '.join(API_PATHS)}")
-        for name, ax, lo in (("rates", self.rates, 0.0), ("reuse", self.reuse, -1e-12),
-                             ("input tokens", self.input_tokens, 1),
-                             ("output tokens", self.output_tokens, 2)):
+        for name, ax, ok, rule in (("rates", self.rates, lambda x: x > 0, "> 0"),
+                                   ("reuse levels", self.reuse, lambda x: x >= 0, "≥ 0"),
+                                   ("input tokens", self.input_tokens, lambda x: x >= 1, "≥ 1"),
+                                   ("output tokens", self.output_tokens, lambda x: x >= 2,
+                                    "≥ 2")):
             a = np.asarray(ax, dtype=float)
             if a.size == 0 or np.any(np.diff(a) <= 0) or not np.all(np.isfinite(a)):
                 raise UsageError(f"the {name} must be increasing numbers")
-            if a[0] < lo or (name == "rates" and a[0] <= 0):
-                raise UsageError(f"the {name} must be {'> 0' if name == 'rates' else f'≥ {lo:g}'}")
+            if not ok(a[0]):
+                raise UsageError(f"the {name} must be {rule}")
         if self.reuse[-1] >= 1.0:
-            raise UsageError("reuse levels must be below 1 (each prompt needs a word of its own)")
+            raise UsageError("reuse levels must be below 1 (each prompt needs a word of its "
+                             "own)")
         if len(self.reuse) < 2 or len(self.input_tokens) < 2 or len(self.output_tokens) < 2:
             raise UsageError("a profile table needs ≥ 2 reuse levels, ≥ 2 input and ≥ 2 output "
                              "token counts")
@@ -258,7 +261,7 @@ class Sweep:
 
     async def _rate_point(self, sid, k, rate, prefix, reuse, hit, n_in, n_out) -> bool:
         s = self.spec
-        rng = np.random.default_rng([s.seed, _digest(sid), k])
+        rng = np.random.default_rng([s.seed, digest(sid), k])
         gaps = rng.exponential(1.0 / rate, size=int(rate * s.duration_s * 3) + 16)
         arrivals = np.cumsum(gaps)
         # at least MIN_REQUESTS per point, even where rate × duration is smaller
@@ -339,7 +342,8 @@ class Sweep:
         if after.source:
             self.result.cache_source = after.source
         summary = {"point": name, "rate_rps": rate, "reuse": reuse, "input_tokens": n_in,
-                   "output_tokens": n_out, "intended_hit_rate": round(shared_words(reuse, n_in) / n_in, 6),
+                   "output_tokens": n_out,
+                   "intended_hit_rate": round(shared_words(reuse, n_in) / n_in, 6),
                    "engine_hit_rate": None if math.isnan(engine_hit) else round(engine_hit, 4),
                    "requests_timed": len(timed),
                    "mean_prompt_tokens_reported": _mean([r.prompt_tokens for r in ok]),
