@@ -31,6 +31,11 @@ PRECISIONS = ("bf16", "fp8")                                # weights and KV, pe
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
 MEASURE_APIS = ("completions", "chat")                      # endpoint APIs, measure/client.py
 SERVE_MODES = ("delays", "simulated")                       # test server, measure/engines.py
+# Benchmark result files `profile import` reads (perf/imports/), and auto-detection.
+IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
+# Forecast models of request rate, token means and carbon intensity (forecast/models.py).
+# "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
+FORECAST_MODELS = ("auto", "seasonal-naive")
 
 
 def choice(name: str, values) -> type[Enum]:
@@ -52,6 +57,8 @@ Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
 MeasureApi = choice("MeasureApi", MEASURE_APIS)
 ServeMode = choice("ServeMode", SERVE_MODES)
+ImportFormat = choice("ImportFormat", IMPORT_FORMATS)
+ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 
 
 def value(member: Enum | None) -> str | None:

@@ -108,6 +108,7 @@ class PlanOptions:
     seed: int = 0
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
+    correction: str | None = None     # correction file of the profile table (profile correct)
     workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
     capacity: str = "pooled"          # pooled | owned
     pool_return: float = 0.0          # owned only: share of unallocated owned hardware pooled

@@ -35,7 +35,7 @@ OPTION_OF_FIELD = {f.name: f.name[:-len(u)] for f in fields(PlanOptions)
 # Catalog levels with an option of their own (top-level keys); the rest go in [levels].
 LEVEL_OPTIONS = ("ssd_embodied", "gpu_embodied", "host_embodied")
 TABLE_LEVELS = tuple(f.name for f in fields(Levels) if f.name not in LEVEL_OPTIONS)
-PATH_KEYS = ("trace", "profile_dir", "reuse_model")
+PATH_KEYS = ("trace", "profile_dir", "reuse_model", "correction")
 CHOICES: dict[str, type[Enum]] = {"trace_format": WorkloadFormat, "ci_basis": CiBasis,
                                   "solver": Solver, "eviction": Eviction,
                                   "timestamp_unit": TimestampUnit, "capacity": Capacity,

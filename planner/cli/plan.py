@@ -141,6 +141,10 @@ def plan(
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped ones.",
         show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
+    correction: Annotated[Optional[Path], typer.Option(
+        help="Correction file of the profile table (`greencache profile correct`): its "
+             "factors multiply the table's latencies and power before planning.",
+        show_default="none", rich_help_panel=HARDWARE)] = None,
     slo_ttft: Annotated[float, typer.Option(
         help="p90 time-to-first-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_ttft_s"),

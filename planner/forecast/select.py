@@ -1,0 +1,39 @@
+"""``auto``: the model that forecast the history's last day best, never worse than seasonal
+naive.
+
+Every model with enough history is fitted on all but the last day and scored by its mean
+absolute error over that day; seasonal naive is scored too and wins ties, so a model is chosen
+over the baseline only when it beat it. With less than a day beyond what a model needs, that
+model is not a candidate (with under two days, only seasonal naive is).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from planner.forecast.frame import DAY, season_windows
+from planner.forecast.models import MODELS, SEASONAL_NAIVE
+
+
+def holdout_errors(y: np.ndarray, step: pd.Timedelta) -> dict[str, float]:
+    """Mean absolute error over the last day of ``y`` of each model fitted on the rest."""
+    day = season_windows(step, DAY)
+    train, test = y[:-day], y[-day:]
+    errors = {}
+    for name, model in MODELS.items():
+        if len(train) < model.min_windows(step):
+            continue
+        point = model.predict(train, step, day, ()).point
+        errors[name] = float(np.mean(np.abs(point - test)))
+    return errors
+
+
+def choose(y: np.ndarray, step: pd.Timedelta) -> str:
+    """The model with the lowest holdout error; seasonal naive unless another beats it."""
+    errors = holdout_errors(y, step)
+    best = SEASONAL_NAIVE
+    for name, err in errors.items():
+        if err < errors.get(best, np.inf):
+            best = name
+    return best
