@@ -17,6 +17,7 @@ is installed: ``nvmlDeviceGetPowerUsage``, every visible GPU) or a Prometheus ex
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -93,8 +94,6 @@ async def fetch_text(session: aiohttp.ClientSession, url: str) -> str | None:
 async def engine_identity(session: aiohttp.ClientSession, base_url: str) -> dict:
     """Engine name and version where the endpoint says them: ``/version`` (vLLM, our test
     servers), ``/v1/models`` (``owned_by``, ``max_model_len``) and the ``Server`` header."""
-    import json
-
     base = base_url.rstrip("/")
     out: dict = {}
     try:

@@ -15,7 +15,9 @@ prompt tokens served from its prefix cache are counted by the engine) and
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import time
 
 from aiohttp import web
@@ -130,8 +132,6 @@ async def _health(request: web.Request):
 
 def serve(engine, host: str, port: int, on_ready=None) -> None:
     """Serve until SIGINT or SIGTERM; ``on_ready(port)`` once listening (port 0: any)."""
-    import asyncio
-
     async def main():
         runner = web.AppRunner(make_app(engine), handle_signals=False)
         await runner.setup()
@@ -143,8 +143,6 @@ def serve(engine, host: str, port: int, on_ready=None) -> None:
             on_ready(bound)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        import signal
-
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
