@@ -23,6 +23,9 @@ WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 CAPACITY_MODES = ("pooled", "owned")                        # optimize/coupling.py
 OWNED_IDLE = ("off", "on")                                  # owned but unallocated hardware
+# What a plan knows of its windows: "perfect" the trace and grid themselves, "forecast" only
+# what was known before each decision (foresight/).
+FORESIGHT = ("perfect", "forecast")
 # Engines the performance parameters describe. "graph": an engine replaying CUDA graphs (vLLM
 # V1, SGLang, TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine
 # behind splitwise-sim's measurements (2023), calibrated on them.
@@ -52,6 +55,7 @@ WorkloadFormat = choice("WorkloadFormat", WORKLOAD_FORMATS)  # request traces an
 TimestampUnit = choice("TimestampUnit", TIMESTAMP_UNITS)
 Capacity = choice("Capacity", CAPACITY_MODES)
 OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
+Foresight = choice("Foresight", FORESIGHT)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)

@@ -180,3 +180,35 @@ def test_bad_observations_exit_with_the_line_or_option(tmp_path):
     res, _ = _correct(tmp_path, bad)
     assert res.exit_code == 3 and "no observation window holds 20 requests" in _text(res)
     assert not (tmp_path / "corr.json").exists()
+
+
+def test_measured_sweep_record(tmp_path):
+    # the record `profile measure` writes beside its table (planner/measure/record.py:
+    # "points" are the sweep's point summaries); 10 measured points at load 0.6 with the
+    # engine's own hit count, p90 TTFT × 1.5 and power × 1.1, and one point not measured
+    cap = float(TABLE.capacity(0.1, 1024, 128)[0])
+    rate = 0.6 * cap
+    look = TABLE.lookup([rate], 0.1, 1024, 128)
+    point = {"rate_rps": rate, "reuse": 0.1, "input_tokens": 1024, "output_tokens": 128,
+             "intended_hit_rate": 0.1, "engine_hit_rate": 0.1, "requests_timed": 200,
+             "gpu_power_w": float(look.gpu_power_w[0]) * 1.1, "stable": True,
+             "p50_ttft_s": float(look.p50_ttft_s[0]), "p90_ttft_s": float(look.p90_ttft_s[0]) * 1.5,
+             "p99_ttft_s": 9.0, "p50_tpot_s": float(look.p50_tpot_s[0]),
+             "p90_tpot_s": float(look.p90_tpot_s[0]), "p99_tpot_s": 1.0, "status": "measured"}
+    points = [{**point, "point": f"r0.1λ{k}"} for k in range(10)]
+    points.append({**point, "point": "late", "status": "no power reading"})
+    record = tmp_path / "x.sweep.json"
+    record.write_text(json.dumps({"provenance": {}, "points": points,
+                                  "requests_columns": [], "requests": []}))
+    res, path = _correct(tmp_path, record)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(path.read_text())
+    e = _bin(doc, 0.6, 0.1)
+    assert doc["observed"]["kind"] == "measured" and e["ttft"]["windows"] == 10
+    assert e["ttft"]["factor"] == pytest.approx(1.5 ** (10 / 15), rel=1e-6)
+    assert e["power"]["factor"] == pytest.approx(1.1 ** (10 / 15), rel=1e-6)
+    assert e["tpot"]["factor"] == pytest.approx(1.0, abs=1e-9)
+    points[0]["p90_ttft_s"] = "slow"
+    record.write_text(json.dumps({"points": points}))
+    res, _ = _correct(tmp_path, record, out="bad.json")
+    assert res.exit_code == 3 and "points[0].p90_ttft_s must be a positive number" in _text(res)

@@ -37,13 +37,17 @@ def import_results(
              "imported again replaces its earlier runs).", show_default=False,
         rich_help_panel=TABLE)] = None,
     model: Annotated[Optional[str], typer.Option(
-        help="Model key from profiles/models.toml.", show_default="--into's", rich_help_panel=REPLICA)] = None,
+        help="Model key from profiles/models.toml.", show_default="--into's",
+        rich_help_panel=REPLICA)] = None,
     gpu: Annotated[Optional[str], typer.Option(
-        help="GPU key from profiles/catalog.toml.", show_default="--into's", rich_help_panel=REPLICA)] = None,
+        help="GPU key from profiles/catalog.toml.", show_default="--into's",
+        rich_help_panel=REPLICA)] = None,
     tp: Annotated[Optional[int], typer.Option(
-        help="Tensor-parallel GPUs per replica.", show_default="--into's", rich_help_panel=REPLICA)] = None,
+        help="Tensor-parallel GPUs per replica.", show_default="--into's",
+        rich_help_panel=REPLICA)] = None,
     ssd: Annotated[Optional[str], typer.Option(
-        help="SSD type key from profiles/catalog.toml.", show_default="--into's", rich_help_panel=REPLICA)] = None,
+        help="SSD type key from profiles/catalog.toml.", show_default="--into's",
+        rich_help_panel=REPLICA)] = None,
     shape: Annotated[str, typer.Option(
         help="Workload shape name the table is filed under (letters, digits, dashes).",
         show_default=True, rich_help_panel=TABLE)] = "measured",
@@ -77,9 +81,9 @@ def import_results(
             console.print(f"  missing — {line}", markup=False)
     for note in result.meta["notes"]:
         console.print(f"note: {note}", markup=False)
+    kind = "partly modelled" if result.meta["modelled"] else "measured"
     console.print(f"wrote {result.path} ({len(result.frame):,} rows from "
-                  f"{len(result.runs)} run(s); {'partly modelled' if result.meta['modelled'] else 'measured'})",
-                  markup=False)
+                  f"{len(result.runs)} run(s); {kind})", markup=False)
 
 
 @profile_app.command("correct")
@@ -87,7 +91,8 @@ def import_results(
 def correct(
     observed: Annotated[Path, typer.Option(
         help="Observations: a per-request CSV (time, ttft_s, tpot_s; optional input_tokens, "
-             "output_tokens, hit) or a replay's replay.csv.", show_default=False)],
+             "output_tokens, hit), a measured sweep's .sweep.json (profile measure) or a "
+             "replay's replay.csv.", show_default=False)],
     profile: Annotated[Path, typer.Option(
         help="The profile table (.csv) the factors correct.", show_default=False)],
     out: Annotated[Path, typer.Option(
@@ -97,8 +102,8 @@ def correct(
         help="Seconds of per-request observations per window (one p90 each).",
         show_default=True)] = 60.0,
     replicas: Annotated[int, typer.Option(
-        help="Replicas that served the per-request observations (load per replica = "
-             "rate / replicas).", show_default=True)] = 1,
+        help="Replicas that served the per-request or sweep observations (load per "
+             "replica = rate / replicas).", show_default=True)] = 1,
     mean_input: Annotated[Optional[float], typer.Option(
         help="Mean prompt tokens, for observations without an input_tokens column.",
         show_default=False)] = None,
@@ -122,7 +127,7 @@ def correct(
     from planner.outputs import atomic_write_text
     from planner.perf.correction.file import to_json
     from planner.perf.correction.fit import fit
-    from planner.perf.correction.observed import read_observed
+    from planner.perf.correction.observed import MIN_REQUESTS, read_observed
     from planner.perf.profile import read_profile
 
     if out.suffix != ".json":
@@ -137,9 +142,9 @@ def correct(
     atomic_write_text(out, to_json(fitted, obs, table, str(observed),
                                    str(power) if power else None, window, replicas))
     console.print(f"{obs.requests:,} requests ({obs.kind}) in {fitted.used} window(s) compared "
-                  f"with {table.source}; {obs.few_requests} window(s) with fewer than 20 "
-                  f"requests and {fitted.unstable} beyond the table's capacity left out",
-                  markup=False)
+                  f"with {table.source}; {obs.few_requests} window(s) with fewer than "
+                  f"{MIN_REQUESTS} requests and {fitted.unstable} beyond the table's capacity "
+                  "left out", markup=False)
     for line in obs.assumed:
         console.print(f"assumed — {line}", markup=False)
     from rich.table import Table

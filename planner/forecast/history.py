@@ -98,6 +98,7 @@ def _before(grid: CarbonSeries, starts: pd.DatetimeIndex, ends: pd.DatetimeIndex
             grid.times[0]
         begin = max(begin, series_start)
     ext = pd.date_range(begin, first, freq=step, inclusive="left")
+    ext = ext[ext < first]      # pandas gives [first] for begin == first despite "left"
     if len(ext) == 0:
         return None
     try:

@@ -27,6 +27,7 @@ import pandas as pd
 from planner.catalog import Hardware, load_catalog, resolve
 from planner.config import PlanOptions
 from planner.errors import InputDataError, UsageError
+from planner.foresight.horizon import plan_horizon
 from planner.grid import CarbonSeries, load_grid, window_intensity
 from planner.paths import rel_path, sha256_file
 from planner.perf.correction.apply import corrected
@@ -68,6 +69,7 @@ class PlanInputs:
     workload_shape: dict = field(default_factory=dict)
     eviction: object = None           # LcsParams under --eviction lcs, None under lru
     dropped_over_context: int = 0     # requests dropped by --drop-over-context
+    planned_from: int = 0             # windows before this one are history (--plan-from)
 
 
 # Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
@@ -348,6 +350,17 @@ def _windows(trace: Trace, opt: PlanOptions) -> Windowing:
     return windowing
 
 
+def shape_source(trace: Trace, opt: PlanOptions) -> Trace:
+    """The requests the profile table's workload shape is chosen from: the whole trace, or
+    for a plan on forecasts only those before --plan-from (a decision knows no later ones)."""
+    if opt.foresight != "forecast" or opt.plan_from is None:
+        return trace
+    from planner.config import plan_from_time
+
+    cut = (plan_from_time(opt.plan_from) - trace.absolute_start) / pd.Timedelta(seconds=1)
+    return trace.subset(trace.arrival_s < cut)
+
+
 def load_inputs(opt: PlanOptions, progress: Progress = _noop,
                 reuse: PlanInputs | None = None) -> PlanInputs:
     """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
@@ -357,7 +370,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     catalog = load_catalog()
     arch = catalog.model(opt.model)
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
-    shared = reuse if reuse is not None and same_workload(reuse.options, opt) else None
+    shared = reuse if reuse is not None and reuse.planned_from == 0 \
+        and same_workload(reuse.options, opt) else None
 
     progress("reading grid")
     series = load_grid(opt.grid, opt.ci_basis)
@@ -370,11 +384,12 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     notes.extend(trace.notes)
 
     windowing = shared.windowing if shared else _windows(trace, opt)
+    plan_horizon(windowing, opt)      # --plan-from checked before the hit curves are computed
     wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
                           pd.DatetimeIndex(windowing.stats["window_end"]))
     notes.extend(wi.notes)
 
-    profile, shape_info, shape_notes = select_profile(opt, trace, progress)
+    profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress)
     notes.extend(shape_notes)
     profile, correction_notes = corrected(profile, opt.correction)
     notes.extend(correction_notes)

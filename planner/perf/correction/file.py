@@ -6,7 +6,7 @@ Keys (schema 1):
 * ``table``: the profile table the factors were fitted against (``path``, ``sha256``,
   ``model``, ``gpu``, ``tp``, ``ssd``, ``workload_shape``); a plan applies the file to that
   table only;
-* ``observed``: the source (``kind``: logs | replay, ``path``, ``sha256``, ``power`` file
+* ``observed``: the source (``kind``: logs | measured | replay, ``path``, ``sha256``, ``power`` file
   if any, requests, windows compared, left out and why, what was assumed);
 * ``rule``: the ratio, the shrinkage (``prior_windows``) and the least requests per window;
 * ``bins``: ``load_fraction`` and ``hit_rate`` edges (from 0 to 1);
@@ -55,7 +55,7 @@ def to_json(fitted: Fit, observed: Observed, table: ProfileTable, observed_path:
                                if power_path else None),
                      "requests": observed.requests,
                      "window_s": window_s if observed.kind == "logs" else None,
-                     "replicas": replicas if observed.kind == "logs" else None,
+                     "replicas": replicas if observed.kind != "replay" else None,
                      "windows_compared": fitted.used,
                      "windows_left_out": {"fewer_requests": observed.few_requests,
                                           "beyond_table_capacity": fitted.unstable},

@@ -69,7 +69,7 @@ def fit(observed: Observed, table: ProfileTable, load_edges=DEFAULT_LOAD_EDGES,
     rate = w["requests"].to_numpy() / w["seconds"].to_numpy() / w["replicas"].to_numpy()
     mi = w["mean_input_tokens"].to_numpy(dtype=float)
     mo = w["mean_output_tokens"].to_numpy(dtype=float)
-    labels = [f"at {s:.0f} s" for s in w["start"]]
+    labels = list(w["label"])
     table.check_mix(mi, mo, labels)
     hit = w["hit_rate"].to_numpy(dtype=float)
     look = table.lookup(rate, hit, mi, mo)

@@ -11,6 +11,11 @@ Sources:
   those of its requests, its hit rate the prompt-token-weighted mean.
 * **GPU power CSV** (optional, with per-request CSVs): ``time``, ``gpu_power_w`` (W per
   GPU) samples; a window's power is the mean of its samples.
+* **measured sweep** (the ``.sweep.json`` record ``greencache profile measure`` writes beside
+  its table): each measured point of its ``points`` is one window, at the point's offered
+  rate per replica, its hit rate (the engine's own prefix-cache count where the endpoint
+  exposed one, else the hit rate the prompts were built for), token means, p90s and GPU power;
+  its length is its timed requests over its rate.
 * **replay** (``replay.csv`` of ``greencache simulate``): one row per plan window with its
   requests, replicas, replayed hit rate and p90s, and the plan's own prediction for it
   (``predicted_p90_*``), which is then the expected value; the token means come from the
@@ -40,14 +45,14 @@ REPLAY_REQUIRED = ("window_start", "window_end", "requests", "replicas", "replay
                    "predicted_p90_tpot_s")
 WINDOW_COLUMNS = ("start", "seconds", "requests", "replicas", "hit_rate", "mean_input_tokens",
                   "mean_output_tokens", "p90_ttft_s", "p90_tpot_s", "gpu_power_w",
-                  "expected_p90_ttft_s", "expected_p90_tpot_s")
+                  "expected_p90_ttft_s", "expected_p90_tpot_s", "label")
 
 
 @dataclass
 class Observed:
     """Observation windows (``WINDOW_COLUMNS``; expected_* NaN unless the source predicts)."""
 
-    kind: str                 # logs | replay
+    kind: str                 # logs | measured | replay
     windows: pd.DataFrame
     requests: int
     assumed: list[str] = field(default_factory=list)
@@ -163,7 +168,7 @@ def read_logs(path: str | Path, window_s: float, replicas: int,
                      float(tokens["output_tokens"][sel].mean()),
                      float(np.percentile(ttft[sel], 90)),
                      float(np.percentile(tp, 90)) if tp.size else np.nan, np.nan, np.nan,
-                     np.nan))
+                     np.nan, f"from {start - t0:g} s"))
     windows = pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
     if power is not None:
         windows = _with_power(windows, Path(power), window_s)
@@ -227,18 +232,83 @@ def read_replay(path: str | Path) -> Observed:
         "mean_output_tokens": mo, "p90_ttft_s": cols["replayed_p90_ttft_s"],
         "p90_tpot_s": cols["replayed_p90_tpot_s"], "gpu_power_w": np.nan,
         "expected_p90_ttft_s": cols["predicted_p90_ttft_s"],
-        "expected_p90_tpot_s": cols["predicted_p90_tpot_s"]})[keep].reset_index(drop=True)
+        "expected_p90_tpot_s": cols["predicted_p90_tpot_s"],
+        "label": f["window_start"].str.strip().to_numpy()})[keep].reset_index(drop=True)
     assumed = ["GPU power: a replay records energy per window (GPUs, host and SSDs with "
                "PUE), not GPU power; no power factor is fitted"]
     return Observed("replay", windows.loc[:, list(WINDOW_COLUMNS)], int(req.sum()), assumed,
                     int(((req > 0) & ~keep).sum()))
 
 
+SWEEP_KEYS = ("rate_rps", "input_tokens", "output_tokens", "requests_timed", "p90_ttft_s",
+              "p90_tpot_s")
+
+
+def read_sweep(path: str | Path, replicas: int) -> Observed:
+    """A measured sweep's record → one window per measured point (module docstring)."""
+    import json
+
+    path = Path(path)
+    try:
+        doc = json.loads(read_text(path, "sweep record"))
+    except json.JSONDecodeError as e:
+        raise InputDataError(f"sweep record {path}, line {e.lineno}: not JSON ({e.msg})") \
+            from None
+    points = doc.get("points") if isinstance(doc, dict) else None
+    if not isinstance(points, list):
+        raise InputDataError(f"sweep record {path} lacks 'points'")
+    rows, few, assumed = [], 0, []
+    for k, p in enumerate(points):
+        where = f"sweep record {path}: points[{k}]"
+        if not isinstance(p, dict):
+            raise InputDataError(f"{where} must be an object")
+        if p.get("status") != "measured":
+            continue
+        vals = {}
+        for key in SWEEP_KEYS:
+            v = p.get(key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) \
+                    or v <= 0:
+                raise InputDataError(f"{where}.{key} must be a positive number, got "
+                                     f"{quote(v)}")
+            vals[key] = float(v)
+        if vals["requests_timed"] < MIN_REQUESTS:
+            few += 1
+            continue
+        hit = p.get("engine_hit_rate")
+        if not isinstance(hit, (int, float)) or isinstance(hit, bool):
+            hit = p.get("intended_hit_rate")
+            what = f"point {p.get('point', k)}: the endpoint reported no prefix-cache hits; " \
+                   "the hit rate its prompts were built for is used"
+            if what not in assumed:
+                assumed.append(what)
+        if not isinstance(hit, (int, float)) or isinstance(hit, bool) or not 0 <= hit <= 1:
+            raise InputDataError(f"{where} has no hit rate within 0..1 (engine_hit_rate or "
+                                 "intended_hit_rate)")
+        power = p.get("gpu_power_w")
+        power = float(power) if isinstance(power, (int, float)) and not isinstance(
+            power, bool) and power > 0 else np.nan
+        rate = vals["rate_rps"]
+        rows.append((float(k), vals["requests_timed"] / rate, int(vals["requests_timed"]),
+                     replicas, float(hit), vals["input_tokens"], vals["output_tokens"],
+                     vals["p90_ttft_s"], vals["p90_tpot_s"], power, np.nan, np.nan,
+                     f"{p.get('point', k)} (sweep point)"))
+    windows = pd.DataFrame(rows, columns=list(WINDOW_COLUMNS))
+    requests = int(windows["requests"].sum()) if len(windows) else 0
+    return Observed("measured", windows, requests, assumed, few)
+
+
 def read_observed(path: str | Path, window_s: float = 60.0, replicas: int = 1,
                   mean_input: float | None = None, mean_output: float | None = None,
                   power: str | Path | None = None) -> Observed:
-    """A replay.csv (told by its header) or a per-request CSV."""
+    """A replay.csv (told by its header), a measured sweep's record (``.json``) or a
+    per-request CSV."""
     path = Path(path)
+    if path.suffix.lower() == ".json":
+        if power is not None:
+            raise UsageError("--power applies to per-request observations; a sweep record "
+                             "holds its own power")
+        return read_sweep(path, replicas)
     head = read_text(path, "observations").lstrip().split("\n", 1)[0]
     if head.startswith("window_start,window_end,requests,replicas"):
         if power is not None:
