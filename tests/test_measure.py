@@ -198,3 +198,14 @@ def test_shipped_h200_table_is_measured_and_plans(tmp_path):
                             "--profile-dir", str(folder), "--out", str(tmp_path / "p"),
                             "--no-timing"])
     assert r.exit_code == 0, r.output
+
+
+def test_profile_correct_reads_the_shipped_sweep_record(tmp_path):
+    # the record's lone-request points (rate 0) are no load window; the loaded ones are
+    folder = ROOT / "profiles" / "measured-tables"
+    r = runner.invoke(app, ["profile", "correct", "--observed", str(folder / f"{NAME}.sweep.json"),
+                            "--profile", str(ROOT / "profiles" / "tables" /
+                                             "llama-3-8b__h200-tp1__nvme-gen4__azure-conv.csv"),
+                            "--out", str(tmp_path / "c.json")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "c.json").exists()
