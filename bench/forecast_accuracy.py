@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from planner.forecast import forecast_series, forecast_windows, rate_history  # noqa: E402
-from planner.forecast.accuracy import coverage, mape, pinball  # noqa: E402
+from planner.forecast.accuracy import coverage, mape, pinball_loss  # noqa: E402
 from planner.grid import known_zones, load_grid  # noqa: E402
 from planner.paths import examples_dir  # noqa: E402
 from planner.workload.prepare import default_start  # noqa: E402
@@ -101,8 +101,8 @@ def rate_case(name: str, history: pd.DataFrame, issues) -> None:
         a = f["actual"]
         took = (time.perf_counter() - t0) / len(issues)
         picked = ", ".join(f"{k} {v}" for k, v in used.items())
-        print(f"| {m} ({picked}) | {mape(a, f['rate_p50']):.1f} | {pinball(a, f['rate_p50'], 0.5):.3g} "
-              f"| {pinball(a, f['rate_p90'], 0.9):.3g} | {coverage(a, f['rate_p90']):.0f} | "
+        print(f"| {m} ({picked}) | {mape(a, f['rate_p50']):.1f} | {pinball_loss(a, f['rate_p50'], 0.5):.3g} "
+              f"| {pinball_loss(a, f['rate_p90'], 0.9):.3g} | {100 * coverage(a, f['rate_p90']):.0f} | "
               f"{took:.2f} |", flush=True)
 
 

@@ -23,12 +23,19 @@ WORKLOAD_FORMATS = TRACE_FORMATS + RATE_FORMATS
 TIMESTAMP_UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 CAPACITY_MODES = ("pooled", "owned")                        # optimize/coupling.py
 OWNED_IDLE = ("off", "on")                                  # owned but unallocated hardware
+# What a plan knows of its windows: "perfect" the trace and grid themselves, "forecast" only
+# what was known before each decision (foresight/).
+FORESIGHT = ("perfect", "forecast")
 # Engines the performance parameters describe. "graph": an engine replaying CUDA graphs (vLLM
 # V1, SGLang, TensorRT-LLM), calibrated on greencache's own H100 runs; "splitwise": the engine
 # behind splitwise-sim's measurements (2023), calibrated on them.
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+MEASURE_APIS = ("completions", "chat")                      # endpoint APIs, measure/client.py
+SERVE_MODES = ("delays", "simulated")                       # test server, measure/engines.py
+# Benchmark result files `profile import` reads (perf/imports/), and auto-detection.
+IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
 # Forecast models of request rate, token means and carbon intensity (forecast/models.py).
 # "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
 FORECAST_MODELS = ("auto", "seasonal-naive", "auto-ets", "auto-arima", "mstl")
@@ -48,9 +55,13 @@ WorkloadFormat = choice("WorkloadFormat", WORKLOAD_FORMATS)  # request traces an
 TimestampUnit = choice("TimestampUnit", TIMESTAMP_UNITS)
 Capacity = choice("Capacity", CAPACITY_MODES)
 OwnedIdle = choice("OwnedIdle", OWNED_IDLE)
+Foresight = choice("Foresight", FORESIGHT)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+MeasureApi = choice("MeasureApi", MEASURE_APIS)
+ServeMode = choice("ServeMode", SERVE_MODES)
+ImportFormat = choice("ImportFormat", IMPORT_FORMATS)
 ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 
 

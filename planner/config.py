@@ -57,6 +57,15 @@ H_t(c′→c) (exact for LRU), which is what the replay's cache delivers; predic
 overstates the grown window's hits (the Azure hour at 15-min windows: 41.3 % predicted,
 38.7 % replayed). Off predicts every window warm, as earlier versions did.
 
+Default foresight, perfect: the plan knows the trace and the grid it plans for, as earlier
+versions did. ``forecast`` plans as an operator must (README "Plans made on forecasts"): at each
+decision time it sees only the data before it, forecasts the next ``--lookahead`` (48 h: a
+day-ahead decision that still sees the following day, so a cache grown in the evening is not
+chosen blind to the night), solves it and commits the first ``--decide-every`` (24 h: the
+day-ahead cadence of grid forecasts and of capacity decisions). Capacity is sized on the
+``--load-quantile`` of the load forecast (0.9: a forecast that falls short one window in ten
+is absorbed by the headroom and the SLO margin, not by the users).
+
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
 hour, Mooncake conversation ≈31 TB of unique blocks).
@@ -68,7 +77,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from planner.catalog import LEVELS, Levels
-from planner.choices import CAPACITY_MODES, OWNED_IDLE, POLICIES, TIMESTAMP_UNITS
+from planner.choices import CAPACITY_MODES, FORESIGHT, OWNED_IDLE, POLICIES, TIMESTAMP_UNITS
 from planner.errors import UsageError
 
 DEFAULT_HEADROOM = 0.85
@@ -108,6 +117,7 @@ class PlanOptions:
     seed: int = 0
     reuse_model: str | None = None    # reuse-model parameter file; None = the shipped fit
     profile_dir: str | None = None
+    correction: str | None = None     # correction file of the profile table (profile correct)
     workload_shape: str = "auto"      # the table's workload shape; auto: nearest to the trace
     capacity: str = "pooled"          # pooled | owned
     pool_return: float = 0.0          # owned only: share of unallocated owned hardware pooled
@@ -123,6 +133,12 @@ class PlanOptions:
     headroom: float = DEFAULT_HEADROOM    # largest load fraction a burst bucket may reach
     slo_margin: float = DEFAULT_SLO_MARGIN  # per-window p90 rows plan for (1 − margin) × SLO
     slo_attainment: float | None = None   # horizon budget: share of requests within both SLOs
+    foresight: str = "perfect"        # perfect | forecast (decisions on forecasts, foresight/)
+    plan_from: str | None = None      # ISO time: plan the windows from here (history before)
+    decide_every: str = "24h"         # forecast: a decision commits this much
+    lookahead: str = "48h"            # forecast: each decision solves this much
+    load_quantile: float = 0.9        # forecast: the load quantile capacity is sized on
+    forecast_model: str = "auto"      # forecast: the forecasting model (planner.forecast)
 
     def validate(self) -> PlanOptions:
         if not 0 < self.slo_ttft_s <= 600:
@@ -187,6 +203,7 @@ class PlanOptions:
         if self.slo_attainment is not None and not 0 < self.slo_attainment <= 1:
             raise UsageError(f"--slo-attainment must be within (0, 1], got "
                              f"{self.slo_attainment}")
+        self._check_foresight()
         for name in ("ssd_embodied", "gpu_embodied", "host_embodied", "host_power", "ssd_power",
                      "lifetime", "pue"):
             if getattr(self.levels, name) not in LEVELS:
@@ -195,6 +212,45 @@ class PlanOptions:
         if changes is not None and changes < 0:
             changes = None  # -1 (a scenario file cannot write None): unlimited
         return replace(self, cache_levels_tb=tuple(sorted(levels)), max_changes_per_day=changes)
+
+    def _check_foresight(self) -> None:
+        """The foresight options on their own and against the window (the trace-dependent
+        checks of --plan-from run once the windows are known: foresight/horizon.py)."""
+        if self.foresight not in FORESIGHT:
+            raise UsageError(f"--foresight must be one of {', '.join(FORESIGHT)}, got "
+                             f"{self.foresight!r}")
+        if self.plan_from is not None:
+            plan_from_time(self.plan_from)
+        forecast_only = {"decide_every": "--decide-every", "lookahead": "--lookahead",
+                         "load_quantile": "--load-quantile", "forecast_model": "--forecast-model"}
+        if self.foresight == "perfect":
+            for name, option in forecast_only.items():
+                if getattr(self, name) != default(name):
+                    raise UsageError(f"{option} applies to --foresight forecast")
+            return
+        if self.plan_from is None:
+            raise UsageError("--foresight forecast needs --plan-from, the time of the first "
+                             "decision (the data before it is the forecasts' history)")
+        if not 0.5 <= self.load_quantile < 1:
+            raise UsageError(f"--load-quantile must be within [0.5, 1), got "
+                             f"{self.load_quantile}")
+        window = duration_seconds(self.window, "--window")
+        every = duration_seconds(self.decide_every, "--decide-every")
+        ahead = duration_seconds(self.lookahead, "--lookahead")
+        for option, s in (("--decide-every", every), ("--lookahead", ahead)):
+            if s % window:
+                raise UsageError(f"{option} must be a whole number of windows of {self.window}")
+        if ahead < every:
+            raise UsageError(f"--lookahead {self.lookahead} must be at least --decide-every "
+                             f"{self.decide_every}: a decision commits only what it solved")
+        if self.slo_attainment is not None:
+            raise UsageError("--slo-attainment (a budget over the whole horizon) is not "
+                             "available with --foresight forecast, whose decisions each see "
+                             "only their lookahead; plan with the per-window p90")
+        if self.rolling_block:
+            raise UsageError("--rolling-block applies to --foresight perfect; with forecast "
+                             "the decisions are the rolling horizon (--decide-every, "
+                             "--lookahead)")
 
     def min_dwell_hours(self) -> float:
         """--min-dwell in hours (0 or a duration like 2h, 90min)."""
@@ -216,6 +272,33 @@ class PlanOptions:
         return d
 
 
+
+
+def duration_seconds(text: str, option: str) -> int:
+    """A duration like 24h, 90min, 2d, 900s in whole seconds (up to 30 days)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)\s*", str(text).lower())
+    if not m:
+        raise UsageError(f"cannot read {option} {text!r}; write e.g. 24h, 90min or 2d")
+    seconds = float(m.group(1)) * {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600,
+                                   "hr": 3600, "d": 86400}[m.group(2)]
+    if seconds != int(seconds) or not 0 < seconds <= 30 * 86400:
+        raise UsageError(f"{option} {text!r} must be whole seconds, more than 0 and at most "
+                         "30 days")
+    return int(seconds)
+
+
+def plan_from_time(text: str):
+    """--plan-from as a UTC timestamp (pandas imported here: config stays light for --help)."""
+    import pandas as pd
+
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise UsageError(f"cannot read --plan-from {text!r}; write e.g. "
+                         "2024-05-12T00:00Z") from None
+    if ts is pd.NaT:
+        raise UsageError(f"cannot read --plan-from {text!r}; write e.g. 2024-05-12T00:00Z")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def default(name: str):

@@ -19,7 +19,7 @@ tail of requests still running at the window's end) plus its idle time within th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -59,14 +59,19 @@ def route(trace, request_window: np.ndarray, replicas_per_window: np.ndarray) ->
 
 
 def schedule_windows(trace, schedule: pd.DataFrame) -> np.ndarray:
-    """Window of every request under the schedule's windows; the schedule must cover them all."""
+    """Window of every request under the schedule's windows: −1 before the first (the
+    history of a plan made from a later time, ``--plan-from``); the schedule must cover every
+    later request."""
     starts = pd.DatetimeIndex(schedule["window_start"]).as_unit("ns").asi8
     ends = pd.DatetimeIndex(schedule["window_end"]).as_unit("ns").asi8
     t = trace.absolute_start.value + np.round(trace.arrival_s * 1e9).astype(np.int64)
     # Schedule times are whole seconds around the first and last arrival: compare on seconds.
     t = (t // 1_000_000_000) * 1_000_000_000
     w = np.searchsorted(starts, t, side="right") - 1
-    outside = (w < 0) | (t >= ends[np.clip(w, 0, None)] + 1_000_000_000)
+    outside = (w >= 0) & (t >= ends[np.clip(w, 0, None)] + 1_000_000_000)
+    if (w >= 0).any():
+        last = int(np.flatnonzero(w >= 0)[0])
+        outside |= (np.arange(len(w)) > last) & (w < 0)   # a gap after the schedule began
     if outside.any():
         i = int(np.flatnonzero(outside)[0])
         raise InputDataError(
@@ -116,6 +121,7 @@ class Served:
     ssd_read_gbps: np.ndarray
     ssd_write_gbps: np.ndarray
     notes: list[str] = field(default_factory=list)
+    served: np.ndarray | None = None    # indices of the requests served (None: all of them)
 
 
 @dataclass
@@ -138,7 +144,22 @@ def serve(trace, schedule: pd.DataFrame, hw: Hardware, replica_model, kv_bytes_p
     replicas = schedule["replicas"].to_numpy(dtype=np.int64)
     cache_gb = schedule["cache_gb"].to_numpy(dtype=float)
     blocks = np.floor(cache_gb * 1e9 / kv_bytes_per_token / trace.block_tokens).astype(np.int64)
-    cached = simulate_cache(trace, blocks, request_window=win, policy=policy, lcs=lcs)
+    served = None
+    if win[0] < 0:
+        # A plan from a later time: the requests before it are its history. They pass
+        # through the cache, held at the first window's size (the plan predicts its first
+        # window warm), and are not served here.
+        if lcs is not None and np.ndim(lcs.ci_g_per_kwh):
+            ci = np.asarray(lcs.ci_g_per_kwh, dtype=float)
+            lcs = replace(lcs, ci_g_per_kwh=np.r_[ci[:1], ci])
+        cached = simulate_cache(trace, np.r_[blocks[:1], blocks], request_window=win + 1,
+                                policy=policy, lcs=lcs)
+        served = np.flatnonzero(win >= 0)
+        notes.append(f"{len(win) - len(served):,} requests before the schedule's first window "
+                     "warmed its cache and were not replayed")
+        trace, win, cached = trace.subset(served), win[served], cached[served]
+    else:
+        cached = simulate_cache(trace, blocks, request_window=win, policy=policy, lcs=lcs)
     output = trace.output_tokens
     if np.any(output < 1):
         # An engine always emits at least one token (the end-of-sequence one).
@@ -178,7 +199,7 @@ def serve(trace, schedule: pd.DataFrame, hw: Hardware, replica_model, kv_bytes_p
     gpu_j += idle_s * replica_model.loaded_idle_w * hw.gpus_per_replica
     gpu_power = gpu_j / (seconds * replicas * hw.gpus_per_replica)
     return Served(win, cached, ttft, tpot, seconds / 3600.0, gpu_power, read_b / seconds / 1e9,
-                  write_b / seconds / 1e9, notes)
+                  write_b / seconds / 1e9, notes, served)
 
 
 def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware,
@@ -187,7 +208,8 @@ def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: H
     br, *_ = deployment_carbon(hw, served.hours, ci, schedule["replicas"].to_numpy(),
                                served.gpu_power_w, schedule["cache_gb"].to_numpy(dtype=float),
                                served.ssd_read_gbps, served.ssd_write_gbps)
-    frame = _window_frame(trace, schedule, served.request_window, served.cached_tokens,
+    inp = trace.input_tokens if served.served is None else trace.input_tokens[served.served]
+    frame = _window_frame(inp, schedule, served.request_window, served.cached_tokens,
                           served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
     totals = _totals(frame, served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
     return ReplayResult(frame, totals, served, list(served.notes))
@@ -211,9 +233,9 @@ def within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s) -> np.ndarray:
     return (ttft <= slo_ttft_s) & (~np.isfinite(tpot) | (tpot <= slo_tpot_s))
 
 
-def _window_frame(trace, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br):
+def _window_frame(input_tokens, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br):
     W = len(schedule)
-    prompt = np.bincount(win, weights=trace.input_tokens, minlength=W)
+    prompt = np.bincount(win, weights=input_tokens, minlength=W)
     hit = np.bincount(win, weights=cached, minlength=W) / np.maximum(prompt, 1)
     ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
     reqs = np.bincount(win, minlength=W)

@@ -2,7 +2,10 @@
 
 Each stage is a call into the module that owns it (inputs: workload/prepare.py, solve:
 plan_solve.py, baselines: baselines.py, summary: summary.py, provisioning: provisioning.py);
-this file only wires them together.
+this file only wires them together. ``plan_candidates`` (plan_solve.py) is re-exported: it is
+the call ``greencache check`` makes too. A plan on forecasts (``--foresight forecast``) is solved
+decision by decision by :mod:`planner.foresight.decide`, and judged against the plan of the
+same windows made with perfect foresight, written beside it as a baseline.
 """
 
 from __future__ import annotations
@@ -10,25 +13,23 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from planner import schedule as schedule_mod, window_inputs
-from planner.catalog import Hardware
 from planner.config import PlanOptions
-from planner.errors import InfeasibleError
-from planner.baselines import solve_baselines
-from planner.optimize.candidates import CandidateSet, build_candidates
-from planner.optimize.diagnostics import WindowDiagnosis, precheck
+from planner.baselines import solve_baselines, totals
+from planner.foresight.decide import plan_on_forecasts
+from planner.foresight.horizon import plan_horizon, planned_inputs
+from planner.foresight.lookahead import forecast_lookahead
+from planner.optimize.candidates import CandidateSet
+from planner.optimize.diagnostics import WindowDiagnosis
 from planner.optimize.model import PlanModel
-from planner.optimize.slo import best_attainment, planned_slos
+from planner.optimize.slo import predicted_attainment
 from planner.optimize.solve import SolveResult
-from planner.perf.profile import ProfileTable
-from planner.plan_solve import check_solved, plan_coupling, solve_candidates
+from planner.plan_solve import (Solved, check_solved, plan_candidates, plan_coupling,
+                                screen_windows, solve_candidates)
 from planner.provisioning import provisioning
 from planner.summary import build_summary
-from planner.workload.hitcurve import HitCurves
-from planner.workload.windows import LoadBuckets
 from planner.workload.prepare import PlanInputs, Progress, _noop, load_inputs
 
 
@@ -45,6 +46,7 @@ class PlanResult:
     baselines: dict
     provisioning: dict
     window_record: str = ""     # window_inputs.json: what `greencache check` re-derives from
+    forecast: pd.DataFrame | None = None   # forecast.csv (--foresight forecast)
 
 
 # --------------------------------------------------------------------------------------------
@@ -52,72 +54,81 @@ class PlanResult:
 # --------------------------------------------------------------------------------------------
 
 def run_plan(opt: PlanOptions, progress: Progress = _noop,
-             reuse: PlanInputs | None = None) -> PlanResult:
+             reuse: PlanInputs | None = None, foresee=forecast_lookahead) -> PlanResult:
+    """The plan of the scenario. With ``--foresight forecast`` each decision's window inputs
+    come from ``foresee(inputs)`` (:mod:`planner.foresight.lookahead`): forecasts by default;
+    the actuals (``actual_lookahead``) measure the rolling decisions without forecast error."""
     inputs = load_inputs(opt, progress, reuse)
     opt = inputs.options.validate()
-    stats = inputs.windowing.stats
-    labels = inputs.windowing.labels()
-    progress("building candidates")
-    cands = plan_candidates(opt, stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
-                            inputs.cache_levels_gb, inputs.buckets)
-    ttft_bound, tpot_bound = planned_slos(opt)
-    requests = stats["requests"].to_numpy(dtype=float)
-    diagnoses = precheck(cands.frame, len(stats), labels, ttft_bound, tpot_bound)
-    bad = [d for d in diagnoses if not d.feasible]
-    overloaded = [d for d in bad if d.binding == "capacity"]
-    budget = opt.slo_attainment is not None
-    if budget:
-        bad = overloaded    # the budget replaces the per-window rows
-    if overloaded or (bad and not opt.allow_slo_violation):
-        lines = [d.sentence(ttft_bound, tpot_bound, opt.max_replicas) for d in bad]
-        what = "cannot serve the load" if overloaded else "cannot meet the SLO" + (
-            f" less the {opt.slo_margin:.0%} planning margin (--slo-margin)"
-            if opt.slo_margin else "")
-        hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
-        raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s) {what}{hint}", lines[:20]
-                              + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
-    short = budget and best_attainment(cands.frame, requests) < opt.slo_attainment - 1e-12
-    if short and not opt.allow_slo_violation:
-        raise InfeasibleError(
-            f"no schedule keeps {100 * opt.slo_attainment:.1f} % of the requests within both "
-            f"SLOs; the best reaches {100 * best_attainment(cands.frame, requests):.2f} % "
-            "(--allow-slo-violation plans the best reachable)", [])
-
-    progress("solving the plan")
-    coupling = plan_coupling(inputs, opt, cands.frame)
-    solved = solve_candidates(cands.frame, opt, coupling, soft_windows=[d.window for d in bad],
-                              requests=requests, attainment_short=short)
-    check_solved(solved.result, solved.model)
+    horizon = plan_horizon(inputs.windowing, opt)
+    actual = planned_inputs(inputs, horizon)
+    rolling = None
+    if opt.foresight == "forecast":
+        progress("planning on forecasts")
+        rolling = plan_on_forecasts(inputs, horizon, foresee(inputs), progress)
+        planned, cands, diagnoses = rolling.inputs, rolling.candidates, []
+        solved = Solved(rolling.model, rolling.result, rolling.chosen)
+        coupling = rolling.coupling
+    else:
+        planned = actual
+        cands, diagnoses, solved, coupling = solve_perfect(actual, opt, progress)
     chosen = solved.chosen
+    stats = planned.windowing.stats
+    requests = stats["requests"].to_numpy(dtype=float)
 
     progress("solving the baselines")
-    baselines = solve_baselines(cands.frame, opt, inputs.cache_levels_gb, coupling,
-                                requests)
+    baselines = solve_baselines(rolling.committed if rolling else cands.frame, opt,
+                                inputs.cache_levels_gb, coupling, requests)
+    if rolling is not None:
+        progress("solving the perfect-foresight plan")
+        p_cands, _, p_solved, _ = solve_perfect(actual, opt, progress)
+        baselines["perfect_foresight"] = {
+            "status": p_solved.result.status.value, "chosen": p_solved.chosen,
+            "predicted_slo_attainment": predicted_attainment(
+                p_solved.chosen, actual.windowing.stats["requests"].to_numpy(dtype=float)),
+            **totals(p_solved.chosen)}
     sources = [inputs.hits.source] * len(stats)
-    sched = schedule_mod.assemble(stats, inputs.ci, chosen, sources, opt.slo_ttft_s,
+    sched = schedule_mod.assemble(stats, planned.ci, chosen, sources, opt.slo_ttft_s,
                                   opt.slo_tpot_s)
-    for b in baselines.values():
+    for name, b in baselines.items():
         if "chosen" in b:
-            b["schedule"] = schedule_mod.assemble(stats, inputs.ci, b["chosen"], sources,
-                                                  opt.slo_ttft_s, opt.slo_tpot_s)
+            base = actual if name == "perfect_foresight" else planned
+            b["schedule"] = schedule_mod.assemble(base.windowing.stats, base.ci, b["chosen"],
+                                                  sources, opt.slo_ttft_s, opt.slo_tpot_s)
     prov = provisioning(chosen, stats["hours"].to_numpy(dtype=float), inputs.hardware,
                         opt.capacity, solved.result.owned_replicas, solved.result.owned_drives)
-    record = window_inputs.to_json(stats, inputs.hits, inputs.buckets)
-    summary = build_summary(inputs, cands, solved.result, chosen, sched, baselines, prov)
+    record = window_inputs.to_json(stats, planned.hits, planned.buckets)
+    summary = build_summary(planned, cands, solved.result, chosen, sched, baselines, prov)
+    if horizon.first:
+        summary["windows"]["plan_from"] = stats["window_start"].iloc[0].isoformat()
+        summary["windows"]["history_windows"] = horizon.first
+    if rolling is not None:
+        summary["foresight"] = rolling.summary()
+        # Predicted on the actuals against the plan's forecasts: not a reduction to quote
+        # (``compare`` replays both on the trace).
+        summary["baselines"]["perfect_foresight"].pop("reduction_pct", None)
+        summary["candidates"] = {"committed_windows_warm": int(len(rolling.committed)),
+                                 **rolling.candidate_counts}
     # Derived from the trace by the plan itself and written beside the schedule.
     summary["inputs"]["window_inputs"] = {
         "path": window_inputs.FILE_NAME, "sha256": hashlib.sha256(record.encode()).hexdigest()}
-    return PlanResult(inputs, cands, diagnoses, solved.model, solved.result, sched, chosen,
-                      summary, baselines, prov, record)
+    return PlanResult(planned, cands, diagnoses, solved.model, solved.result, sched, chosen,
+                      summary, baselines, prov, record,
+                      None if rolling is None else rolling.forecast_table(actual))
 
 
-def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
-                    profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
-                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
-    """The plan's candidate table from its window inputs: the one call that both the plan and
-    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
-    return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
-                            opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets, warmup=opt.warmup)
-
-
+def solve_perfect(inputs: PlanInputs, opt: PlanOptions, progress: Progress = _noop):
+    """The plan that knows its windows: candidates, diagnoses, the solved model and its
+    coupling, for ``inputs`` (the planned windows)."""
+    stats = inputs.windowing.stats
+    progress("building candidates")
+    cands = plan_candidates(opt, stats, inputs.hits, inputs.ci, inputs.profile, inputs.hardware,
+                            inputs.cache_levels_gb, inputs.buckets)
+    diagnoses, soft, short = screen_windows(cands.frame, stats, inputs.windowing.labels(), opt)
+    progress("solving the plan")
+    coupling = plan_coupling(inputs, opt, cands.frame)
+    solved = solve_candidates(cands.frame, opt, coupling, soft_windows=soft,
+                              requests=stats["requests"].to_numpy(dtype=float),
+                              attainment_short=short)
+    check_solved(solved.result, solved.model)
+    return cands, diagnoses, solved, coupling

@@ -120,6 +120,30 @@ def read_schedule(path: Path) -> pd.DataFrame:
     return df
 
 
+FORECAST_NUMBERS = ("lead_h", "input_tokens_mean", "output_tokens_mean", "ci_gco2_per_kwh",
+                    "actual_rate", "actual_input_tokens_mean", "actual_output_tokens_mean",
+                    "actual_ci_gco2_per_kwh")
+
+
+def read_forecast(path: Path) -> pd.DataFrame:
+    """forecast.csv (planner/foresight/forecast_file.py): times parsed, every number finite,
+    at least the median rate forecast."""
+    path = Path(path)
+    df = _csv(path, "forecast table")
+    rates = [c for c in df.columns if c.startswith("rate_p")]
+    _require_columns(df, ("window_start", "issued_at", "model", "rate_p50") + FORECAST_NUMBERS,
+                     path, "forecast table")
+    _numbers(df, FORECAST_NUMBERS + tuple(rates), path)
+    for col in ("window_start", "issued_at"):
+        parsed = pd.to_datetime(df[col], utc=True, errors="coerce", format="ISO8601")
+        if parsed.isna().any():
+            i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+            raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", df[col].iloc[i],
+                                                      col))
+        df[col] = parsed
+    return df
+
+
 def read_window_table(path: Path, what: str, numbers, integers=()) -> pd.DataFrame:
     """replay.csv (``what`` = "replay") or compare.csv ("comparison"): the columns the report
     and figures read, as finite numbers."""
@@ -142,7 +166,8 @@ def read_compare(path: Path) -> pd.DataFrame:
         df[col] = df[col].astype(str)
     if not (df["day"] == "total").any():
         raise InputDataError(f"{path} is not a greencache comparison: no 'total' rows")
-    for col in ("reduction_vs_max_cache_pct", "reduction_vs_no_cache_pct"):
+    for col in ("reduction_vs_max_cache_pct", "reduction_vs_no_cache_pct", "carbon_regret_pct",
+                "slo_regret_points"):
         if col in df.columns:
             text = df[col].astype(str).str.strip()
             values = pd.to_numeric(df[col], errors="coerce")

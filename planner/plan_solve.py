@@ -17,13 +17,17 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, SolverError
 from planner.optimize.argmin import chain_applicable, solve_chain
-from planner.optimize.candidates import prune_extra_replicas
+from planner.catalog import Hardware
+from planner.optimize.candidates import CandidateSet, build_candidates, prune_extra_replicas
+from planner.perf.profile import ProfileTable
+from planner.workload.hitcurve import HitCurves
+from planner.workload.windows import LoadBuckets
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
-from planner.optimize.diagnostics import iis
+from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
 from planner.optimize.model import PlanModel, build_model
 from planner.optimize.rolling import solve_rolling
-from planner.optimize.slo import model_options, planned_slos
+from planner.optimize.slo import best_attainment, model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
@@ -32,6 +36,49 @@ class Solved:
     model: PlanModel
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
+
+
+def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
+                    profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
+                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
+    """The plan's candidate table from its window inputs: the one call that both the plan and
+    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
+    return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
+                            opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
+                            buckets=buckets, warmup=opt.warmup)
+
+
+def screen_windows(candidates: pd.DataFrame, stats: pd.DataFrame, labels: list[str],
+                   opt: PlanOptions, where: str = "") -> tuple[list[WindowDiagnosis], list[int],
+                                                               bool]:
+    """Before solving: every window's diagnosis, the windows planned best-effort and whether
+    the attainment budget is out of reach. A window no configuration can serve, or (without
+    --allow-slo-violation) one that cannot meet the SLO or a budget out of reach, is an
+    InfeasibleError naming them; ``where`` says which decision, for rolling plans."""
+    ttft_bound, tpot_bound = planned_slos(opt)
+    requests = stats["requests"].to_numpy(dtype=float)
+    diagnoses = precheck(candidates, len(stats), labels, ttft_bound, tpot_bound)
+    bad = [d for d in diagnoses if not d.feasible]
+    overloaded = [d for d in bad if d.binding == "capacity"]
+    budget = opt.slo_attainment is not None
+    if budget:
+        bad = overloaded    # the budget replaces the per-window rows
+    if overloaded or (bad and not opt.allow_slo_violation):
+        lines = [d.sentence(ttft_bound, tpot_bound, opt.max_replicas) for d in bad]
+        what = "cannot serve the load" if overloaded else "cannot meet the SLO" + (
+            f" less the {opt.slo_margin:.0%} planning margin (--slo-margin)"
+            if opt.slo_margin else "")
+        hint = "" if overloaded else "; --allow-slo-violation plans them best-effort"
+        raise InfeasibleError(f"{len(bad)} of {len(stats)} window(s){where} {what}{hint}",
+                              lines[:20]
+                              + ([f"… and {len(lines) - 20} more"] if len(lines) > 20 else []))
+    short = budget and best_attainment(candidates, requests) < opt.slo_attainment - 1e-12
+    if short and not opt.allow_slo_violation:
+        raise InfeasibleError(
+            f"no schedule keeps {100 * opt.slo_attainment:.1f} % of the requests within both "
+            f"SLOs; the best reaches {100 * best_attainment(candidates, requests):.2f} % "
+            "(--allow-slo-violation plans the best reachable)", [])
+    return diagnoses, [d.window for d in bad], short
 
 
 def plan_coupling(inputs, opt: PlanOptions, candidates: pd.DataFrame) -> Coupling:
@@ -81,16 +128,25 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
     """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
     first); ``greencache check`` certifies a plan against it."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    budget = opt.slo_attainment is not None
-    if not budget:
-        soft = set(soft_windows)
-        ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
-            (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
-        candidates = prune_extra_replicas(
-            candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    candidates = model_candidates(candidates, opt, coupling, soft_windows)
     return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
                        coupling=coupling, name=name,
                        **model_options(opt, requests, attainment_short))
+
+
+def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
+                     soft_windows=()) -> pd.DataFrame:
+    """The candidates the model holds (:func:`solve_candidates` says why): in per-window p90
+    mode those within the planned SLO bounds (all of a soft window's), less the replica counts
+    :func:`prune_extra_replicas` proves useless; under an attainment budget all of them."""
+    if opt.slo_attainment is not None:
+        return candidates
+    ttft_bound, tpot_bound = planned_slos(opt)
+    soft = set(soft_windows)
+    ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
+        (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
+    return prune_extra_replicas(candidates[ok | candidates["window"].isin(soft).to_numpy()],
+                                coupling, soft)
 
 
 def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:

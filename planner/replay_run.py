@@ -25,7 +25,8 @@ from planner.schedule import window_csv
 from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
-              ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"))
+              ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"),
+              ("perfect_foresight", "(e) the plan with perfect foresight"))
 
 
 def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
@@ -138,5 +139,14 @@ def compare(setup: ReplaySetup, schedules: dict[str, pd.DataFrame], progress=Non
                     base = float(days[ref]["total_kgco2e"].sum() if day == "total"
                                  else days[ref].loc[day, "total_kgco2e"])
                     entry[f"reduction_vs_{ref}_pct"] = 100.0 * (1 - total / base) if base else 0.0
+            if "perfect_foresight" in days:
+                # Regret: what not knowing the future cost, against the plan that knew it.
+                pf = days["perfect_foresight"]
+                base = float(pf["total_kgco2e"].sum() if day == "total"
+                             else pf.loc[day, "total_kgco2e"])
+                base_att = (results["perfect_foresight"].totals["slo_attainment"]
+                            if day == "total" else float(pf.loc[day, "slo_attainment"]))
+                entry["carbon_regret_pct"] = 100.0 * (total / base - 1) if base else 0.0
+                entry["slo_regret_points"] = 100.0 * (base_att - att)
             rows.append(entry)
     return results, pd.DataFrame(rows)

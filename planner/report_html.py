@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.plan_files import read_schedule, read_summary, read_window_table
+from planner.plan_files import read_forecast, read_schedule, read_summary, read_window_table
 
 COLOURS = {"op_gpu": "#d62728", "op_host": "#ff9896", "op_ssd": "#ffbb78",
            "emb_gpu": "#1f77b4", "emb_host": "#aec7e8", "emb_ssd": "#2ca02c"}
@@ -30,6 +30,7 @@ class PlanOutputs:
     summary: dict
     components: pd.DataFrame | None
     folder: Path
+    forecast: pd.DataFrame | None = None     # forecast.csv of a plan made on forecasts
 
 
 def load_plan_outputs(folder: Path) -> PlanOutputs:
@@ -43,7 +44,9 @@ def load_plan_outputs(folder: Path) -> PlanOutputs:
     if comp_path.exists():
         comp = read_window_table(comp_path, "components",
                                  [f"{k}_kgco2e" for k in COLOURS])
-    return PlanOutputs(sched, summary, comp, folder)
+    fc_path = folder / "forecast.csv"
+    forecast = read_forecast(fc_path) if fc_path.exists() else None
+    return PlanOutputs(sched, summary, comp, folder, forecast)
 
 
 # --------------------------------------------------------------------------------------------
@@ -98,6 +101,37 @@ def fig_timeline(sched: pd.DataFrame) -> str:
     twin.spines["right"].set_visible(True)
     axes[2].set_title("SSD cache size (green, TB) and token hit rate (blue, %)", loc="left")
     for label in axes[2].get_xticklabels():
+        label.set_rotation(30)
+        label.set_ha("right")
+    return _svg(fig)
+
+
+def fig_forecast(fc: pd.DataFrame) -> str:
+    """What each decision forecast against what happened: request rate (median and the upper
+    quantiles) and grid carbon intensity; dotted lines mark the decisions."""
+    plt = _setup()
+    fig, axes = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True, layout="constrained")
+    x = fc["window_start"].dt.tz_convert("UTC").dt.tz_localize(None)
+    quantiles = sorted(c for c in fc.columns if c.startswith("rate_p"))
+    axes[0].plot(x, fc["actual_rate"], color="#222", lw=1.0, drawstyle="steps-post",
+                 label="actual")
+    for col, colour in zip(quantiles, ("#1f77b4", "#ff7f0e", "#d62728", "#9467bd")):
+        axes[0].plot(x, fc[col], color=colour, lw=0.9, drawstyle="steps-post",
+                     label=f"forecast {col.removeprefix('rate_')}")
+    axes[0].set_ylabel("req/s")
+    axes[0].set_title("request rate: forecast against actual", loc="left")
+    axes[0].legend(loc="upper right", fontsize=7, ncol=len(quantiles) + 1, frameon=False)
+    axes[1].plot(x, fc["actual_ci_gco2_per_kwh"], color="#222", lw=1.0,
+                 drawstyle="steps-post", label="actual")
+    axes[1].plot(x, fc["ci_gco2_per_kwh"], color="#2ca02c", lw=0.9, drawstyle="steps-post",
+                 label="forecast")
+    axes[1].set_ylabel("gCO2e/kWh")
+    axes[1].set_title("grid carbon intensity: forecast against actual", loc="left")
+    axes[1].legend(loc="upper right", fontsize=7, ncol=2, frameon=False)
+    for issued in fc["issued_at"].drop_duplicates().dt.tz_convert("UTC").dt.tz_localize(None):
+        for ax in axes:
+            ax.axvline(issued, color="#999", lw=0.6, ls=":")
+    for label in axes[1].get_xticklabels():
         label.set_rotation(30)
         label.set_ha("right")
     return _svg(fig)
@@ -223,6 +257,11 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _number(value) -> str:
+    """Two decimals, or blank where the column does not apply (NaN)."""
+    return "" if value is None or not np.isfinite(value) else f"{value:.2f}"
+
+
 def _e(value) -> str:
     """Any value that came from a file, as HTML text."""
     return html.escape(str(value))
@@ -276,6 +315,15 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
     if plan.components is not None and len(plan.components) == len(sched):
         parts.append("<h2>Carbon by source</h2>")
         parts.append(fig_carbon_stack(sched, plan.components))
+    if plan.forecast is not None:
+        fs = s.get("foresight", {})
+        parts.append("<h2>Forecast against actual</h2>")
+        parts.append(f"<p>Planned on forecasts ({_e(fs.get('forecast_model'))}): a decision "
+                     f"every {_e(fs.get('decide_every'))}, each solving the next "
+                     f"{_e(fs.get('lookahead'))}; capacity sized on the "
+                     f"{_e(fs.get('load_quantile'))} quantile of the load forecast. Hit curves: "
+                     f"{_e(fs.get('hit_curves'))}.</p>")
+        parts.append(fig_forecast(plan.forecast))
     if replay is not None:
         parts.append("<h2>Predicted against replayed latency</h2>")
         if replay_summary:
@@ -287,11 +335,14 @@ def render(plan: PlanOutputs, replay: pd.DataFrame | None = None,
         rows = [[r.label, f"{r.requests:,}", f"{r.slo_attainment:.1%}", f"{r.total_kgco2e:.3f}",
                  f"{r.predicted_total_kgco2e:.3f}",
                  f"{getattr(r, 'reduction_vs_max_cache_pct', float('nan')):.2f}",
-                 f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}"]
+                 f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}",
+                 _number(getattr(r, "carbon_regret_pct", float("nan"))),
+                 _number(getattr(r, "slo_regret_points", float("nan")))]
                 for r in tot.itertuples()]
         parts.append(_table(rows, ["strategy", "requests", "within SLO", "replayed kgCO2e",
                                    "predicted kgCO2e", "plan saves vs (b) %",
-                                   "plan saves vs (a) %"]))
+                                   "plan saves vs (a) %", "carbon regret %",
+                                   "SLO regret points"]))
         parts.append(compare_svg(comparison))
     parts.append("<h2>Schedule</h2>")
     cols = ["window_start", "rate_rps", "ci_gco2_per_kwh", "replicas", "cache_gb", "hit_rate",

@@ -51,6 +51,9 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
                         "workload_shape": inputs.workload_shape},
             "catalog": {"path": _rel(load_catalog().path),
                         "sha256": sha256_file(load_catalog().path)},
+            **({"correction": {"path": _rel(Path(opt.correction)),
+                               "sha256": sha256_file(Path(opt.correction))}}
+               if opt.correction else {}),
         },
         "windows": {"count": int(len(sched)), "hours": _r(hours.sum()),
                     "slo_met": int(sched["slo_met"].sum()),
@@ -82,7 +85,9 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
                          "modelled: prefixes synthesised by the reuse model"),
             "hit_rate_source": inputs.hits.source,
             "latency_and_power": (f"modelled: profile table ({inputs.profile.meta.get('method')})"
-                                  if inputs.profile.modelled else "measured profile table"),
+                                  if inputs.profile.modelled else "measured profile table")
+            + (f", multiplied by the observed / expected factors of {opt.correction} "
+               "(profile correct)" if opt.correction else ""),
             "within_slo_share": "modelled: each burst bucket's TTFT and TPOT distributions "
                                 "through the table's p50, p90 and p99, taken independent "
                                 "within a bucket",

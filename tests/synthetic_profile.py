@@ -51,10 +51,18 @@ def frame(prefill_s_per_token=1e-4, decode_s_per_token=2e-3, idle_w=100.0, busy_
 
 
 def write(directory: Path, model="llama-3-70b", gpu="h100-sxm", tp=4, ssd="nvme-gen4",
-          shape="azure-conv", **kw) -> Path:
-    path = Path(directory) / f"{table_name(model, gpu, tp, ssd, shape)}.csv"
-    meta = {"model": model, "gpu": gpu, "tp": tp, "ssd": ssd, "drives_per_replica": tp,
-            "method": "closed-form test table", "modelled": True,
-            "workload_shape": {"name": shape}}
-    write_profile(frame(**kw), meta, path)
-    return path
+          shape=None, **kw) -> Path:
+    """The closed-form table under ``shape``, or (None) under every shipped workload shape, so
+    that a plan of any shipped trace finds a table for the shape nearest to it (the planner
+    refuses a trace no available shape fits). Returns the first path written."""
+    from planner.perf.shapes import shipped_shape_names
+
+    paths = []
+    for name in [shape] if shape else shipped_shape_names():
+        path = Path(directory) / f"{table_name(model, gpu, tp, ssd, name)}.csv"
+        meta = {"model": model, "gpu": gpu, "tp": tp, "ssd": ssd, "drives_per_replica": tp,
+                "method": "closed-form test table", "modelled": True,
+                "workload_shape": {"name": name}}
+        write_profile(frame(**kw), meta, path)
+        paths.append(path)
+    return paths[0]

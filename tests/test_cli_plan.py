@@ -186,7 +186,7 @@ def test_workload_shape_chosen_per_trace(tmp_path):
 
 def test_old_table_layout_is_one_sentence(tmp_path):
     d = tmp_path / "profiles"
-    path = synthetic_profile.write(d)
+    path = synthetic_profile.write(d, shape="azure-conv")
     path.rename(d / "llama-3-70b__h100-sxm-tp4__nvme-gen4.csv")
     r = base(d, tmp_path / "o")
     assert r.exit_code == 3 and "before workload shapes" in r.output

@@ -228,7 +228,8 @@ def plan_dir(tmp_path_factory):
     r = runner.invoke(app, ["plan", "--trace", str(trace), "--grid", str(grid),
                             "--start", "2023-11-16T18:00Z", "--window", "15min",
                             "--profile-dir", str(tmp / "profiles"), "--out", str(tmp / "out"),
-                            "--no-timing", "-q", "--cache-levels", "0,1", "--max-replicas", "4"])
+                            "--no-timing", "-q", "--cache-levels", "0,1", "--max-replicas", "4",
+                            "--workload-shape", "azure-conv"])
     assert r.exit_code == 0, r.output
     return tmp
 
@@ -266,7 +267,8 @@ def test_plan_with_mutated_trace_or_grid(plan_dir, tmp_path_factory, data):
     _cli("plan", ["plan", "--trace", str(trace), "--grid", str(grid), "--start",
                   "2023-11-16T18:00Z", "--window", "15min", "--profile-dir",
                   str(plan_dir / "profiles"), "--out", str(tmp / "out"), "-q",
-                  "--cache-levels", "0,1", "--max-replicas", "4"], tmp / "out")
+                  "--cache-levels", "0,1", "--max-replicas", "4",
+                  "--workload-shape", "azure-conv"], tmp / "out")
 
 
 @SLOW

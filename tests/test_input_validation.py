@@ -135,7 +135,7 @@ def plan_out(tmp_path_factory):
                                     "2023-11-16T18:00Z", "--window", "15min", "--profile-dir",
                                     str(tmp / "profiles"), "--out", str(tmp / f"o{len(outs)}"),
                                     "--no-timing", "-q", "--cache-levels", "0,1",
-                                    "--max-replicas", "4"])
+                                    "--max-replicas", "4", "--workload-shape", "azure-conv"])
         finally:
             os.chdir(old)
         assert r.exit_code == 0, r.output

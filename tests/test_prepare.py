@@ -29,7 +29,7 @@ def small_azure(tmp_path_factory):
 @pytest.mark.parametrize("policy", EVICTION_POLICIES)
 def test_plan_and_replay_see_the_same_prefixes_and_eviction_parameters(small_azure, policy):
     opt = PlanOptions(trace=str(small_azure), eviction=policy, window="15min",
-                      cache_levels_tb=(0.0, 0.5))
+                      cache_levels_tb=(0.0, 0.5), workload_shape="azure-conv")
     plan = load_inputs(opt)
     setup = prepare_replay(opt)
     a, b = plan.trace, setup.trace

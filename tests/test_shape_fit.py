@@ -69,10 +69,16 @@ def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_pat
     monkeypatch.setenv("GREENCACHE_CACHE", str(tmp_path / "cache"))
     base = ["plan", "--trace", str(odd_trace), "--start", "2023-03-01T00:00Z", "--window", "10min"]
     r = runner.invoke(app, base + ["--out", str(tmp_path / "a")])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output
+    assert not (tmp_path / "a").exists()
     text = " ".join(r.output.split())
     assert "no available workload shape fits" in text and "--auto-profile" in text
     assert f"greencache profile fit-shape {odd_trace}" in text
+    assert "--workload-shape" in text
+    forced = runner.invoke(app, base + ["--workload-shape", "azure-conv",
+                                        "--out", str(tmp_path / "f")])
+    assert forced.exit_code == 0, forced.output
+    assert "is far from the trace's lengths" in " ".join(forced.output.split())
     r = runner.invoke(app, base + ["--auto-profile", "--out", str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())

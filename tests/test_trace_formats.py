@@ -132,7 +132,8 @@ def test_drop_over_context_drops_counts_and_says_so(over_context, tmp_path):
         load_inputs(PlanOptions(trace=str(over_context)))
     out = tmp_path / "out"
     r = runner.invoke(app, ["plan", "--trace", str(over_context), "--drop-over-context",
-                            "--window", "15min", "--out", str(out)])
+                            "--window", "15min", "--workload-shape", "azure-conv",
+                            "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert "3 of 400 requests" in " ".join(r.output.split())
     summary = json.loads((out / "summary.json").read_text())

@@ -29,6 +29,7 @@ from planner.errors import GreencacheError
 from planner.grid import load_grid, window_intensity
 from planner.optimize.candidates import CandidateSet
 from planner.paths import recorded_path
+from planner.perf.correction.apply import corrected
 from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
@@ -84,6 +85,10 @@ def _inputs(plan: PlanFolder, located: dict[str, Path]):
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
     profile_path = located.get("profile") or recorded_path(rec["profile"]["path"])
     profile = read_profile(profile_path)
+    if "correction" in rec:
+        # The plan read the table through its correction; so does the recomputation.
+        where = located.get("correction") or recorded_path(rec["correction"]["path"])
+        profile = corrected(profile, str(where))[0]
     return hw, profile
 
 

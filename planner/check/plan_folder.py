@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.config import PlanOptions
-from planner.errors import InputDataError
+from planner.errors import InputDataError, UsageError
 from planner.plan_files import read_schedule, read_summary
 from planner.replay_run import scenario_from_summary
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
@@ -39,5 +39,12 @@ def read_plan_folder(directory: Path) -> PlanFolder:
         raise InputDataError(f"{directory} holds no summary.json: not a greencache plan folder")
     summary = read_summary(summary_path)
     options = scenario_from_summary(summary_path)
+    if options.foresight == "forecast":
+        # Its windows were decided on forecasts no file records in full (the grid's forecast
+        # intensity, the seasonal hit curves), one decision at a time: neither the arithmetic
+        # from the grid nor the certificate of one optimum applies.
+        raise UsageError(f"{directory} is a plan made on forecasts (--foresight forecast); "
+                         "check verifies plans made with perfect foresight, and `greencache "
+                         "compare` judges this one against them")
     schedule = read_schedule(directory / "schedule.csv")
     return PlanFolder(directory, summary, schedule, options)

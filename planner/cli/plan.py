@@ -9,16 +9,16 @@ from typing import Annotated, Optional
 import typer
 
 from planner.catalog import Levels
-from planner.choices import (Capacity, CiBasis, Eviction, Level, OwnedIdle, Solver,
-                             TimestampUnit, WorkloadFormat)
+from planner.choices import (Capacity, CiBasis, Eviction, ForecastModel, Foresight, Level,
+                             OwnedIdle, Solver, TimestampUnit, WorkloadFormat)
 from planner.cli.common import app, console, err_console, handle_errors
 from planner.config import DEFAULT_CACHE_LEVELS_TB, default
 from planner.errors import UsageError
 from planner.outputs import OutputSet, check_output_folder
 
-INPUTS, HARDWARE, SLO, CARBON, COUPLING, SOLVER, OUTPUT = (
-    "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration", "Solver",
-    "Output")
+INPUTS, HARDWARE, SLO, CARBON, COUPLING, FORESIGHT, SOLVER, OUTPUT = (
+    "Inputs", "Hardware and cache", "SLO", "Carbon", "Capacity and reconfiguration",
+    "Foresight", "Solver", "Output")
 # Parameters that are not scenario options: they say where the scenario comes from and what
 # to do with the plan, so a scenario file neither holds nor records them.
 NOT_SCENARIO = ("config", "print_config", "out", "write_model", "no_timing", "quiet")
@@ -141,6 +141,10 @@ def plan(
     profile_dir: Annotated[Optional[Path], typer.Option(
         help="Folder of profile tables to use instead of the shipped ones.",
         show_default="profiles/tables", rich_help_panel=HARDWARE)] = None,
+    correction: Annotated[Optional[Path], typer.Option(
+        help="Correction file of the profile table (`greencache profile correct`): its "
+             "factors multiply the table's latencies and power before planning.",
+        show_default="none", rich_help_panel=HARDWARE)] = None,
     slo_ttft: Annotated[float, typer.Option(
         help="p90 time-to-first-token SLO, seconds.", show_default=True,
         rich_help_panel=SLO)] = default("slo_ttft_s"),
@@ -220,6 +224,30 @@ def plan(
              "previous level's content), which couples consecutive windows; --no-warmup "
              "predicts every window warm.",
         show_default=True, rich_help_panel=COUPLING)] = default("warmup"),
+    foresight: Annotated[Foresight, typer.Option(
+        help="perfect: plan knowing the trace and grid; forecast: decide every --decide-every "
+             "on forecasts made from the data before each decision only.",
+        show_default=True, rich_help_panel=FORESIGHT)] = Foresight(default("foresight")),
+    plan_from: Annotated[Optional[str], typer.Option(
+        help="Plan the windows from this time (ISO 8601, UTC, on a window boundary); the "
+             "trace before it is history. Required with --foresight forecast.",
+        show_default="the trace's first window", rich_help_panel=FORESIGHT)] = None,
+    decide_every: Annotated[str, typer.Option(
+        help="Forecast: time between decisions; each commits this much of its lookahead "
+             "(a whole number of windows).", show_default=True,
+        rich_help_panel=FORESIGHT)] = default("decide_every"),
+    lookahead: Annotated[str, typer.Option(
+        help="Forecast: how far each decision forecasts and solves (at least --decide-every, "
+             "a whole number of windows).", show_default=True,
+        rich_help_panel=FORESIGHT)] = default("lookahead"),
+    load_quantile: Annotated[float, typer.Option(
+        help="Forecast: the quantile of the request-rate forecast capacity is sized on.",
+        show_default=True, rich_help_panel=FORESIGHT)] = default("load_quantile"),
+    forecast_model: Annotated[ForecastModel, typer.Option(
+        help="Forecast: the forecasting model of the load, token means and carbon "
+             "intensity (auto picks per series).",
+        show_default=True, rich_help_panel=FORESIGHT)] = ForecastModel(
+            default("forecast_model")),
     solver: Annotated[Solver, typer.Option(
         help="MILP solver: highs (HiGHS via highspy) or cbc (bundled with PuLP).",
         show_default=True, rich_help_panel=SOLVER)] = Solver(default("solver")),
@@ -253,6 +281,7 @@ def plan(
     from planner.report import plan_table
     from planner.scenario import load_scenario, plan_options, scenario_toml
     from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
+    from planner.foresight.forecast_file import FILE_NAME as FORECAST_FILE, forecast_csv
     from planner.schedule import components_csv, to_csv
 
     values = load_scenario(config) if config else {}
@@ -265,6 +294,9 @@ def plan(
         console.print(scenario_toml(options), end="", markup=False, soft_wrap=True)
         return
 
+    if write_model and options.foresight == "forecast":
+        raise UsageError("--write-model writes the plan's one MILP; a plan on forecasts solves "
+                         "one per decision (summary.json lists them)")
     check_output_folder(out)
     with err_console.status("planning…") as status:
         result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
@@ -281,6 +313,8 @@ def plan(
             files.add_text(f"baselines/{name}.csv", to_csv(b["schedule"]))
     files.add_text("summary.json", json.dumps(summary, indent=2, sort_keys=False) + "\n")
     files.add_text("provisioning.json", json.dumps(result.provisioning, indent=2) + "\n")
+    if result.forecast is not None:
+        files.add_text(FORECAST_FILE, forecast_csv(result.forecast))
     # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
     files.add_text(WINDOW_INPUTS, result.window_record)
     if write_model:

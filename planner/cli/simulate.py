@@ -85,6 +85,9 @@ def compare(
     (a) no SSD tier, (b) a fixed cache at the largest size, (c) the best single cache size,
     (d) the per-window plan, each with replicas sized to the SLO. Writes compare.csv (per day
     and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
+    A plan made on forecasts adds (e) the plan of the same windows with perfect foresight,
+    each strategy's regret against it (carbon %, SLO attainment points), and the forecasts'
+    accuracy (forecast_accuracy.csv: MAPE, pinball loss, p90 coverage, per day and lead time).
     """
     from planner.outputs import OutputSet, check_output_folder
     from planner.plan_files import read_schedule
@@ -109,22 +112,47 @@ def compare(
                                         if k not in ("strategy", "Index")}
                            for r in totals.itertuples()},
             "notes": sorted({n for r in results.values() for n in r.notes} | set(setup.notes))}
+    accuracy = None
+    if (plan / "forecast.csv").exists():
+        # A plan made on forecasts: how good they were, beside what they cost (the regret).
+        from planner.foresight.forecast_accuracy import accuracy_table
+        from planner.plan_files import read_forecast
+
+        accuracy = accuracy_table(read_forecast(plan / "forecast.csv"))
+        total = accuracy[accuracy["scope"] == "total"].iloc[0]
+        data["forecast_accuracy"] = {k: (None if isinstance(v, float) and v != v else v)
+                                     for k, v in total.items() if k not in ("scope", "key")}
     files = OutputSet(out)
     files.add_text("compare.csv", table.to_csv(index=False, float_format="%.6g",
                                                lineterminator="\n"))
+    if accuracy is not None:
+        files.add_text("forecast_accuracy.csv", accuracy.to_csv(
+            index=False, float_format="%.6g", lineterminator="\n"))
     files.add_text("compare.json", json.dumps(data, indent=2, default=float) + "\n")
     files.add_bytes("compare.png", compare_png(table))
     written = files.commit()
 
+    regret = "carbon_regret_pct" in totals.columns
     t = Table(title="Replayed deployments", title_justify="left")
     for col in ("strategy", "requests", "within SLO", "kgCO2e", "predicted", "vs (b) %",
-                "vs (a) %"):
+                "vs (a) %") + (("regret %", "SLO regret pts") if regret else ()):
         t.add_column(col, justify="left" if col == "strategy" else "right")
     for r in totals.itertuples():
+        extra = () if not regret else tuple(
+            "" if v != v else f"{v:.2f}" for v in (r.carbon_regret_pct, r.slo_regret_points))
         t.add_row(r.label, f"{r.requests:,}", f"{r.slo_attainment:.1%}", f"{r.total_kgco2e:.3f}",
                   f"{r.predicted_total_kgco2e:.3f}",
                   f"{getattr(r, 'reduction_vs_max_cache_pct', float('nan')):.2f}",
-                  f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}")
+                  f"{getattr(r, 'reduction_vs_no_cache_pct', float('nan')):.2f}", *extra)
     console.print(t)
+    if accuracy is not None:
+        a = data["forecast_accuracy"]
+        covered = [k for k in a if k.endswith("_coverage")]
+        console.print(
+            f"forecasts ({a['windows']} windows): request-rate MAPE {a['rate_mape_pct']:.1f} % "
+            f"(median), carbon-intensity MAPE {a['ci_gco2_per_kwh_mape_pct']:.1f} %"
+            + "".join(f", {k.removeprefix('rate_').removesuffix('_coverage')} covered "
+                      f"{100 * a[k]:.0f} % of windows" for k in covered)
+            + "; per day and by lead time in forecast_accuracy.csv")
     for p in written:
         console.print(f"wrote {p}")

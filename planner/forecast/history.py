@@ -117,7 +117,7 @@ def _before(grid: CarbonSeries, starts: pd.DatetimeIndex, ends: pd.DatetimeIndex
         series_start = grid.times[0].ceil(step) if grid.times[0].value % step.value else \
             grid.times[0]
         begin = max(begin, series_start)
-    if begin >= first:
+    if begin >= first:          # pandas gives [first] for begin == first despite "left"
         return None
     ext = pd.date_range(begin, first, freq=step, inclusive="left")
     try:

@@ -27,8 +27,10 @@ import pandas as pd
 from planner.catalog import Hardware, load_catalog, resolve
 from planner.config import PlanOptions
 from planner.errors import InputDataError, UsageError
+from planner.foresight.horizon import plan_horizon
 from planner.grid import CarbonSeries, load_grid, window_intensity
 from planner.paths import rel_path, sha256_file
+from planner.perf.correction.apply import corrected
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
 from planner.workload.load import load_workload
@@ -67,6 +69,7 @@ class PlanInputs:
     workload_shape: dict = field(default_factory=dict)
     eviction: object = None           # LcsParams under --eviction lcs, None under lru
     dropped_over_context: int = 0     # requests dropped by --drop-over-context
+    planned_from: int = 0             # windows before this one are history (--plan-from)
 
 
 # Options that decide the workload side of the inputs (trace, windows, hit curves, bursts):
@@ -211,6 +214,11 @@ def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
             and distances[nearest.name] > POOR_FIT_DISTANCE)
     if poor and opt.auto_profile:
         return fitted_profile(opt, trace, distances, progress)
+    if poor:
+        # A plan on a table simulated for other lengths mispredicts p90 latency (Mooncake's
+        # 15k-token prompts on the conversation shape: 59 replicas planned, 75.8 % replayed
+        # within SLO), so it is refused unless the user names a shape on purpose.
+        raise InputDataError(poor_fit_message(opt, nearest.name, distances[nearest.name]))
     if opt.workload_shape != "auto":
         if opt.workload_shape not in have:
             raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
@@ -230,22 +238,24 @@ def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
              f"({how}" + (f"; largest |log ratio| of length/mean quantiles {d:.2f}" if d is not
                           None else "") + (f"; others: {others}" if others else "") + ")"]
     if d is not None and d > POOR_FIT_DISTANCE:
-        notes.append(poor_fit_note(opt, name, d))
+        notes.append(f"the {name} workload shape, named by --workload-shape, is far from the "
+                     f"trace's lengths (distance {d:.2f} > {POOR_FIT_DISTANCE}): predicted p90 "
+                     "latencies may be off")
     return profile, info, notes
 
 
-def poor_fit_note(opt: PlanOptions, name: str, distance: float) -> str:
+def poor_fit_message(opt: PlanOptions, name: str, distance: float) -> str:
     """What to do when no available shape fits: the exact commands."""
     from planner.perf.shapes import POOR_FIT_DISTANCE
 
     shape_file = f"{Path(opt.trace).stem}.shape.json"
-    return (f"no available workload shape fits the trace well (nearest: {name}, distance "
-            f"{distance:.2f} > {POOR_FIT_DISTANCE}): predicted p90 latencies may be off; plan "
-            f"with --auto-profile, which fits the trace's own shape and builds its table, or "
+    return (f"no available workload shape fits the trace (nearest: {name}, distance "
+            f"{distance:.2f} > {POOR_FIT_DISTANCE}), so its p90 latencies would be mispredicted: "
+            f"plan with --auto-profile, which fits the trace's own shape and builds its table, or "
             f"run `greencache profile fit-shape {opt.trace} --out {shape_file}` and "
             f"`greencache profile synth --model {opt.model} --gpu {opt.gpu} --tp {opt.tp} "
             f"--ssd {opt.ssd} --shape {shape_file} --out fitted-tables`, then plan with "
-            "--profile-dir fitted-tables")
+            f"--profile-dir fitted-tables; or pass --workload-shape {name} to plan on it anyway")
 
 
 def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Progress):
@@ -340,6 +350,17 @@ def _windows(trace: Trace, opt: PlanOptions) -> Windowing:
     return windowing
 
 
+def shape_source(trace: Trace, opt: PlanOptions) -> Trace:
+    """The requests the profile table's workload shape is chosen from: the whole trace, or
+    for a plan on forecasts only those before --plan-from (a decision knows no later ones)."""
+    if opt.foresight != "forecast" or opt.plan_from is None:
+        return trace
+    from planner.config import plan_from_time
+
+    cut = (plan_from_time(opt.plan_from) - trace.absolute_start) / pd.Timedelta(seconds=1)
+    return trace.subset(trace.arrival_s < cut)
+
+
 def load_inputs(opt: PlanOptions, progress: Progress = _noop,
                 reuse: PlanInputs | None = None) -> PlanInputs:
     """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
@@ -349,7 +370,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     catalog = load_catalog()
     arch = catalog.model(opt.model)
     hw = resolve(catalog, opt.gpu, opt.tp, opt.ssd, opt.levels, opt.pue)
-    shared = reuse if reuse is not None and same_workload(reuse.options, opt) else None
+    shared = reuse if reuse is not None and reuse.planned_from == 0 \
+        and same_workload(reuse.options, opt) else None
 
     progress("reading grid")
     series = load_grid(opt.grid, opt.ci_basis)
@@ -362,12 +384,15 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     notes.extend(trace.notes)
 
     windowing = shared.windowing if shared else _windows(trace, opt)
+    plan_horizon(windowing, opt)      # --plan-from checked before the hit curves are computed
     wi = window_intensity(series, pd.DatetimeIndex(windowing.stats["window_start"]),
                           pd.DatetimeIndex(windowing.stats["window_end"]))
     notes.extend(wi.notes)
 
-    profile, shape_info, shape_notes = select_profile(opt, trace, progress)
+    profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress)
     notes.extend(shape_notes)
+    profile, correction_notes = corrected(profile, opt.correction)
+    notes.extend(correction_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
     profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
                       windowing.stats["mean_output_tokens"].to_numpy()[busy],
@@ -439,7 +464,8 @@ def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
     trace, _ = load_trace(opt, series)
     windowing = _windows(trace, opt)
     # Only LCS reads the profile table (the prefill energy a hit saves).
-    profile = select_profile(opt, trace, progress)[0] if opt.eviction == "lcs" else None
+    profile = corrected(select_profile(opt, trace, progress)[0], opt.correction)[0] \
+        if opt.eviction == "lcs" else None
     if not trace.has_prefixes:
         progress("synthesising prefixes")
     trace = with_prefixes(trace, opt.seed, opt.reuse_model)
