@@ -101,8 +101,9 @@ def rate_case(name: str, history: pd.DataFrame, issues) -> None:
         a = f["actual"]
         took = (time.perf_counter() - t0) / len(issues)
         picked = ", ".join(f"{k} {v}" for k, v in used.items())
-        print(f"| {m} ({picked}) | {mape(a, f['rate_p50']):.1f} | {pinball_loss(a, f['rate_p50'], 0.5):.3g} "
-              f"| {pinball_loss(a, f['rate_p90'], 0.9):.3g} | {100 * coverage(a, f['rate_p90']):.0f} | "
+        p50, p90 = f["rate_p50"], f["rate_p90"]
+        print(f"| {m} ({picked}) | {mape(a, p50):.1f} | {pinball_loss(a, p50, 0.5):.3g} "
+              f"| {pinball_loss(a, p90, 0.9):.3g} | {100 * coverage(a, p90):.0f} | "
               f"{took:.2f} |", flush=True)
 
 
