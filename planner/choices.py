@@ -38,7 +38,7 @@ SERVE_MODES = ("delays", "simulated")                       # test server, measu
 IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
 # Forecast models of request rate, token means and carbon intensity (forecast/models.py).
 # "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
-FORECAST_MODELS = ("auto", "seasonal-naive")
+FORECAST_MODELS = ("auto", "seasonal-naive", "auto-ets", "auto-arima", "mstl")
 
 
 def choice(name: str, values) -> type[Enum]:

@@ -22,6 +22,7 @@ from planner.cli import measure as _measure  # noqa: F401  (registers `profile m
 from planner.cli import profile_observed as _observed  # noqa: F401  (`profile import`, `correct`)
 from planner.cli import check as _check  # noqa: F401  (registers `check`)
 from planner.cli import examples as _examples  # noqa: F401  (registers `examples`)
+from planner.cli import forecast as _forecast  # noqa: F401  (registers `forecast`)
 from planner.cli import sweep as _sweep  # noqa: F401  (registers `sweep`)
 
 
