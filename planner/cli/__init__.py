@@ -18,9 +18,11 @@ from planner.cli import synth as _synth  # noqa: F401  (registers `trace synth`)
 from planner.cli import report as _report  # noqa: F401  (registers `report`)
 from planner.cli import simulate as _simulate  # noqa: F401  (registers `simulate`, `compare`)
 from planner.cli import profile as _profile  # noqa: F401  (registers `profile ...`)
+from planner.cli import measure as _measure  # noqa: F401  (registers `profile measure`, `serve-sim`)
 from planner.cli import profile_observed as _observed  # noqa: F401  (`profile import`, `correct`)
 from planner.cli import check as _check  # noqa: F401  (registers `check`)
 from planner.cli import examples as _examples  # noqa: F401  (registers `examples`)
+from planner.cli import forecast as _forecast  # noqa: F401  (registers `forecast`)
 from planner.cli import sweep as _sweep  # noqa: F401  (registers `sweep`)
 
 
