@@ -1,27 +1,31 @@
 """The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
 
-The model is solved by the MILP when anything couples windows beyond their neighbour (owned
-capacity, minimum dwell, daily change limit, best-effort windows, an attainment budget), else by the exact chain
-programme of :mod:`planner.optimize.argmin`, which reaches the same optimum and schedule
-(tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
+The model is solved by the MILP when anything couples windows beyond their neighbour and the
+owned fleet (minimum dwell, daily change limit, best-effort windows, an attainment budget),
+else by the exact chain programme of :mod:`planner.optimize.argmin` (one chain per owned
+fleet), which reaches the same optimum and schedule (tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
 blocks instead (:mod:`planner.optimize.rolling`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from planner.config import PlanOptions
 from planner.errors import InfeasibleError, SolverError
-from planner.optimize.argmin import chain_applicable, solve_chain
+from planner.optimize.argmin import Chain, chain_applicable, solve_chain
 from planner.catalog import Hardware
 from planner.optimize.candidates import CandidateSet, build_candidates, prune_extra_replicas
+from planner.optimize.incumbent import drop_beyond_incumbent
+from planner.optimize.replica_bound import least_no_cache_replicas, replica_bound
 from planner.perf.profile import ProfileTable
 from planner.workload.hitcurve import HitCurves
-from planner.workload.windows import LoadBuckets
+from planner.workload.windows import LoadBuckets, parse_window
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling
 from planner.optimize.diagnostics import WindowDiagnosis, iis, precheck
@@ -31,21 +35,43 @@ from planner.optimize.slo import best_attainment, model_options, planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition, solve
 
 
+# Below this many candidates the MILP is solved whole: the incumbent's chains cost more than
+# they save.
+INCUMBENT_MIN_CANDIDATES = 2_000
+
+
 @dataclass
 class Solved:
-    model: PlanModel
+    source: PlanModel | Callable[[], PlanModel]   # the model, or how to build it
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
+
+    @cached_property
+    def model(self) -> PlanModel:
+        """The MILP of the solve (built on first use when the chain programme solved it
+        without one: ``--write-model``, an infeasibility report)."""
+        return self.source() if callable(self.source) else self.source
 
 
 def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
                     profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
                     buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
     """The plan's candidate table from its window inputs: the one call that both the plan and
-    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make."""
+    ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
+    In per-window p90 mode replica counts the model provably never needs are not built
+    (:mod:`planner.optimize.replica_bound`); an attainment budget reads them all, and so do
+    plans on forecasts (each decision's model also holds windows these are not, whose carbon
+    sets the tie rule's scale)."""
+    bound = None
+    if prune and opt.slo_attainment is None and opt.foresight != "forecast":
+        coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
+        bound = replica_bound(
+            coupling, hw, profile, stats, ci, *planned_slos(opt),
+            least_no_cache_replicas(profile, stats, buckets, cache_levels_gb, opt.headroom,
+                                    opt.max_replicas), opt.tie_tolerance)
     return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
                             opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets, warmup=opt.warmup)
+                            buckets=buckets, warmup=opt.warmup, bound=bound)
 
 
 def screen_windows(candidates: pd.DataFrame, stats: pd.DataFrame, labels: list[str],
@@ -111,42 +137,65 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
     model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
-    plans the best reachable attainment first."""
-    model = plan_model(candidates, opt, coupling, soft_windows, name, requests,
-                       attainment_short)
-    result = solve_plan_model(model, opt)
-    chosen = pd.DataFrame()
-    if result.has_solution:
-        chosen = charge(model.candidates.iloc[result.chosen], coupling, result.owned_replicas,
-                        result.owned_drives)
-    return Solved(model, result, chosen)
-
-
-def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
-               name: str = "greencache_plan", requests=None,
-               attainment_short: bool = False) -> PlanModel:
-    """The plan's model of these candidates (:func:`solve_candidates` says which are dropped
-    first); ``greencache check`` certifies a plan against it."""
+    plans the best reachable attainment first. Where the MILP is needed, candidates that no
+    schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    candidates = model_candidates(candidates, opt, coupling, soft_windows)
-    return build_model(candidates, ttft_bound, tpot_bound, soft_windows=soft_windows,
-                       coupling=coupling, name=name,
-                       **model_options(opt, requests, attainment_short))
+    kept = model_candidates(candidates, opt, coupling, soft_windows,
+                            incumbent=True).reset_index(drop=True)
+    build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
+                                soft_windows=soft_windows, coupling=coupling, name=name,
+                                **model_options(opt, requests, attainment_short))
+    soft = [t for t in soft_windows if t in set(kept["window"].tolist())]
+    if not coupling.needs_milp() and not soft and opt.slo_attainment is None:
+        # The chain programme reads the candidates only: no MILP is built for it.
+        chain = Chain(kept, coupling, ttft_bound, tpot_bound)
+        result, rows = solve_chain(chain, opt.solver), chain.candidates
+        solved = Solved(build, result, pd.DataFrame())
+    else:
+        model = build()
+        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame())
+        result, rows = solved.result, model.candidates
+    if result.has_solution:
+        solved.chosen = charge(rows.iloc[result.chosen], coupling, result.owned_replicas,
+                               result.owned_drives)
+    return solved
 
 
 def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
-                     soft_windows=()) -> pd.DataFrame:
+                     soft_windows=(), keep: pd.DataFrame | None = None,
+                     incumbent: bool = False) -> pd.DataFrame:
     """The candidates the model holds (:func:`solve_candidates` says why): in per-window p90
     mode those within the planned SLO bounds (all of a soft window's), less the replica counts
-    :func:`prune_extra_replicas` proves useless; under an attainment budget all of them."""
+    :func:`prune_extra_replicas` proves useless, and with ``incumbent`` (a whole horizon's
+    model, nothing held fixed) those no schedule within the MIP gap can use; ``keep`` (rows
+    with window, replicas, level and prev_level) stay all the same. Under an attainment budget
+    all of them."""
     if opt.slo_attainment is not None:
         return candidates
     ttft_bound, tpot_bound = planned_slos(opt)
     soft = set(soft_windows)
     ok = (candidates["p90_ttft_s"].to_numpy() <= ttft_bound) & \
         (candidates["p90_tpot_s"].to_numpy() <= tpot_bound)
-    return prune_extra_replicas(candidates[ok | candidates["window"].isin(soft).to_numpy()],
-                                coupling, soft)
+    candidates = prune_extra_replicas(
+        candidates[ok | candidates["window"].isin(soft).to_numpy()], coupling, soft)
+    if incumbent and coupling.needs_milp() and not soft and \
+            len(candidates) > INCUMBENT_MIN_CANDIDATES:
+        candidates = drop_beyond_incumbent(candidates, coupling, ttft_bound, tpot_bound,
+                                           opt.mip_gap, keep)
+    return candidates
+
+
+def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, soft_windows=(),
+               name: str = "greencache_plan", requests=None,
+               attainment_short: bool = False, keep: pd.DataFrame | None = None) -> PlanModel:
+    """The plan's model of these candidates; ``greencache check`` certifies a plan against it,
+    keeping the schedule's own configurations (``keep``) among those the incumbent bound would
+    drop, so that the schedule's rows are evaluated as they are."""
+    ttft_bound, tpot_bound = planned_slos(opt)
+    return build_model(model_candidates(candidates, opt, coupling, soft_windows, keep,
+                                        incumbent=True),
+                       ttft_bound, tpot_bound, soft_windows=soft_windows, coupling=coupling,
+                       name=name, **model_options(opt, requests, attainment_short))
 
 
 def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:

@@ -74,8 +74,9 @@ def build_summary(inputs, cands: CandidateSet, result: SolveResult, chosen: pd.D
         "solver": {k: v for k, v in result.as_dict().items() if k != "runtime_s"},
         "provisioning": provisioning,
         "candidates": {"considered": int(len(cands.frame) + cands.pruned + cands.unstable
-                                         + cands.over_headroom),
+                                         + cands.over_headroom + cands.beyond_bound),
                        "unstable": cands.unstable, "over_headroom": cands.over_headroom,
+                       "beyond_replica_bound": cands.beyond_bound,
                        "pruned_dominated": cands.pruned,
                        "in_model": int(len(cands.frame)),
                        "cold_start_in_model": int((cands.frame["prev_level"] >= 0).sum())},

@@ -135,6 +135,28 @@ def test_chain_programme_equals_the_milp_with_ties_and_starts(seed):
     assert list(a.chosen) == list(b.chosen)
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), rho=st.sampled_from([0.0, 0.5]),
+       idle=st.sampled_from([0.0, 0.3]), eta=st.sampled_from([0.0, 0.01]))
+def test_owned_chain_equals_exhaustive_search_and_the_milp(seed, rho, idle, eta):
+    """Owned capacity without dwell or daily limits: one chain per fleet reaches the
+    exhaustive search's optimum, and the MILP's schedule and fleet."""
+    rng = np.random.default_rng(seed)
+    cands = candidates(rng, replicas=3)
+    cp = replace(coupling(rng, "owned", rho=rho, idle=idle, eta=eta), max_replicas=3)
+    m = build_model(cands, 2.0, 0.1, coupling=cp)
+    a, b = solve_chain(m), solve(m, "highs")
+    assert a.method == "chain" and a.status == TerminationCondition.optimal
+    if eta == 0.0:
+        expected, _ = brute_force(cands, cp)
+        assert a.objective == pytest.approx(expected, rel=1e-9)
+    assert a.objective == pytest.approx(b.objective, rel=1e-6)
+    assert list(a.chosen) == list(b.chosen)
+    assert (a.owned_replicas, a.owned_drives) == (b.owned_replicas, b.owned_drives)
+    ch = charge(m.candidates.iloc[a.chosen], cp, a.owned_replicas, a.owned_drives)
+    assert ch["total_kgco2e"].sum() == pytest.approx(a.objective, rel=1e-9)
+
+
 def test_exact_ties_resolve_to_the_same_schedule_in_both_solvers():
     """Every level costs the same (the wear-limited tie): the tie rule picks the smallest
     level and keeps it; HiGHS, CBC and the chain agree."""

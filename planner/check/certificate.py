@@ -85,7 +85,8 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
         return
     short = budget and best_attainment(frame, requests) < opt.slo_attainment - 1e-12
     soft = [d.window for d in bad]
-    model = plan_model(frame, opt, red.coupling, soft, requests=requests, attainment_short=short)
+    model = plan_model(frame, opt, red.coupling, soft, requests=requests, attainment_short=short,
+                       keep=red.chosen)
     cand = model.candidates
     key = {(int(t), int(n), int(round(c)), int(p)): i for i, (t, n, c, p) in enumerate(zip(
         cand["window"], cand["replicas"], cand["cache_gb"], cand["prev_level"]))}

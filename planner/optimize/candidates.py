@@ -33,6 +33,7 @@ keep apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,9 @@ from planner.perf.mixture import lookup_buckets
 from planner.perf.profile import ProfileTable
 from planner.workload.hitcurve import HitCurves
 from planner.workload.windows import LoadBuckets
+
+if TYPE_CHECKING:
+    from planner.optimize.replica_bound import ReplicaBound
 
 CANDIDATE_COLUMNS = (
     "window", "replicas", "level", "prev_level", "cache_gb", "prev_cache_gb", "gpus", "ssd_drives", "rate_per_replica",
@@ -63,6 +67,7 @@ class CandidateSet:
     pruned: int
     max_replicas: int
     over_headroom: int = 0
+    beyond_bound: int = 0      # replica counts the replica bound proves unneeded: not built
 
 
 # Candidates are built and pruned a block of windows at a time (pruning never looks across
@@ -74,7 +79,7 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
                      slo_ttft_s: float, slo_tpot_s: float, *, headroom: float = 1.0,
                      prune: bool = True, buckets: LoadBuckets | None = None,
-                     warmup: bool = False) -> CandidateSet:
+                     warmup: bool = False, bound: ReplicaBound | None = None) -> CandidateSet:
     """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
     the profile and account its carbon.
 
@@ -82,7 +87,12 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     mixture over the buckets' loads (:mod:`planner.perf.mixture`); without, every window is
     read at its mean rate. The SLOs set each candidate's within-SLO share; ``headroom`` is the
     largest load fraction a bucket may reach. ``cache_levels_gb`` must be ascending when
-    ``warmup`` is set (level index order is size order)."""
+    ``warmup`` is set (level index order is size order).
+
+    Replica counts beyond capacity or headroom are counted without a lookup; with ``bound``
+    (and ``prune``), replica counts that :mod:`planner.optimize.replica_bound` proves the model
+    never needs are not built either: each group's counts are built in increasing order, a
+    few at a time, until the bound rules out the rest."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
@@ -91,17 +101,34 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         lam = stats["rate_rps"].to_numpy(dtype=float)
         ones = np.ones((W, 1))
         buckets = LoadBuckets(lam[:, None], ones, ones, 0.0)
+    mean_in, mean_out = window_token_mix(stats)
+    peak_rate = busiest_rate(buckets)
     per_window = N * (C + (C * (C - 1) // 2 if warmup else 0))
     step = max(1, BLOCK_ROWS // max(per_window, 1))
-    frames, unstable, pruned, over = [], 0, 0, 0
+    frames, unstable, pruned, over, skipped = [], 0, 0, 0, 0
     for w0 in range(0, W, step):
-        rows = _enumerate(hits, levels, range(w0, min(W, w0 + step)), N, warmup)
-        frame, stable, peak = _account(stats, rows, levels, ci, profile, hw, buckets,
-                                       slo_ttft_s, slo_tpot_s)
-        within = stable & (peak <= headroom + 1e-9)
-        frame = frame[within].reset_index(drop=True)
+        t, c, prev, hit = _groups(hits, levels, range(w0, min(W, w0 + step)), warmup)
+        # Load fraction of n replicas: (busiest bucket's rate / n) / capacity, the lookup's own
+        # expression (division is monotone, so the max over buckets commutes with it).
+        cap = profile.capacity(hit, mean_in[t], mean_out[t])
+        reps = np.arange(1, N + 1, dtype=float)
+        load = (peak_rate[t][:, None] / reps[None, :]) / cap[:, None]
+        stable = load <= 1.0 + 1e-9
+        within = stable & (load <= headroom + 1e-9)
         unstable += int((~stable).sum())
         over += int((stable & ~within).sum())
+        account = lambda g, n: _account(stats, (t[g], n, c[g], prev[g], hit[g]),  # noqa: E731
+                                        levels, ci, profile, hw, buckets, slo_ttft_s,
+                                        slo_tpot_s, mean_in, mean_out, headroom)
+        if bound is None or not prune:
+            g, n = np.nonzero(within)
+            frame = account(g, n + 1)
+        else:
+            frame, beyond = _build_bounded(within, t, levels[c], account, bound, N)
+            skipped += beyond
+        frame = frame.iloc[np.lexsort((frame["prev_level"].to_numpy(), frame["level"].to_numpy(),
+                                       frame["replicas"].to_numpy(),
+                                       frame["window"].to_numpy()))].reset_index(drop=True)
         before = len(frame)
         if prune and before:
             frame = pareto_prune(frame)
@@ -109,16 +136,49 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N,
-                        over_headroom=over)
+                        over_headroom=over, beyond_bound=skipped)
 
 
-def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s):
-    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate): the candidate
-    frame, which rows are stable, and each row's peak load fraction."""
+def _build_bounded(within: np.ndarray, t: np.ndarray, cache_gb: np.ndarray, account,
+                   bound: ReplicaBound, N: int):
+    """The candidates of the groups (rows of ``within``, groups × N) that the replica bound
+    leaves, built in increasing replica order: 2, then 4, 8 … more per group each pass, until
+    every group's remaining counts are ruled out. Returns the frame and how many were not
+    built."""
+    pending = within.copy()
+    G = len(t)
+    best = np.full(G, np.inf)
+    least_total = np.full(G, np.inf)
+    parts, take = [], 2
+    while pending.any():
+        # The next ``take`` pending counts of each group (pending counts are contiguous).
+        rank = np.cumsum(pending, axis=1)
+        g, n = np.nonzero(pending & (rank <= take))
+        part = account(g, n + 1)
+        parts.append(part)
+        pending[g, n] = False
+        score, total = bound.scores(part)
+        np.minimum.at(best, g, score)
+        np.minimum.at(least_total, g, total)
+        open_ = np.flatnonzero(pending.any(axis=1) & np.isfinite(best))
+        if len(open_):
+            pending[open_] &= ~bound.beyond(t[open_], cache_gb[open_], best[open_],
+                                            least_total[open_], N)
+        take *= 2
+    if not parts:   # no replica count carries any group's load
+        parts.append(account(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return frame, int(within.sum()) - len(frame)
+
+
+def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s, mean_in,
+             mean_out, headroom):
+    """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate), which the caller
+    has already found stable and within headroom: the candidate frame (rows the look-up itself
+    finds otherwise are left out; it computes the same load fraction)."""
     t, n, c, prev, hit = rows
     N = int(n.max()) if len(n) else 1
     lam = stats["rate_rps"].to_numpy(dtype=float)
-    mean_in, mean_out = _lookup_mix(stats)
     cache_gb = levels[c]
     rate = lam[t] / n
     # A cold start whose hit rate equals the warm one's reads the same profile point: look up
@@ -151,40 +211,37 @@ def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
         "total_kgco2e": br.total,
     })
-    return frame, np.asarray(look.stable, dtype=bool), np.asarray(look.peak_load_fraction)
+    ok = np.asarray(look.stable, dtype=bool) & (np.asarray(look.peak_load_fraction)
+                                                <= headroom + 1e-9)
+    return frame if ok.all() else frame[ok].reset_index(drop=True)
 
 
-def _enumerate(hits: HitCurves, levels: np.ndarray, windows: range, N: int, warmup: bool):
-    """Rows (t, n, c, prev_level, hit rate) of ``windows``: every warm (t, n, c), and with
-    ``warmup`` every grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, n, c, prev)
-    order."""
+def _groups(hits: HitCurves, levels: np.ndarray, windows: range, warmup: bool):
+    """Groups (t, c, prev_level, hit rate) of ``windows``: every warm (t, c), and with
+    ``warmup`` every grow i → c (levels[i] < levels[c]) into windows t ≥ 1, in (t, c, prev)
+    order. Each group's candidates are its replica counts."""
     C = len(levels)
     ws = np.arange(windows.start, windows.stop)
-    W = len(ws)
-    t = np.repeat(ws, N * C)
-    n = np.tile(np.repeat(np.arange(1, N + 1), C), W)
-    c = np.tile(np.arange(C), W * N)
+    t = np.repeat(ws, C)
+    c = np.tile(np.arange(C), len(ws))
     prev = np.full(len(t), -1, dtype=np.int64)
     hit = np.where(levels[c] > 0, hits.token_hit[t, c], 0.0)
     ws = ws[ws >= 1]
     if not warmup or len(ws) == 0:
-        return t, n, c, prev, hit
+        return t, c, prev, hit
     if hits.grown_token_hit is None:
         raise ValueError("cold-start candidates need the warm-up hit rates (warmup=True curves)")
     if np.any(np.diff(levels) <= 0):
         raise ValueError("cache levels must be ascending and distinct for cold starts")
     gi, gc = np.nonzero(np.arange(C)[:, None] < np.arange(C)[None, :])   # i < c: a grow
-    G = len(gi)
-    tw = np.repeat(ws, N * G)
-    nw = np.tile(np.repeat(np.arange(1, N + 1), G), len(ws))
-    iw = np.tile(gi, len(ws) * N)
-    cw = np.tile(gc, len(ws) * N)
-    hw_ = hits.grown_token_hit[tw, iw, cw]
-    t, n, c = np.concatenate([t, tw]), np.concatenate([n, nw]), np.concatenate([c, cw])
+    tw = np.repeat(ws, len(gi))
+    iw = np.tile(gi, len(ws))
+    cw = np.tile(gc, len(ws))
+    t, c = np.concatenate([t, tw]), np.concatenate([c, cw])
     prev = np.concatenate([prev, iw])
-    hit = np.concatenate([hit, hw_])
-    order = np.lexsort((prev, c, n, t))
-    return t[order], n[order], c[order], prev[order], hit[order]
+    hit = np.concatenate([hit, hits.grown_token_hit[tw, iw, cw]])
+    order = np.lexsort((prev, c, t))
+    return t[order], c[order], prev[order], hit[order]
 
 
 def schedule_prev_levels(cache_gb, levels_gb, warmup: bool) -> np.ndarray:
@@ -201,7 +258,12 @@ def schedule_prev_levels(cache_gb, levels_gb, warmup: bool) -> np.ndarray:
     return prev
 
 
-def _lookup_mix(stats: pd.DataFrame):
+def busiest_rate(buckets: LoadBuckets) -> np.ndarray:
+    """Per window, the rate of its busiest bucket with time in it (0 when none has)."""
+    return np.where(buckets.time_share > 0, buckets.rate_rps, 0.0).max(axis=1)
+
+
+def window_token_mix(stats: pd.DataFrame):
     """Token mix per window; an empty window borrows the trace-wide mix (its load is zero, so
     only idle power is read from the table)."""
     req = stats["requests"].to_numpy()
@@ -294,14 +356,10 @@ def prune_extra_replicas(frame: pd.DataFrame, coupling, soft_windows=()) -> pd.D
     # Running minimum of (base − slope · n) within each group, over strictly earlier rows.
     score = (base - slope * n)[order]
     target = (cost - slope * n)[order]
-    keep = np.ones(len(order), dtype=bool)
-    best = np.inf
-    for pos in range(len(order)):
-        if new_group[pos]:
-            best = np.inf
-        if best <= target[pos]:
-            keep[pos] = False
-        best = min(best, score[pos])
+    group = np.cumsum(new_group) - 1
+    running = pd.Series(score).groupby(group).cummin().to_numpy()
+    earlier = np.where(new_group, np.inf, np.r_[np.inf, running[:-1]])
+    keep = ~(earlier <= target)
     soft = np.isin(frame["window"].to_numpy(), np.asarray(list(soft_windows), dtype=int))
     mask = np.zeros(len(frame), dtype=bool)
     mask[order] = keep

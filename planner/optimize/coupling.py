@@ -92,9 +92,9 @@ class Coupling:
         return self.dwell_windows > 1 or self.max_changes_per_day is not None
 
     def needs_milp(self) -> bool:
-        """Owned capacity, dwell and daily change limits need the MILP; the rest is a chain
-        (exact dynamic programme in :mod:`planner.optimize.argmin`)."""
-        return self.owned or self.couples_levels
+        """Dwell and daily change limits need the MILP; the rest, owned capacity included (a
+        chain per fleet), is an exact dynamic programme (:mod:`planner.optimize.argmin`)."""
+        return self.couples_levels
 
 
 def build_coupling(stats: pd.DataFrame, ci: np.ndarray, hw: Hardware, candidates: pd.DataFrame,

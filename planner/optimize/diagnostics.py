@@ -48,33 +48,47 @@ class WindowDiagnosis:
         return f"window {self.label}: " + "; ".join(parts)
 
 
-def _config(row) -> str:
-    return f"{int(row.replicas)} replicas, {row.cache_gb / 1000:g} TB cache"
+def _config(replicas, cache_gb) -> str:
+    return f"{int(replicas)} replicas, {cache_gb / 1000:g} TB cache"
+
+
+def _first_min(window: np.ndarray, values: np.ndarray, n_windows: int) -> np.ndarray:
+    """Per window, the row of its least value (the first such row in table order); −1 for a
+    window without rows."""
+    order = np.lexsort((np.arange(len(values)), values, window))
+    first = np.r_[True, window[order][1:] != window[order][:-1]] if len(order) else \
+        np.zeros(0, dtype=bool)
+    out = np.full(n_windows, -1, dtype=np.int64)
+    out[window[order][first]] = order[first]
+    return out
 
 
 def precheck(candidates: pd.DataFrame, n_windows: int, labels: list[str], slo_ttft_s: float,
              slo_tpot_s: float) -> list[WindowDiagnosis]:
     """One diagnosis per window: feasible when some candidate meets both SLOs."""
+    t = candidates["window"].to_numpy().astype(np.int64)
+    ttft = candidates["p90_ttft_s"].to_numpy(dtype=float)
+    tpot = candidates["p90_tpot_s"].to_numpy(dtype=float)
+    reps = candidates["replicas"].to_numpy()
+    cache = candidates["cache_gb"].to_numpy(dtype=float)
+    ok_ttft, ok_tpot = ttft <= slo_ttft_s, tpot <= slo_tpot_s
+    any_both = np.bincount(t[ok_ttft & ok_tpot], minlength=n_windows) > 0
+    any_ttft = np.bincount(t[ok_ttft], minlength=n_windows) > 0
+    any_tpot = np.bincount(t[ok_tpot], minlength=n_windows) > 0
+    bt, bp = _first_min(t, ttft, n_windows), _first_min(t, tpot, n_windows)
     out = []
-    groups = dict(tuple(candidates.groupby("window")))
-    for t in range(n_windows):
-        g = groups.get(t)
-        if g is None or g.empty:
-            out.append(WindowDiagnosis(t, labels[t], False, "capacity", float("nan"),
+    for w in range(n_windows):
+        if bt[w] < 0:
+            out.append(WindowDiagnosis(w, labels[w], False, "capacity", float("nan"),
                                        float("nan"), "", ""))
             continue
-        ok_ttft = g["p90_ttft_s"].to_numpy() <= slo_ttft_s
-        ok_tpot = g["p90_tpot_s"].to_numpy() <= slo_tpot_s
-        feasible = bool(np.any(ok_ttft & ok_tpot))
-        binding = ""
-        if not feasible:
-            binding = "+".join(name for name, ok in (("ttft", ok_ttft), ("tpot", ok_tpot))
-                               if not ok.any())
-        bt = g.loc[g["p90_ttft_s"].idxmin()]
-        bp = g.loc[g["p90_tpot_s"].idxmin()]
-        out.append(WindowDiagnosis(t, labels[t], feasible, binding,
-                                   float(bt.p90_ttft_s), float(bp.p90_tpot_s), _config(bt),
-                                   _config(bp)))
+        feasible = bool(any_both[w])
+        binding = "" if feasible else "+".join(
+            name for name, ok in (("ttft", any_ttft[w]), ("tpot", any_tpot[w])) if not ok)
+        i, j = bt[w], bp[w]
+        out.append(WindowDiagnosis(w, labels[w], feasible, binding, float(ttft[i]),
+                                   float(tpot[j]), _config(reps[i], cache[i]),
+                                   _config(reps[j], cache[j])))
     return out
 
 

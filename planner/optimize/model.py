@@ -18,6 +18,7 @@ per window: requests r_t. The coupling data (:mod:`planner.optimize.coupling`) i
           u_t ≥ ±(n_t − n_{t−1}),  start_t ≥ n_t − n_{t−1}          replica_up(t), replica_down(t), replica_start(t)
           Σ_{τ=t−D+1..t} w(τ,i) ≤ level(t,i),  w(t,i) ≥ level(t,i) − level(t−1,i)
                                                                     dwell(t,c), level_entry(t,c)
+             (level(t,i) = 0 where level i has no candidate in window t)
           Σ_{t ∈ day} z_t ≤ N_day                                   changes_per_day(d)
           n_t ≤ R,  d_t ≤ D                                         owned_replicas(t), owned_drives(t)
           s_t ≥ b_t · D,  s_t ≥ Σ_k wear_k · choose_k               ssd_calendar(t), ssd_wear(t)
@@ -298,6 +299,17 @@ def define_dwell_constraints(m: PlanModel, dwell: int) -> None:
                  if (tau, i) in entry]
         names.append(f"dwell(t={t},c={gb[i]}GB)")
         rows.append(terms + [(lv, -1.0)])
+    # A window where level i has no candidate cannot run it: an entry into i in the dwell
+    # windows before it must not be left there (Σ w ≤ 0).
+    for (t0, i) in entry:
+        for t in range(t0 + 1, t0 + dwell):
+            if t in m.groups and (t, i) not in m.level and not any(
+                    (tau, i) in entry for tau in range(t0 + 1, t)):
+                terms = [(entry[(tau, i)], 1.0) for tau in range(max(0, t - dwell + 1), t)
+                         if (tau, i) in entry]
+                names.append(f"dwell(t={t},c={gb[i]}GB)")
+                rows.append(terms)
+                break
     add_rows(m, names, rows, LE, 0.0)
 
 
@@ -399,11 +411,14 @@ def define_warmup_constraints(m: PlanModel) -> None:
     lev = cand["level"].to_numpy()
     prev = cand["prev_level"].to_numpy()
     names, rows = [], []
+    by_window: dict[int, dict[int, pulp.LpVariable]] = {}   # once: per window it was quadratic
+    for (w, i), v in m.level.items():
+        by_window.setdefault(w, {})[i] = v
     for t in m.windows:
         if t - 1 not in m.groups:
             continue  # the first window (or one after a gap): the cache enters it warm
         ks = m.groups[t]
-        before = {i: v for (w, i), v in m.level.items() if w == t - 1}
+        before = by_window.get(t - 1, {})
         for i in sorted(set(prev[ks].tolist()) - {-1}):
             row = [(m.choose[k], 1.0) for k in ks[prev[ks] == i]]
             if i in before:

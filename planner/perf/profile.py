@@ -208,6 +208,12 @@ class ProfileTable:
         saved_w = self.tp * float(p.gpu_power_w[0] - p.gpu_power_w[1])
         return saved_w / (rho * mean_input) if saved_w > 0 else float("nan")
 
+    def value_range(self, column: str) -> tuple[float, float]:
+        """Smallest and largest value of a column over the whole table. Power and SSD traffic
+        are interpolated arithmetically (convex weights), so every lookup lies within it."""
+        grid = self._grid[column]
+        return float(grid.min()), float(grid.max())
+
     def capacity(self, hit_rate, mean_input, mean_output) -> np.ndarray:
         """Largest stable load (requests/s) of the query mixes, interpolated between mixes.
 
