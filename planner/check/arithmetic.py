@@ -124,7 +124,7 @@ def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) ->
     rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
     if rows is None:
         return red
-    red.chosen = pd.concat(rows, ignore_index=True)
+    red.chosen = rows
     owned = _owned_fleet(plan, opt, report)
     if owned is None:
         return red
@@ -196,18 +196,26 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
     the model's candidates first; a configuration pruned as dominated is recomputed without
     pruning, so its figures can still be checked."""
     frame = red.candidates.frame
-    key = {(int(t), int(n), int(round(c)), int(p)): i for i, (t, n, c, p) in enumerate(zip(
-        frame["window"], frame["replicas"], frame["cache_gb"], frame["prev_level"]))}
     # A window whose cache grew is the cold start from the level before it.
     prev = schedule_prev_levels(sched["cache_gb"].to_numpy(dtype=float), levels_gb,
                                 red.options.warmup)
+    cols = ["window", "replicas", "gb", "prev_level"]
+    table = pd.DataFrame({"window": frame["window"].to_numpy(), "replicas":
+                          frame["replicas"].to_numpy(), "gb": np.rint(frame["cache_gb"]
+                                                                      .to_numpy()),
+                          "prev_level": frame["prev_level"].to_numpy(),
+                          "row": np.arange(len(frame))})
+    wanted = pd.DataFrame({"window": np.arange(len(sched)), "replicas":
+                           sched["replicas"].to_numpy().astype(np.int64),
+                           "gb": np.rint(sched["cache_gb"].to_numpy(dtype=float)),
+                           "prev_level": prev})
+    found = wanted.merge(table.drop_duplicates(cols), on=cols, how="left")["row"].to_numpy()
     unpruned = None
     rows, ok = [], True
     for t, (n, c) in enumerate(zip(sched["replicas"].to_numpy(),
                                    sched["cache_gb"].to_numpy(dtype=float))):
-        k = key.get((t, int(n), int(round(c)), int(prev[t])))
-        if k is not None:
-            rows.append(frame.iloc[[k]])
+        if not np.isnan(found[t]):
+            rows.append(int(found[t]))
             continue
         if not np.any(np.isclose(levels_gb, c)):
             report.add(GROUP, f"window {labels[t]}", False,
@@ -228,7 +236,20 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
             ok = False
             continue
         rows.append(hit.iloc[[0]])
-    return rows if ok else None
+    if not ok:
+        return None
+    # Runs of rows found in the table are taken at once (one take per run, not per window).
+    pieces, run = [], []
+    for r in rows + [None]:
+        if isinstance(r, int):
+            run.append(r)
+            continue
+        if run:
+            pieces.append(frame.iloc[run])
+            run = []
+        if r is not None:
+            pieces.append(r)
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: CheckReport):

@@ -48,8 +48,10 @@ class Chain:
 
     def __post_init__(self):
         self.candidates = self.candidates.reset_index(drop=True)
-        self.groups = {int(t): idx.to_numpy()
-                       for t, idx in self.candidates.groupby("window").groups.items()}
+        t = self.candidates["window"].to_numpy()
+        order = np.argsort(t, kind="stable")
+        cut = np.flatnonzero(np.diff(t[order])) + 1
+        self.groups = {int(t[ks[0]]): ks for ks in np.split(order, cut) if len(ks)}
 
     @property
     def windows(self) -> list[int]:
