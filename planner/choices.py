@@ -32,11 +32,13 @@ FORESIGHT = ("perfect", "forecast")
 ENGINES = ("graph", "splitwise")
 PRECISIONS = ("bf16", "fp8")                                # weights and KV, perf/spec.py
 METHODS = ("simulated", "analytic")                         # profile tables, perf/synth.py
+MEASURE_APIS = ("completions", "chat")                      # endpoint APIs, measure/client.py
+SERVE_MODES = ("delays", "simulated")                       # test server, measure/engines.py
 # Benchmark result files `profile import` reads (perf/imports/), and auto-detection.
 IMPORT_FORMATS = ("auto", "vllm-bench", "guidellm", "genai-perf")
 # Forecast models of request rate, token means and carbon intensity (forecast/models.py).
 # "seasonal-naive" is the baseline every other model must beat; "auto" picks by a holdout.
-FORECAST_MODELS = ("auto", "seasonal-naive")
+FORECAST_MODELS = ("auto", "seasonal-naive", "auto-ets", "auto-arima", "mstl")
 
 
 def choice(name: str, values) -> type[Enum]:
@@ -57,6 +59,8 @@ Foresight = choice("Foresight", FORESIGHT)
 Engine = choice("Engine", ENGINES)
 Precision = choice("Precision", PRECISIONS)
 ProfileMethod = choice("ProfileMethod", METHODS)
+MeasureApi = choice("MeasureApi", MEASURE_APIS)
+ServeMode = choice("ServeMode", SERVE_MODES)
 ImportFormat = choice("ImportFormat", IMPORT_FORMATS)
 ForecastModel = choice("ForecastModel", FORECAST_MODELS)
 

@@ -14,6 +14,9 @@ EXIT_SOLVER = 5
 # `greencache check`: the plan was read, and some check of it failed (not an error of greencache
 # or of its input: the verdict a CI job acts on).
 EXIT_CHECK_FAILED = 6
+# `greencache sweep`: every output was written, and at least one point failed (each is a row of
+# results.csv with its error and that error's own exit code).
+EXIT_POINTS_FAILED = 7
 
 
 class GreencacheError(Exception):

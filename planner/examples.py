@@ -6,6 +6,7 @@ scenario files, and the licence and attribution texts that must travel with the 
 
 from __future__ import annotations
 
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,16 @@ class Example:
 def describe(path: Path) -> str:
     """A file's kind from its suffix and, for workloads, the reader that would take it."""
     if path.suffix == ".toml":
+        try:
+            tables = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return "other"
+        if tables.keys() & {"sweep", "axes", "variants"}:
+            return "sweep (greencache sweep)"
         return "scenario (plan --config)"
+    if path.suffix == ".json":
+        return "reuse-model parameters (plan --reuse-model)" if path.name.startswith(
+            "reuse-") else "other"
     if path.suffix in LICENCE_SUFFIXES:
         return "licence and attribution"
     rate = detect_rate_format(path)

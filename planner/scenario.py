@@ -73,8 +73,9 @@ def _show(value) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def _check(path: Path, key: str, value, kind: str):
-    """``value`` as the options need it, or an InputDataError naming key, type and file."""
+def check_value(where: str, key: str, value, kind: str):
+    """``value`` as the options need it, or an InputDataError naming key, type and ``where``
+    (the file: ``scenario file x.toml``, ``sweep file y.toml``)."""
     ok = {"string": isinstance(value, str),
           "boolean": isinstance(value, bool),
           "integer": isinstance(value, int) and not isinstance(value, bool),
@@ -85,11 +86,11 @@ def _check(path: Path, key: str, value, kind: str):
               for x in value)}[kind]
     if not ok:
         article = "an" if kind[0] in "aeiou" else "a"
-        raise InputDataError(f"scenario file {path}: {key} must be {article} {kind}, got "
+        raise InputDataError(f"{where}: {key} must be {article} {kind}, got "
                              f"{type(value).__name__} {_show(value)}")
     choices = Level if key.startswith("levels.") else CHOICES.get(key)
     if choices is not None and value not in {c.value for c in choices}:
-        raise InputDataError(f"scenario file {path}: {key} must be one of "
+        raise InputDataError(f"{where}: {key} must be one of "
                              f"{', '.join(c.value for c in choices)}, got {_show(value)}")
     if kind == "number":
         return float(value)
@@ -98,7 +99,7 @@ def _check(path: Path, key: str, value, kind: str):
     return value
 
 
-def _relative_to(base: Path, key: str, value: str) -> str:
+def relative_to(base: Path, key: str, value: str) -> str:
     """A path written in a scenario file, taken from the file's folder."""
     if key == "grid" and not ((base / value).exists() or looks_like_path(value)):
         return value                          # a zone code, not a file
@@ -124,38 +125,44 @@ def load_scenario(path: Path) -> dict:
                              f"{getattr(e, 'strerror', None) or 'not UTF-8 text'}") from None
     except tomllib.TOMLDecodeError as e:
         raise InputDataError(f"scenario file {path} is not valid TOML: {e}") from None
-    base = path.parent
+    return scenario_values(raw, path.parent, f"scenario file {path}")
+
+
+def scenario_values(raw: dict, base: Path, where: str) -> dict:
+    """Option values from a parsed scenario table (a scenario file, or a table of a sweep
+    file): every key checked against the plan's options and every value against its type,
+    paths taken from ``base``; a bad one is an InputDataError naming the key and ``where``."""
     values: dict = {}
     for key, value in raw.items():
         if key == "levels":
-            values["levels"] = _levels_table(path, value)
+            values["levels"] = _levels_table(where, value)
             continue
         if key in OPTION_OF_FIELD:
-            raise InputDataError(f"scenario file {path}: key {key} is now "
+            raise InputDataError(f"{where}: key {key} is now "
                                  f"{OPTION_OF_FIELD[key]} (the option's name)")
         if key not in KIND:
-            raise InputDataError(f"scenario file {path}: unknown key {_show(key)}; keys are "
+            raise InputDataError(f"{where}: unknown key {_show(key)}; keys are "
                                  "the plan options with _ for - (greencache plan --help)")
-        value = _check(path, key, value, KIND[key])
+        value = check_value(where, key, value, KIND[key])
         if key in PATH_KEYS or key == "grid":
-            value = _relative_to(base, key, value)
+            value = relative_to(base, key, value)
         values[key] = value
     return values
 
 
-def _levels_table(path: Path, table) -> dict:
+def _levels_table(where: str, table) -> dict:
     if not isinstance(table, dict):
-        raise InputDataError(f"scenario file {path}: levels must be a table ([levels]), got "
+        raise InputDataError(f"{where}: levels must be a table ([levels]), got "
                              f"{type(table).__name__}")
     out = {}
     for key, value in table.items():
         if key in LEVEL_OPTIONS:
-            raise InputDataError(f"scenario file {path}: [levels] {key} is now the top-level "
+            raise InputDataError(f"{where}: [levels] {key} is now the top-level "
                                  f"key {key} (the option's name)")
         if key not in TABLE_LEVELS:
-            raise InputDataError(f"scenario file {path}: unknown level {_show(key)}; [levels] "
+            raise InputDataError(f"{where}: unknown level {_show(key)}; [levels] "
                                  f"holds {', '.join(TABLE_LEVELS)}")
-        out[key] = _check(path, f"levels.{key}", value, "string")
+        out[key] = check_value(where, f"levels.{key}", value, "string")
     return out
 
 

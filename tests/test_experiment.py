@@ -1,4 +1,4 @@
-"""The experiment's replay cache: a schedule is replayed once per workload, the cache stays
+"""The sweep's replay cache: a schedule is replayed once per workload, the cache stays
 bounded, and a different workload never reuses another's replay."""
 
 from dataclasses import replace
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from planner import experiment
+from planner.sweep import replay_cache
 from planner.config import PlanOptions
 
 
@@ -21,9 +21,9 @@ def fake(monkeypatch):
     def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot):
         return SimpleNamespace(windows=schedule, totals={"slo": slo_ttft}, served=served)
 
-    monkeypatch.setattr(experiment, "serve", serve)
-    monkeypatch.setattr(experiment, "account", account)
-    monkeypatch.setattr(experiment, "SimulatedReplica", lambda *a: None)
+    monkeypatch.setattr(replay_cache, "serve", serve)
+    monkeypatch.setattr(replay_cache, "account", account)
+    monkeypatch.setattr(replay_cache, "SimulatedReplica", lambda *a: None)
     return calls
 
 
@@ -36,7 +36,7 @@ def test_replays_are_cached_per_workload_and_bounded(monkeypatch):
     result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
                                                     kv_bytes_per_token=1, eviction=None))
     opt = PlanOptions(trace="week.csv", grid="FR")
-    r = experiment.Replayer(lambda m: None, keep=2)
+    r = replay_cache.Replayer(keep=2)
     a, b, c = sched(0.0), sched(8000.0), sched(64000.0)
     first = r(result, a, opt)
     # another grid or SLO: the same replay, accounted anew
@@ -58,10 +58,33 @@ def test_lcs_replays_evict_by_the_plans_parameters_and_are_not_shared_across_gri
     result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
                                                     kv_bytes_per_token=1, eviction=params))
     opt = PlanOptions(trace="week.csv", grid="FR", eviction="lcs")
-    r = experiment.Replayer(lambda m: None, keep=4)
+    r = replay_cache.Replayer(keep=4)
     r(result, sched(8000.0), opt)
     assert calls[-1][1:] == ("lcs", params)
     r(result, sched(8000.0), replace(opt, slo_ttft_s=5.0))    # same grid: cached
     assert len(calls) == 1
     r(result, sched(8000.0), replace(opt, grid="DE"))         # LCS depends on the grid
     assert len(calls) == 2
+
+
+def test_the_experiment_file_expands_to_its_study():
+    """examples/experiment.toml (`make experiment`): 12 zones × 3 SSD embodied levels, the base
+    (FR, central) among them, and nine one-at-a-time variants, of which the two SSD levels are
+    points of the axes already: 43 points, checked and keyed without running any."""
+    from pathlib import Path
+
+    from planner.sweep.driver import plan_sweep
+
+    spec, points = plan_sweep(Path(__file__).resolve().parent.parent / "examples"
+                              / "experiment.toml")
+    assert len(points) == 36 + 7 and len({p.key for p in points}) == 43
+    base = points[0]
+    assert base.roles == ["base", "axes"] and base.options.grid == "FR"
+    assert base.options.levels.ssd_embodied == "central" and base.options.scale == 1.0
+    variants = {p.variant: p for p in points if p.variant}
+    assert len(variants) == 9
+    assert variants["SSD embodied high"].roles == ["axes", "variant"]
+    assert variants["load x0.25"].options.scale == 0.25
+    assert variants["reuse: no multi-turn sessions"].options.reuse_model.endswith(
+        "reuse-no-sessions.json")
+    assert max(variants["cache levels up to 8 TB instead of 64 TB"].options.cache_levels_tb) == 8

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from planner.errors import InputDataError, UsageError
-from planner.forecast import forecast_windows, rate_history, window_history
+from planner.forecast import forecast_series, forecast_windows, rate_history, window_history
 from planner.forecast.ci_file import external_ci
 from planner.grid import CarbonSeries
 from planner.workload.rates import RateSeries
@@ -204,5 +204,32 @@ def test_rate_history_sums_bins_into_windows():
     h = rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "1h")
     assert h["rate"].tolist() == pytest.approx([3 / 3600, 7 / 3600, 11 / 3600])
     assert h["input_tokens_mean"].isna().all()
-    with pytest.raises(InputDataError, match="multiple of the bins"):
+    with pytest.raises(InputDataError, match="longer than the 15-minute windows"):
         rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "15min")
+
+
+def test_rate_history_splits_a_bin_across_a_window_edge_by_its_time():
+    # Half-hour bins from 00:15: the bin 00:45-01:15 gives half its 4 requests to each hour,
+    # and each hour's rate is over the 45 minutes its bins cover.
+    series = RateSeries(np.array([900.0, 2700.0, 4500.0]), np.full(3, 1800.0),
+                        np.array([2.0, 4.0, 6.0]), None, "conversation", "r", "burstgpt")
+    h = rate_history(series, pd.Timestamp("2023-02-01T00:00Z"), None, "1h")
+    assert h["rate"].tolist() == pytest.approx([4 / 2700, 8 / 2700])
+    assert list(h.index.hour) == [0, 1]
+
+
+def test_one_column_is_forecast_as_forecast_windows_forecasts_it():
+    rng = np.random.default_rng(4)
+    ci = 300 + 50 * np.sin(np.arange(24 * 4) * 2 * np.pi / 24) + rng.normal(0, 5, 24 * 4)
+    h = history(np.arange(24 * 4), ci=ci)
+    issued = T0 + 4 * 24 * H
+    hz = horizon(issued, 24)
+    whole = forecast_windows(h, issued, hz, model="seasonal-naive")
+    values, name = forecast_series(h["ci_gco2_per_kwh"], issued, hz, model="seasonal-naive")
+    assert name == "seasonal-naive"
+    assert values.tolist() == whole["ci_gco2_per_kwh"].tolist()
+    # the same leakage guard: a later change is not seen
+    changed = h["ci_gco2_per_kwh"].copy()
+    changed.iloc[-1:] = 0.0
+    assert forecast_series(changed, issued - H, hz, model="seasonal-naive")[0].tolist() == \
+        forecast_series(h["ci_gco2_per_kwh"], issued - H, hz, model="seasonal-naive")[0].tolist()

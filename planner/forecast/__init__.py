@@ -7,6 +7,6 @@ forecasts against what happened.
 
 from planner.forecast.ci_file import read_ci_forecast
 from planner.forecast.history import rate_history, window_history
-from planner.forecast.windows import forecast_windows
+from planner.forecast.windows import forecast_series, forecast_windows
 
-__all__ = ["forecast_windows", "rate_history", "read_ci_forecast", "window_history"]
+__all__ = ["forecast_series", "forecast_windows", "rate_history", "read_ci_forecast", "window_history"]

@@ -24,6 +24,10 @@ from planner.workload.trace import Trace
 from planner.workload.windows import make_windows, parse_window
 
 
+def _text(step: pd.Timedelta) -> str:
+    return f"{step / pd.Timedelta(minutes=1):g}-minute"
+
+
 def _length(window) -> pd.Timedelta:
     return parse_window(window) if isinstance(window, str) else pd.Timedelta(window)
 
@@ -51,22 +55,34 @@ def rate_history(series: RateSeries, start: pd.Timestamp, grid: CarbonSeries | N
     t0 = (series.start if series.start is not None else start).as_unit("ns").value
     b0 = t0 + np.round(series.bin_start_s * 1e9).astype(np.int64)
     b1 = b0 + np.round(series.bin_s * 1e9).astype(np.int64)
-    w = b0 // step.value
-    if np.any((b1 - 1) // step.value != w):
-        raise InputDataError(f"{series.name}'s bins are longer than the {step} windows or "
-                             "straddle them; use a window that is a multiple of the bins")
-    first, n = int(w[0]), int(w[-1] - w[0]) + 1
-    idx = (w - first).astype(np.int64)
-    counts = np.bincount(idx, weights=series.counts.astype(float), minlength=n)
-    covered = np.bincount(idx, weights=(b1 - b0) / 1e9, minlength=n)
+    if np.any(b1 - b0 > step.value):
+        raise InputDataError(f"{series.name}'s bins are longer than the {_text(step)} windows; "
+                             "use a window at least as long as the bins")
+    # A bin that straddles a window edge (Azure's 10-s counts are centred on their
+    # timestamps) is split in proportion to its time on each side: its requests are spread
+    # uniformly over it, as the rate-series synthesis spreads them.
+    w0, w1 = b0 // step.value, (b1 - 1) // step.value
+    edge = w1 * step.value
+    part = np.where(w1 > w0, b1 - edge, 0)             # ns of each bin in its second window
+    first, n = int(w0[0]), int(w1[-1] - w0[0]) + 1
+    i0, i1 = (w0 - first).astype(np.int64), (w1 - first).astype(np.int64)
+    share = part / (b1 - b0)
+    c = series.counts.astype(float)
+    counts = np.bincount(i0, weights=c * (1 - share), minlength=n) + \
+        np.bincount(i1, weights=c * share, minlength=n)
+    covered = np.bincount(i0, weights=(b1 - b0 - part) / 1e9, minlength=n) + \
+        np.bincount(i1, weights=part / 1e9, minlength=n)
+    # Each window is clipped to the bins that touch it (the first and last, as a plan clips
+    # a trace's).
+    edges = (first + np.arange(n)) * step.value
     starts = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     ends = np.zeros(n, dtype=np.int64)
-    np.minimum.at(starts, idx, b0)
-    np.maximum.at(ends, idx, b1)
+    for i in (i0, i1):
+        np.minimum.at(starts, i, b0)
+        np.maximum.at(ends, i, b1)
     hole = covered == 0
-    edges = (first + np.arange(n)) * step.value
-    starts = np.where(hole, edges, starts)
-    ends = np.where(hole, edges + step.value, ends)
+    starts = np.where(hole, edges, np.maximum(starts, edges))
+    ends = np.where(hole, edges + step.value, np.minimum(ends, edges + step.value))
     rate = np.where(hole, np.nan, counts / np.maximum(covered, 1e-9))
     nan = np.full(n, np.nan)
     return _frame(pd.DatetimeIndex(starts).tz_localize("UTC"),
@@ -79,11 +95,15 @@ def _frame(starts: pd.DatetimeIndex, ends: pd.DatetimeIndex, load: dict,
     aligned = pd.DatetimeIndex((starts.as_unit("ns").asi8 // step.value) * step.value) \
         .tz_localize("UTC")
     frame = pd.DataFrame(load, index=pd.DatetimeIndex(aligned, name="window_start"))
-    frame[CI] = np.nan if grid is None else window_intensity(grid, starts, ends).values
+    wi = None if grid is None else window_intensity(grid, starts, ends)
+    frame[CI] = np.nan if wi is None else wi.values
     before = None if grid is None else _before(grid, starts, ends, step)
     if before is not None:
         frame = pd.concat([before, frame])
-    return frame[list(HISTORY_COLUMNS)]
+    frame = frame[list(HISTORY_COLUMNS)]
+    # How the grid was read (aligned to another year …), for callers to pass on.
+    frame.attrs["notes"] = () if wi is None else tuple(wi.notes)
+    return frame
 
 
 def _before(grid: CarbonSeries, starts: pd.DatetimeIndex, ends: pd.DatetimeIndex,
@@ -97,10 +117,9 @@ def _before(grid: CarbonSeries, starts: pd.DatetimeIndex, ends: pd.DatetimeIndex
         series_start = grid.times[0].ceil(step) if grid.times[0].value % step.value else \
             grid.times[0]
         begin = max(begin, series_start)
-    ext = pd.date_range(begin, first, freq=step, inclusive="left")
-    ext = ext[ext < first]      # pandas gives [first] for begin == first despite "left"
-    if len(ext) == 0:
+    if begin >= first:          # pandas gives [first] for begin == first despite "left"
         return None
+    ext = pd.date_range(begin, first, freq=step, inclusive="left")
     try:
         both = window_intensity(grid, ext.append(starts), (ext + step).append(ends))
     except InputDataError:

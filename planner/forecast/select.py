@@ -1,10 +1,10 @@
 """``auto``: the model that forecast the history's last day best, never worse than seasonal
 naive.
 
-Every model with enough history is fitted on all but the last day and scored by its mean
-absolute error over that day; seasonal naive is scored too and wins ties, so a model is chosen
-over the baseline only when it beat it. With less than a day beyond what a model needs, that
-model is not a candidate (with under two days, only seasonal naive is).
+Every model of AUTO_CANDIDATES with enough history is fitted on all but the last day and
+scored by its mean absolute error over that day; seasonal naive is scored too and wins ties, so
+a model is chosen over the baseline only when it beat it. With less than a day beyond what a
+model needs, that model is not a candidate (with under three days, only seasonal naive is).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planner.forecast.frame import DAY, season_windows
-from planner.forecast.models import MODELS, SEASONAL_NAIVE
+from planner.forecast.models import AUTO_CANDIDATES, MODELS, SEASONAL_NAIVE
 
 
 def holdout_errors(y: np.ndarray, step: pd.Timedelta) -> dict[str, float]:
@@ -21,11 +21,13 @@ def holdout_errors(y: np.ndarray, step: pd.Timedelta) -> dict[str, float]:
     day = season_windows(step, DAY)
     train, test = y[:-day], y[-day:]
     errors = {}
-    for name, model in MODELS.items():
+    for name in AUTO_CANDIDATES:
+        model = MODELS[name]
         if len(train) < model.min_windows(step):
             continue
-        point = model.predict(train, step, day, ()).point
-        errors[name] = float(np.mean(np.abs(point - test)))
+        got = model.predict(train, step, day, ())
+        if got is not None:
+            errors[name] = float(np.mean(np.abs(got.point - test)))
     return errors
 
 

@@ -14,8 +14,9 @@ from planner.choices import FORECAST_MODELS
 from planner.errors import InputDataError, UsageError
 from planner.forecast.ci_file import external_ci
 from planner.forecast.frame import (CI, DAY, POINT_COLUMNS, RATE, check_history, check_horizon,
-                                    check_quantiles, forecast_columns, quantile_column, utc)
-from planner.forecast.models import MODELS, SEASONAL_NAIVE
+                                    check_quantiles, forecast_columns, quantile_column, utc,
+                                    window_step)
+from planner.forecast.models import MODELS, SEASONAL_NAIVE, predict
 from planner.forecast.quantiles import ordered
 from planner.forecast.select import choose
 
@@ -45,7 +46,7 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
     issued_at = utc(issued_at)
     horizon = pd.DatetimeIndex(horizon)
     step = check_horizon(horizon, issued_at, check_history(history))
-    known = history.loc[history.index + step <= issued_at]
+    known = _known(history, step, issued_at)
     k = _steps_ahead(known, horizon, step, issued_at)
 
     out = pd.DataFrame(index=pd.DatetimeIndex(horizon, name="window_start"))
@@ -59,18 +60,44 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
             f"forecasting the request rate with {model} needs at least "
             f"{_duration(need * step)} of history before {issued_at:%Y-%m-%dT%H:%MZ}; the "
             f"history has {_duration(have * step)}")
-    pred = MODELS[rate_model].predict(y, step, int(k.max()), qs)
+    rate_model, pred = predict(rate_model, y, step, int(k.max()), qs)
     by_q = ordered({q: pred.quantiles.get(q, pred.point) if q != 0.5 else pred.point
                     for q in qs})
     for q in qs:
         out[quantile_column(q)] = by_q[q][k - 1]
+    used = {RATE: rate_model}
     for col in POINT_COLUMNS:
         if col == CI and ci_forecast is not None:
             out[col] = external_ci(ci_forecast, horizon, step, issued_at)
+            used[col] = "external"
             continue
-        out[col] = _point(known[col] if len(known) else None, step, model, k)
+        out[col], used[col] = _point(known[col] if len(known) else None, step, model, k)
     out["model"] = rate_model
-    return out[forecast_columns(qs)]
+    out = out[forecast_columns(qs)]
+    out.attrs["models"] = used          # the model of every column (None: nothing known)
+    return out
+
+
+def forecast_series(values: pd.Series, issued_at: pd.Timestamp, horizon: pd.DatetimeIndex, *,
+                    model: str = AUTO) -> tuple[np.ndarray, str | None]:
+    """One point column (carbon intensity, say) forecast for ``horizon`` as
+    :func:`forecast_windows` forecasts it, from a series indexed by UTC window starts; returns
+    the values and the model that made them (NaN and None with less than a day known)."""
+    if model not in FORECAST_MODELS:
+        raise UsageError(f"unknown forecast model {model!r}; choose one of "
+                         f"{', '.join(FORECAST_MODELS)}")
+    issued_at = utc(issued_at)
+    horizon = pd.DatetimeIndex(horizon)
+    step = check_horizon(horizon, issued_at, window_step(pd.DatetimeIndex(values.index),
+                                                         "history"))
+    known = _known(values, step, issued_at)
+    k = _steps_ahead(known, horizon, step, issued_at)
+    return _point(known if len(known) else None, step, model, k)
+
+
+def _known(history, step: pd.Timedelta, issued_at: pd.Timestamp):
+    """The rows whose window ended by ``issued_at``: the leakage guard."""
+    return history.loc[history.index + step <= issued_at]
 
 
 def _steps_ahead(known: pd.DataFrame, horizon: pd.DatetimeIndex, step: pd.Timedelta,
@@ -113,15 +140,13 @@ def _model_for(y: np.ndarray | None, step: pd.Timedelta, model: str) -> str:
     return choose(y, step)
 
 
-def _point(col: pd.Series | None, step: pd.Timedelta, model: str, k: np.ndarray) -> np.ndarray:
+def _point(col: pd.Series | None, step: pd.Timedelta, model: str, k: np.ndarray):
+    """(values, model name) of a token or carbon column; NaN and None without a day known."""
     y = _training(col, step)
     if y is None or len(y) < MODELS[SEASONAL_NAIVE].min_windows(step):
-        return np.full(len(k), np.nan)
-    name = _model_for(y, step, model)
-    if len(y) < MODELS[name].min_windows(step):
-        name = SEASONAL_NAIVE
-    point = MODELS[name].predict(y, step, int(k.max()), ()).point
-    return np.maximum(point, 0.0)[k - 1]
+        return np.full(len(k), np.nan), None
+    name, pred = predict(_model_for(y, step, model), y, step, int(k.max()), ())
+    return np.maximum(pred.point, 0.0)[k - 1], name
 
 
 def _duration(td: pd.Timedelta) -> str:

@@ -106,12 +106,28 @@ def _window_overlap(t0, t1, lo, hi):
 
 
 @njit(cache=True)
+def iteration_cost(n_tok, s_out, pairs, ctx, n_pf, base_t, base_f, base_b, lm_t, lm_f, lm_b,
+                   sc):
+    """Duration (s) and GPU power (W per GPU) of one engine iteration of ``n_tok`` tokens
+    (``n_pf`` of them prompt tokens) producing ``s_out`` output tokens, with ``pairs``
+    attention (query, key) pairs and ``ctx`` context tokens read; the one cost rule of the
+    simulator and of the simulator-backed test server (:mod:`planner.measure.engines`)."""
+    c_pair, c_ctx, f_pair, b_ctx, quad = sc[0], sc[1], sc[2], sc[3], sc[4]
+    idle_w, tdp_w, w_c, w_m = sc[13], sc[14], sc[15], sc[16]
+    dt = base_t[n_tok] + lm_t[s_out] + c_pair * pairs + c_ctx * ctx + quad * n_pf * n_pf
+    f = base_f[n_tok] + lm_f[s_out] + f_pair * pairs
+    b = base_b[n_tok] + lm_b[s_out] + b_ctx * ctx
+    load = (w_c * f + w_m * b) / dt
+    p = idle_w + (tdp_w - idle_w) * (load if load < 1.0 else 1.0)
+    return dt, p
+
+
+@njit(cache=True)
 def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc,
               budget, max_seqs, kv_cap, win_lo, win_hi):
-    c_pair, c_ctx, f_pair, b_ctx, quad = sc[0], sc[1], sc[2], sc[3], sc[4]
     t0, pa, pb, pc, layers = sc[5], sc[6], sc[7], sc[8], sc[9]
     s_tok, store_bw, kvb = sc[10], sc[11], sc[12]
-    idle_w, tdp_w, w_c, w_m = sc[13], sc[14], sc[15], sc[16]
+    idle_w = sc[13]
     n = arrival.shape[0]
     first = np.full(n, np.nan)
     finish = np.full(n, np.nan)
@@ -227,11 +243,8 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
             e_tot += idle_w * (nxt - t)
             t = nxt
             continue
-        dt = base_t[n_tok] + lm_t[s_out] + c_pair * pairs + c_ctx * ctx + quad * n_pf * n_pf
-        f = base_f[n_tok] + lm_f[s_out] + f_pair * pairs
-        b = base_b[n_tok] + lm_b[s_out] + b_ctx * ctx
-        load = (w_c * f + w_m * b) / dt
-        p = idle_w + (tdp_w - idle_w) * (load if load < 1.0 else 1.0)
+        dt, p = iteration_cost(n_tok, s_out, pairs, ctx, n_pf, base_t, base_f, base_b, lm_t,
+                               lm_f, lm_b, sc)
         ov = _window_overlap(t, t + dt, win_lo, win_hi)
         e_win += p * ov
         busy_win += ov

@@ -37,14 +37,20 @@ MIN_WINDOW = pd.Timedelta(minutes=1)
 MAX_WINDOW = pd.Timedelta(days=7)
 
 
-def parse_window(text: str) -> pd.Timedelta:
-    """'1h', '15min', '30m', '2h', '90s', '1d' → Timedelta, within 1 minute .. 7 days."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)\s*", text.lower())
-    if not m:
-        raise UsageError(f"cannot read window length {text!r}; write e.g. 1h, 15min, 30m")
+def parse_duration(text: str, what: str) -> pd.Timedelta:
+    """'1h', '15min', '30m', '48h', '90s', '1d' → a positive Timedelta; ``what`` names it in
+    the error (e.g. 'window length', '--horizon')."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d)\s*", str(text).lower())
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"cannot read {what} {text!r}; write e.g. 1h, 15min, 30m, 2d")
     value, unit = float(m.group(1)), m.group(2)
     unit = {"s": "s", "sec": "s", "m": "min", "min": "min", "h": "h", "hr": "h", "d": "D"}[unit]
-    td = pd.Timedelta(value, unit=unit)
+    return pd.Timedelta(value, unit=unit)
+
+
+def parse_window(text: str) -> pd.Timedelta:
+    """'1h', '15min', '30m', '2h', '90s', '1d' → Timedelta, within 1 minute .. 7 days."""
+    td = parse_duration(text, "window length")
     if td < MIN_WINDOW or td > MAX_WINDOW:
         raise UsageError(f"window length {text!r} is out of range (1 minute to 7 days)")
     if pd.Timedelta(hours=1) % td != pd.Timedelta(0) and td % pd.Timedelta(hours=1) != pd.Timedelta(0):

@@ -12,7 +12,8 @@ Sources:
 * **GPU power CSV** (optional, with per-request CSVs): ``time``, ``gpu_power_w`` (W per
   GPU) samples; a window's power is the mean of its samples.
 * **measured sweep** (the ``.sweep.json`` record ``greencache profile measure`` writes beside
-  its table): each measured point of its ``points`` is one window, at the point's offered
+  its table): each measured point of its ``points`` under load (not the lone requests at
+  rate 0) is one window, at the point's offered
   rate per replica, its hit rate (the engine's own prefix-cache count where the endpoint
   exposed one, else the hit rate the prompts were built for), token means, p90s and GPU power;
   its length is its timed requests over its rate.
@@ -264,6 +265,8 @@ def read_sweep(path: str | Path, replicas: int) -> Observed:
             raise InputDataError(f"{where} must be an object")
         if p.get("status") != "measured":
             continue
+        if p.get("rate_rps") == 0:
+            continue  # the lone requests sent one at a time: no offered load to place
         vals = {}
         for key in SWEEP_KEYS:
             v = p.get(key)
