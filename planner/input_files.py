@@ -67,6 +67,24 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def read_toml(path: str | Path, where: str) -> dict:
+    """A TOML file as a dict; a missing, unreadable, non-UTF-8 or invalid file is one sentence
+    beginning with ``where`` (e.g. "scenario file x.toml")."""
+    import tomllib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{where} does not exist" if not path.exists()
+                             else f"{where} is not a file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputDataError(f"cannot read {where}: "
+                             f"{getattr(e, 'strerror', None) or 'not UTF-8 text'}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputDataError(f"{where} is not valid TOML: {e}") from None
+
+
 def read_text(path: str | Path, what: str) -> str:
     """The whole file as text, refused (naming the file and byte) unless it is UTF-8."""
     path = require_file(path, what)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 import typing
 from dataclasses import fields
 from enum import Enum
@@ -24,6 +23,7 @@ from planner.choices import (Capacity, CiBasis, Eviction, ForecastModel, Foresig
 from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.grid import looks_like_path
+from planner.input_files import read_toml
 
 # A PlanOptions field carrying its unit in its name (slo_ttft_s, cache_levels_tb) is the option
 # without it (--slo-ttft, --cache-levels); every other option is named like its field. Scenario
@@ -115,16 +115,7 @@ def load_scenario(path: Path) -> dict:
     anything else runs; a bad one is an InputDataError (exit 3) naming the key and the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"scenario file {path} does not exist" if not path.exists()
-                             else f"scenario file {path} is not a file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputDataError(f"cannot read scenario file {path}: "
-                             f"{getattr(e, 'strerror', None) or 'not UTF-8 text'}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputDataError(f"scenario file {path} is not valid TOML: {e}") from None
+    raw = read_toml(path, f"scenario file {path}")
     return scenario_values(raw, path.parent, f"scenario file {path}")
 
 

@@ -21,11 +21,11 @@ scenario file.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from planner.errors import InputDataError
+from planner.input_files import read_toml
 from planner.scenario import KIND, load_scenario, scenario_values
 
 # Every deployment a point can replay, in the order tables and pages list them; the plan's
@@ -159,16 +159,7 @@ def load_spec(path: Path) -> SweepSpec:
     :func:`planner.sweep.points.expand`)."""
     path = Path(path)
     where = _where(path)
-    if not path.is_file():
-        raise InputDataError(f"{where} does not exist" if not path.exists()
-                             else f"{where} is not a file")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputDataError(f"cannot read {where}: "
-                             f"{getattr(e, 'strerror', None) or 'not UTF-8 text'}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputDataError(f"{where} is not valid TOML: {e}") from None
+    raw = read_toml(path, where)
     for key in raw:
         if key not in TABLES:
             raise InputDataError(f"{where}: unknown key {key}; a sweep file holds "
