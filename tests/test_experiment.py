@@ -69,20 +69,25 @@ def test_lcs_replays_evict_by_the_plans_parameters_and_are_not_shared_across_gri
 
 def test_the_experiment_file_expands_to_its_study():
     """examples/experiment.toml (`make experiment`): 12 zones × 3 SSD embodied levels, the base
-    (FR, central) among them, and nine one-at-a-time variants, of which the two SSD levels are
-    points of the axes already: 43 points, checked and keyed without running any."""
+    (FR, central) among them, and twelve one-at-a-time variants, of which the two SSD levels are
+    points of the axes already: 46 points, checked and keyed without running any."""
     from pathlib import Path
 
     from planner.sweep.driver import plan_sweep
 
     spec, points = plan_sweep(Path(__file__).resolve().parent.parent / "examples"
                               / "experiment.toml")
-    assert len(points) == 36 + 7 and len({p.key for p in points}) == 43
+    assert len(points) == 36 + 10 and len({p.key for p in points}) == 46
     base = points[0]
     assert base.roles == ["base", "axes"] and base.options.grid == "FR"
     assert base.options.levels.ssd_embodied == "central" and base.options.scale == 1.0
     variants = {p.variant: p for p in points if p.variant}
-    assert len(variants) == 9
+    assert len(variants) == 12
+    per_window = variants["per-window plan (no dwell, no change limit, no warm-up)"].options
+    assert (per_window.min_dwell, per_window.max_changes_per_day, per_window.warmup) == (
+        "0", None, False)
+    assert variants["owned capacity"].options.capacity == "owned"
+    assert variants["SLO attainment budget 0.9"].options.slo_attainment == 0.9
     assert variants["SSD embodied high"].roles == ["axes", "variant"]
     assert variants["load x0.25"].options.scale == 0.25
     assert variants["reuse: no multi-turn sessions"].options.reuse_model.endswith(
