@@ -120,9 +120,10 @@ def bracket(start: int, values, ceiling: float) -> tuple[int, ...]:
     seq = [start]
     while seq[-1] < min(max(hi, start), ceiling):
         seq.append(seq[-1] * 2)
+    if len(seq) == 1:
+        seq.append(2 * start)
     a = max(i for i, x in enumerate(seq) if x <= max(lo, start))
-    b = len(seq) - 1
-    return tuple(seq[a:]) if b > a else tuple(seq[-2:]) if len(seq) > 1 else (start, 2 * start)
+    return tuple(seq[min(a, len(seq) - 2):])
 
 
 def token_axes(window_inputs, window_outputs, max_context: int):
@@ -153,13 +154,12 @@ def table_key(base: list, inputs: tuple[int, ...], outputs: tuple[int, ...]) -> 
 
 def _covering(axis: tuple[int, ...], start: int, ceiling: float):
     """Every run of consecutive doublings of ``start`` (up to ``ceiling``) that contains
-    ``axis``, shortest first."""
+    ``axis``."""
     seq = [start]
     while seq[-1] < ceiling:
         seq.append(seq[-1] * 2)
     a, b = seq.index(axis[0]), seq.index(axis[-1])
-    runs = [tuple(seq[i:j + 1]) for i in range(a + 1) for j in range(b, len(seq))]
-    return sorted(runs, key=len)
+    return [tuple(seq[i:j + 1]) for i in range(a + 1) for j in range(b, len(seq))]
 
 
 def cached_table(shape: WorkloadShape, model: str, gpu: str, tp: int, ssd: str,
