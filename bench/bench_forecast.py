@@ -12,9 +12,10 @@ for the week on 2 cores. The statsforecast import (seconds) is timed apart: a pr
 once. CPU time is printed beside the wall time: on a machine shared with other jobs the wall
 time counts their share too.
 
-Measured (2-core machine, load average 7 from other jobs): 8.2 s wall, 3.9 s CPU, 31 MSTL
-fits; before the fits were kept and STL evaluated with R's jumps, 20.5–29.1 s wall, 12.5–14.0 s
-CPU (docs/forecast.md, "Speed").
+Measured (shared 2-core machine): 4.8 s wall at a load average of 4.5 from other jobs (14.2 s
+at 8.4), 3.1–3.6 s CPU, 31 MSTL fits of which 21 served again; before the fits were kept and
+STL's trend smoothed with R's jumps, 20.5–29.1 s wall, 12.5–14.0 s CPU, 51 fits
+(docs/forecast.md, "Speed").
 """
 
 from __future__ import annotations
