@@ -194,6 +194,14 @@ def test_compare_judges_a_forecast_plan_against_perfect_foresight(data):
              "--plan-from", PLAN_FROM, "--forecast-model", "seasonal-naive", "--out", out)
     assert r.exit_code == 0, r.output
     assert (out / "forecast.csv").exists() and (out / "baselines/perfect_foresight.csv").exists()
+    # The default load quantile is the median (planner/config.py says why): each committed
+    # window's request rate is its forecast's p50, to a whole request. (Here the p90 equals
+    # the p50: the load grows by the same amount every day, so seasonal naive's day-over-day
+    # errors have no spread.)
+    assert json.loads((out / "summary.json").read_text())["foresight"]["load_quantile"] == 0.5
+    fc, sched = pd.read_csv(out / "forecast.csv"), pd.read_csv(out / "schedule.csv")
+    assert len(fc) == len(sched) == 72
+    np.testing.assert_allclose(sched["rate_rps"], fc["rate_p50"], atol=1e-3)
     r = runner.invoke(app, ["compare", "--plan", str(out)])
     assert r.exit_code == 0, r.output
     table = pd.read_csv(out / "compare" / "compare.csv")
