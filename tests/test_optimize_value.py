@@ -79,7 +79,7 @@ def exhaustive(cands, cp, windows, warmup):
     return best
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), dwell=st.integers(1, 3),
        changes=st.sampled_from([None, 0, 1, 2]), eta=st.sampled_from([0.0, 0.05]),
        start=st.sampled_from([0.0, 2.0]), cold=st.booleans())
@@ -93,7 +93,7 @@ def test_value_equals_exhaustive_search(seed, dwell, changes, eta, start, cold):
     assert got == pytest.approx(expected, rel=1e-12) if np.isfinite(expected) else got == np.inf
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), dwell=st.integers(1, 4),
        changes=st.sampled_from([None, 1, 2]), eta=st.sampled_from([0.0, 0.02]),
        start=st.sampled_from([0.0, 2.0]), cold=st.booleans())

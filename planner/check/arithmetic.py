@@ -1,13 +1,17 @@
-"""Arithmetic: every number of the schedule re-derived from the plan's inputs.
+"""Arithmetic: every number of the schedule recomputed from the plan's inputs.
 
 The window inputs the plan recorded (window_inputs.json), the grid, the profile table and the
-catalog go through the same functions the plan calls (``plan.plan_candidates``: profile lookup
-with bursts, drive count, carbon accounting; ``schedule.assemble``), for the configuration
-(replicas, cache level) the schedule names in each window. Each printed figure must equal the
-recomputed one to its printed precision (within half a unit of its last decimal); integers and
-words exactly. Totals in summary.json must equal the sum of the windows, and components.csv
-the recomputed breakdown. A configuration that is not a candidate at all (a cache size not
-among the levels, too few replicas for the load) is named as such.
+catalog go through the same functions the plan calls (``plan_solve.plan_candidates``: profile
+lookup with bursts, drive count, carbon accounting; ``schedule.assemble``), for the
+configuration (replicas, cache level, grown-from level) the schedule names in each window: by
+default the candidate function restricted to those configurations (``only=``), with ``--full``
+the plan's whole candidate table re-derived and the schedule's rows looked up in it. Each
+printed figure must equal the recomputed one to its printed precision (within half a unit of
+its last decimal); integers and words exactly. Totals in summary.json must equal the sum of the
+windows, and components.csv the recomputed breakdown; by default the recorded candidate
+table's rows of the schedule's configurations must equal their recomputation too. A
+configuration that is not a candidate at all (a cache size not among the levels, too few
+replicas for the load) is named as such.
 """
 
 from __future__ import annotations

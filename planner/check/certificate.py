@@ -1,10 +1,18 @@
-"""Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
+"""Certificate: the plan's configuration is feasible for the plan's model and optimal within the
 reported MIP gap.
 
-The model is rebuilt from the re-derived candidates and coupling by ``plan_solve.plan_model``,
-the function the plan itself solves, so every constraint the plan has (SLO rows, owned
-capacity, dwell, daily change limit, start costs, ties, whatever the scenario switches on) is
-covered. Two solves of it:
+By default (:func:`certify_recorded`), from what the plan recorded, without re-deriving the
+candidates: the schedule is read against the model's rows (``feasible.py``: SLO rows, dwell,
+daily changes, warm-up transitions), each scheduled configuration must be among the rows the
+model held, and its objective must be within the gap of the lower bound that the recorded
+value function proves (:func:`planner.optimize.value.verify`, every window at once). Where the
+plan recorded no value function (owned capacity, an attainment budget, best-effort windows, a
+rolling horizon), the model is rebuilt from the recorded table and :func:`certify` runs on it.
+
+:func:`certify` (``--full``, and that fallback): the model is rebuilt by
+``plan_solve.plan_model``, the function the plan itself solves, so every constraint the plan
+has (SLO rows, owned capacity, dwell, daily change limit, start costs, ties, whatever the
+scenario switches on) is covered. Two solves of it:
 
 * **constraints hold**: the choice variables fixed to the schedule's configurations; the model
   must stay feasible (the other variables, slack or coupling, free to take any value the

@@ -33,13 +33,14 @@ def check(
         rich_help_panel="Reports")] = None,
     full: Annotated[bool, typer.Option(
         "--full", help="Re-derive every candidate from the inputs and re-solve the model, "
-                       "instead of certifying from the plan's recorded candidate table.",
+                       "instead of recomputing the schedule's configurations and verifying "
+                       "the value function the plan recorded.",
         rich_help_panel="Certificate")] = False,
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="Print only failed checks (and why a full check ran).")] = False,
 ):
-    """Check a plan: inputs unchanged, every figure re-derived from them, the configuration
-    feasible and optimal for the plan's MILP, and (with --against) no worse than a reference.
+    """Check a plan: inputs unchanged, every figure recomputed from them, the configuration
+    feasible and optimal for the plan's model, and (with --against) no worse than a reference.
 
     Exit 0 when every check holds, 6 when one fails (one line each).
     """
