@@ -15,8 +15,8 @@ CPU seconds (user + system: what the shared machine's other load inflates least)
 Target: the default check within 10 % of the plan's time.
 
     .venv/bin/python bench/bench_check.py                     # the Azure conversation hour
-    BENCH_CHECK_CASES=all .venv/bin/python bench/bench_check.py   # also BurstGPT's 61 days and
-                                        # the Azure conversation week at --scale 0.25 (minutes)
+    BENCH_CHECK_CASES=all .venv/bin/python bench/bench_check.py   # also BurstGPT's 61 days
+                                                                  # (about 2 min)
 """
 
 import json
@@ -35,8 +35,6 @@ CASES = {
 }
 LONG = {
     "burstgpt-61-days": ["--trace", EX / "burstgpt_hourly.csv", "--grid", "FR"],
-    "azure-week-0.25": ["--trace", EX / "invocations_ten_second_Conversation.csv", "--grid",
-                        "FR", "--scale", "0.25"],
 }
 
 # Run in a fresh interpreter: imports first (what both commands load), then the library call

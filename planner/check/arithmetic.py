@@ -38,7 +38,6 @@ from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
 from planner.optimize.candidates import schedule_prev_levels
-
 from planner.plan_solve import coupling_for, plan_candidates
 from planner.provisioning import provisioning
 from planner.window_inputs import WindowInputs
