@@ -45,6 +45,7 @@ class Solved:
     source: PlanModel | Callable[[], PlanModel]   # the model, or how to build it
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
+    kept: pd.DataFrame | None = None   # the candidates the model holds (model_candidates)
 
     @cached_property
     def model(self) -> PlanModel:
@@ -55,14 +56,18 @@ class Solved:
 
 def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
                     profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
-                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
+                    buckets: LoadBuckets | None, prune: bool = True,
+                    only: pd.DataFrame | None = None) -> CandidateSet:
     """The plan's candidate table from its window inputs: the one call that both the plan and
     ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
     In per-window p90 mode replica counts the model provably never needs are not built
     (:mod:`planner.optimize.replica_bound`); an attainment budget reads them all, and so do
     plans on forecasts (each decision's model also holds windows these are not, whose carbon
-    sets the tie rule's scale)."""
+    sets the tie rule's scale). ``only`` (window, replicas, level, prev_level) computes just
+    those configurations, unpruned (:func:`build_candidates`)."""
     bound = None
+    if only is not None:
+        prune = False
     if prune and opt.slo_attainment is None and opt.foresight != "forecast":
         coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
         bound = replica_bound(
@@ -71,7 +76,7 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
                                     opt.max_replicas), opt.tie_tolerance)
     return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
                             opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets, warmup=opt.warmup, bound=bound)
+                            buckets=buckets, warmup=opt.warmup, bound=bound, only=only)
 
 
 def screen_windows(candidates: pd.DataFrame, stats: pd.DataFrame, labels: list[str],
@@ -150,10 +155,10 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
         # The chain programme reads the candidates only: no MILP is built for it.
         chain = Chain(kept, coupling, ttft_bound, tpot_bound)
         result, rows = solve_chain(chain, opt.solver), chain.candidates
-        solved = Solved(build, result, pd.DataFrame())
+        solved = Solved(build, result, pd.DataFrame(), kept)
     else:
         model = build()
-        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame())
+        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame(), kept)
         result, rows = solved.result, model.candidates
     if result.has_solution:
         solved.chosen = charge(rows.iloc[result.chosen], coupling, result.owned_replicas,
