@@ -25,7 +25,7 @@ from planner.errors import InputDataError, UsageError
 from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
 from planner.workload.reuse_model import synthesize_prefixes
 from planner.workload.shards import shards_hits
-from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
+from planner.workload.stackdist import block_positions, dense_codes, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
 from planner.workload.warmup import trace_warmup_histograms
 
@@ -176,9 +176,9 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
         grown = trace_warmup_histograms(trace, window, n_windows, thresholds)
         hit_tokens, hit_reqs = grown.warm_token_hits, grown.warm_request_hits
     elif sample_rate is None:
-        ids, uniques = dense_block_ids(trace.block_ids)
+        ids, n_unique = dense_codes(trace.block_ids)
         pos = block_positions(trace.block_offsets)
-        hist = stack_histograms(trace.block_offsets, ids, pos, len(uniques), trace.input_tokens,
+        hist = stack_histograms(trace.block_offsets, ids, pos, n_unique, trace.input_tokens,
                                 window, n_windows, trace.block_tokens, thresholds,
                                 progress=progress)
         hit_tokens, hit_reqs = hist.token_hits, hist.request_hits

@@ -34,6 +34,7 @@ from planner.perf.correction.apply import corrected
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
 from planner.workload.load import load_workload
+from planner.workload.stackdist import dense_codes
 from planner.workload.trace import Trace, replace_fields
 from planner.workload.windows import (
     LoadBuckets,
@@ -311,13 +312,22 @@ def eviction_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowin
 
 
 def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
-                       opt: PlanOptions, lcs=None) -> tuple[Trace, HitCurves]:
+                       opt: PlanOptions, lcs=None,
+                       keep_blocks: bool = True) -> tuple[Trace, HitCurves]:
     """Exact curves from the trace's own prefixes, or from prefixes the reuse model
-    synthesises for traces that record none (then labelled modelled)."""
+    synthesises for traces that record none (then labelled modelled). Returns the trace with
+    its prefixes, or without blocks and sessions unless ``keep_blocks`` (only a replay reads
+    them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them)."""
     trace = with_prefixes(trace, opt.seed, opt.reuse_model)
+    if not keep_blocks:
+        # The curves read blocks for identity only: their dense numbers (4 bytes, not 8) do.
+        trace = replace_fields(trace, block_ids=dense_codes(trace.block_ids)[0],
+                               session_ids=None)
     curves = window_hit_curves(trace, windowing.request_window, windowing.n,
                                capacities_tokens, policy=opt.eviction, lcs=lcs,
                                warmup=opt.warmup)
+    if not keep_blocks:
+        trace = replace_fields(trace, block_offsets=None, block_ids=None)
     return trace, curves
 
 
@@ -362,9 +372,11 @@ def shape_source(trace: Trace, opt: PlanOptions) -> Trace:
 
 
 def load_inputs(opt: PlanOptions, progress: Progress = _noop,
-                reuse: PlanInputs | None = None) -> PlanInputs:
+                reuse: PlanInputs | None = None, keep_blocks: bool = True) -> PlanInputs:
     """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
-    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is."""
+    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is.
+    ``keep_blocks`` false: the trace keeps no prefix blocks or sessions once the hit curves
+    are computed (a plan that is not replayed in the same process needs none)."""
     opt = opt.validate()
     notes: list[str] = []
     catalog = load_catalog()
@@ -404,7 +416,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     if shared is None:
         progress("computing hit-rate curves")
         evict = eviction_params(opt, profile, windowing, wi.values, hw)
-        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict)
+        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict,
+                                         keep_blocks)
     else:
         hits, evict = shared.hits, shared.eviction
     notes.extend(hits.notes)

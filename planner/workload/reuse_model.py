@@ -380,6 +380,10 @@ class PrefixSynthesizer:
         return chunk_offsets, chunk_ids, chunk_session
 
 
+# Requests fed to the synthesiser at once by :func:`synthesize_prefixes`.
+SYNTH_CHUNK = 1 << 20
+
+
 def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | None = None,
                         replace: bool = False) -> Trace:
     """The same requests with synthesised prefix blocks (``prefix_source="modelled"``).
@@ -396,7 +400,19 @@ def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | No
         raise InputDataError(f"trace {trace.name} has no requests")
     params = params or load_reuse_params()
     synth = PrefixSynthesizer(params, seed)
-    offsets, ids, sessions = synth.feed(trace.arrival_s, trace.input_tokens)
+    # Fed a chunk at a time into arrays allocated once (chunks give the blocks of one feed):
+    # one feed of a 27M-request week would copy its columns and hold per-request scratch.
+    n = len(trace)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(-(-np.asarray(trace.input_tokens, dtype=np.int64) // params.block_tokens),
+              out=offsets[1:])
+    ids = np.empty(int(offsets[-1]), dtype=np.int64)
+    sessions = np.empty(n, dtype=np.int64)
+    for a in range(0, n, SYNTH_CHUNK):
+        b = min(a + SYNTH_CHUNK, n)
+        _, chunk_ids, chunk_sessions = synth.feed(trace.arrival_s[a:b], trace.input_tokens[a:b])
+        ids[offsets[a]:offsets[b]] = chunk_ids
+        sessions[a:b] = chunk_sessions
     source = params.provenance.get("input", "a multi-turn trace")
     note = (f"prefix blocks synthesised by the session-reuse model fitted on {source} "
             f"(seed {seed}); hit rates from them are modelled")

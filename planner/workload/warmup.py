@@ -57,13 +57,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from planner.workload.stackdist import (
-    _block_weight,
-    _fenwick_add,
-    _fenwick_prefix,
-    block_positions,
-    dense_block_ids,
-)
+from planner.workload.stackdist import _block_weight, _fenwick_add, _fenwick_prefix, dense_codes
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ class WarmupHistograms:
 
 
 @numba.njit(cache=True)
-def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_tokens, thresholds,
+def _warmup_pass(offsets, ref_ids, input_tokens, req_window, block_tokens, thresholds,
                  tree, moved, moved_at, last_slot, block_epoch, tok2, req2):
     """The pass of the module docstring over every request.
 
@@ -120,8 +114,8 @@ def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_toke
             start_max = 0
             for r in range(a, b):
                 u = ref_ids[r]
-                pos = ref_pos[r]
-                p = last_slot[u]
+                pos = r - a
+                p = np.int64(last_slot[u])
                 if p == 0:
                     break  # never referenced: a miss at every capacity, and so is the rest
                 d = marked - _fenwick_prefix(tree, p - 1)
@@ -143,7 +137,7 @@ def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_toke
         # Reference the blocks from last to first: parents end up more recent than children.
         for r in range(b - 1, a - 1, -1):
             u = ref_ids[r]
-            p = last_slot[u]
+            p = np.int64(last_slot[u])
             if p > 0:
                 _fenwick_add(tree, p, -1)
                 if block_epoch[u] != epoch and p < ws:
@@ -158,14 +152,14 @@ def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_toke
             next_slot += 1
 
 
-def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: np.ndarray,
-                      n_unique: int, input_tokens: np.ndarray, request_window: np.ndarray,
+def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, n_unique: int, input_tokens: np.ndarray, request_window: np.ndarray,
                       n_windows: int, block_tokens: int,
                       thresholds: np.ndarray) -> WarmupHistograms:
     """One LRU stack pass (dense block ids, grouped by request) giving every (c′, c) pair.
 
     ``thresholds``: capacities in blocks, ascending. A window starts wherever
-    ``request_window`` changes from one request to the next (``-1``: counted nowhere)."""
+    ``request_window`` changes from one request to the next (``-1``: counted nowhere). A
+    block's position in its request is its index from ``block_offsets``."""
     offsets = np.asarray(block_offsets, dtype=np.int64)
     n_refs = int(offsets[-1])
     thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -175,16 +169,16 @@ def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: n
     tok2 = np.zeros((n_windows, k + 1, k + 1))
     req2 = np.zeros((n_windows, k + 1, k + 1))
     window = np.asarray(request_window, dtype=np.int64)
-    # Counts of blocks fit int32 (fewer than 2**31 distinct blocks): half the memory of the
-    # float trees of a sampled pass. ``moved_at`` holds one entry per reference of a window.
-    per_window = np.diff(offsets)
-    runs = np.flatnonzero(np.diff(window)) + 1
-    longest = max((int(x.sum()) for x in np.split(per_window, runs)), default=0)
-    _warmup_pass(offsets, np.asarray(ref_ids), np.asarray(ref_pos),
-                 np.asarray(input_tokens, dtype=np.int64), window, np.int64(block_tokens),
-                 thresholds, np.zeros(n_refs + 1, dtype=np.int32),
-                 np.zeros(n_refs + 1, dtype=np.int32), np.zeros(max(longest, 1), dtype=np.int64),
-                 np.zeros(n_unique, dtype=np.int64), np.full(n_unique, -1, dtype=np.int32),
+    # Counts of blocks and time slots fit int32 (fewer than 2**31 references): half the
+    # memory of the float trees of a sampled pass. ``moved_at`` holds one entry per reference
+    # of a window.
+    slot = np.int32 if n_refs < 2**31 - 1 else np.int64
+    runs = np.concatenate(([0], np.flatnonzero(np.diff(window)) + 1, [len(window)]))
+    longest = int(np.diff(offsets[runs]).max(initial=0))
+    _warmup_pass(offsets, np.asarray(ref_ids), np.asarray(input_tokens, dtype=np.int64), window,
+                 np.int64(block_tokens), thresholds, np.zeros(n_refs + 1, dtype=slot),
+                 np.zeros(n_refs + 1, dtype=slot), np.zeros(max(longest, 1), dtype=np.int64),
+                 np.zeros(n_unique, dtype=slot), np.full(n_unique, -1, dtype=np.int32),
                  tok2, req2)
     # Counts are whole numbers far below 2**53: the float sums are exact.
     tok = np.cumsum(np.cumsum(tok2, axis=1), axis=2)
@@ -196,7 +190,6 @@ def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: n
 def trace_warmup_histograms(trace, request_window: np.ndarray, n_windows: int,
                             thresholds: np.ndarray) -> WarmupHistograms:
     """``warmup_histograms`` of a trace's own prefix blocks."""
-    ids, uniques = dense_block_ids(trace.block_ids)
-    return warmup_histograms(trace.block_offsets, ids, block_positions(trace.block_offsets),
-                             len(uniques), trace.input_tokens, request_window, n_windows,
-                             trace.block_tokens, thresholds)
+    ids, n_unique = dense_codes(trace.block_ids)
+    return warmup_histograms(trace.block_offsets, ids, n_unique, trace.input_tokens,
+                             request_window, n_windows, trace.block_tokens, thresholds)
