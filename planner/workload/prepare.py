@@ -165,15 +165,17 @@ def load_trace(opt: PlanOptions, series: CarbonSeries) -> tuple[Trace, int]:
     return fit_context(trace, opt.model, opt.drop_over_context)
 
 
-def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Trace:
+def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None,
+                  sessions: bool = True) -> Trace:
     """The trace itself when it records prefixes; else with prefixes the reuse model
-    synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one)."""
+    synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one), and their
+    sessions unless ``sessions`` is false."""
     if trace.has_prefixes:
         return trace
     from planner.workload.reuse_model import load_reuse_params
 
     params = load_reuse_params(reuse_model) if reuse_model else None
-    return synthesize_prefixes(trace, seed=seed, params=params)
+    return synthesize_prefixes(trace, seed=seed, params=params, sessions=sessions)
 
 
 # --------------------------------------------------------------------------------------------
@@ -318,7 +320,7 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     synthesises for traces that record none (then labelled modelled). Returns the trace with
     its prefixes, or without blocks and sessions unless ``keep_blocks`` (only a replay reads
     them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them)."""
-    trace = with_prefixes(trace, opt.seed, opt.reuse_model)
+    trace = with_prefixes(trace, opt.seed, opt.reuse_model, sessions=keep_blocks)
     if not keep_blocks:
         # The curves read blocks for identity only: their dense numbers (4 bytes, not 8) do.
         trace = replace_fields(trace, block_ids=dense_codes(trace.block_ids)[0],

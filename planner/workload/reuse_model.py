@@ -385,13 +385,14 @@ SYNTH_CHUNK = 1 << 20
 
 
 def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | None = None,
-                        replace: bool = False) -> Trace:
+                        replace: bool = False, sessions: bool = True) -> Trace:
     """The same requests with synthesised prefix blocks (``prefix_source="modelled"``).
 
     ``params`` defaults to the shipped fit on the Mooncake conversation trace. The result has
     ``block_tokens = params.block_tokens`` and ``session_ids`` filled; the same trace, seed and
     parameters always give the same blocks. A trace that records prefixes keeps them unless
     ``replace`` is true (used to check the model against the trace it was fitted on).
+    ``sessions`` false: ``session_ids`` stays unset (only a replay's routing reads them).
     """
     if trace.has_prefixes and not replace:
         raise UsageError(f"trace {trace.name} already records prefix blocks; the reuse model is "
@@ -407,17 +408,18 @@ def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | No
     np.cumsum(-(-np.asarray(trace.input_tokens, dtype=np.int64) // params.block_tokens),
               out=offsets[1:])
     ids = np.empty(int(offsets[-1]), dtype=np.int64)
-    sessions = np.empty(n, dtype=np.int64)
+    session_ids = np.empty(n, dtype=np.int64) if sessions else None
     for a in range(0, n, SYNTH_CHUNK):
         b = min(a + SYNTH_CHUNK, n)
         _, chunk_ids, chunk_sessions = synth.feed(trace.arrival_s[a:b], trace.input_tokens[a:b])
         ids[offsets[a]:offsets[b]] = chunk_ids
-        sessions[a:b] = chunk_sessions
+        if sessions:
+            session_ids[a:b] = chunk_sessions
     source = params.provenance.get("input", "a multi-turn trace")
     note = (f"prefix blocks synthesised by the session-reuse model fitted on {source} "
             f"(seed {seed}); hit rates from them are modelled")
-    out = replace_fields(trace, block_tokens=params.block_tokens)
-    return out.with_prefixes(offsets, ids, PREFIX_MODELLED, session_ids=sessions, note=note)
+    out = replace_fields(trace, block_tokens=params.block_tokens, session_ids=None)
+    return out.with_prefixes(offsets, ids, PREFIX_MODELLED, session_ids=session_ids, note=note)
 
 
 def quantile_function(values, levels) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -142,7 +142,7 @@ def _range_table(ids: np.ndarray):
         return None
     lo = int(ids.min())
     span = int(ids.max()) - lo
-    limit = max(1 << 16, n // 2)
+    limit = max(1 << 16, n // 8)
     shift = 0
     while (span >> shift) + 1 > limit:
         shift += 1
