@@ -210,13 +210,38 @@ def _uniform(seed, index, draw):
 
 
 @numba.njit(cache=True)
-def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, start,
+def _last_at_or_before(arrival, t, hi):
+    """The last index ≤ ``hi`` whose arrival is ≤ ``t`` (−1 if none): searched back from
+    ``hi`` (a parent is near its child), as ``searchsorted(side="right") − 1`` capped at hi."""
+    if hi < 0 or arrival[hi] <= t:
+        return hi
+    step = 1
+    lo = hi - 1
+    while lo >= 0 and arrival[lo] > t:     # arrival[hi] > t throughout
+        hi = lo
+        step *= 2
+        lo = hi - step
+    if lo < 0:
+        lo = -1
+    # arrival[lo] ≤ t (or lo = −1) and arrival[hi] > t: bisect between them
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if arrival[mid] <= t:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _synthesise(arrival, input_tokens, full, offsets, ids, is_open, sys_len, session, start,
                 edges, p_cont, gap_levels, gap_s, share_levels, share, kept_levels, kept,
                 sys_prob, sys_min_tokens,
                 sys_cum, sys_blocks, sys_stride, block_tokens, candidates, seed, base_index,
                 counters):
     """Fill ``ids`` (CSR by ``offsets``) for requests ``start..n-1``; earlier ones are history.
 
+    ``full[i]``: request ``i``'s full blocks, ``input_tokens[i] // block_tokens``.
     ``counters[0]`` is the next fresh block id, ``counters[1]`` the next session id.
     """
     n = arrival.shape[0]
@@ -225,15 +250,13 @@ def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, 
         L = input_tokens[i]
         a = offsets[i]
         nb = offsets[i + 1] - a
-        full_i = L // block_tokens
+        full_i = full[i]
         b = np.searchsorted(edges, L, side="right") - 1
         parent = -1
         if _uniform(seed, g, 0) < p_cont[b]:
             gap = np.interp(_uniform(seed, g, 1), gap_levels, gap_s)
             rho = np.log(np.interp(_uniform(seed, g, 2), share_levels, share))
-            j0 = np.searchsorted(arrival, arrival[i] - gap, side="right") - 1
-            if j0 > i - 1:
-                j0 = i - 1
+            j0 = _last_at_or_before(arrival, arrival[i] - gap, i - 1)
             # Examine requests alternately at and before / after the target time, so that the
             # realised gaps centre on the drawn ones.
             lo = j0
@@ -250,10 +273,9 @@ def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, 
                 else:
                     break
                 if is_open[j]:
-                    lp = input_tokens[j]
-                    r = min(lp // block_tokens, full_i)
+                    r = min(full[j], full_i)
                     if r > sys_len[j]:
-                        score = abs(np.log(lp / L) - rho)
+                        score = abs(np.log(input_tokens[j] / L) - rho)
                         if score < best:
                             best = score
                             parent = j
@@ -354,7 +376,7 @@ class PrefixSynthesizer:
         is_open = np.concatenate((self._h_open, np.zeros(len(arrival), dtype=np.bool_)))
         sys_len = np.concatenate((self._h_sys, np.zeros(len(arrival), dtype=np.int64)))
         session = np.concatenate((self._h_session, np.zeros(len(arrival), dtype=np.int64)))
-        _synthesise(all_arrival, all_input, offsets, ids, is_open, sys_len, session, h,
+        _synthesise(all_arrival, all_input, all_input // bt, offsets, ids, is_open, sys_len, session, h,
                     self._edges, self._p_cont, self._gap_levels, self._gap, self._share_levels,
                     self._share, self._kept_levels, self._kept,
                     float(self.params.system_prompt_prob),
