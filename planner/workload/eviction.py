@@ -356,7 +356,9 @@ class PreparedRefs:
 def prepare_refs(trace: Trace) -> PreparedRefs:
     ids, n_unique = dense_codes(trace.block_ids)
     offsets = np.asarray(trace.block_offsets, dtype=np.int64)
-    return PreparedRefs(offsets, ids, block_positions(offsets), n_unique, np.ones(n_unique))
+    # Every block weighs 1: one number read through a zero stride, not 8 bytes a block.
+    return PreparedRefs(offsets, ids, block_positions(offsets), n_unique,
+                        np.broadcast_to(np.float64(1.0), (n_unique,)))
 
 
 def run_policy(refs: PreparedRefs, trace: Trace, capacity: np.ndarray, policy: str,
