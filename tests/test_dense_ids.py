@@ -36,3 +36,10 @@ def test_dense_codes_take_their_own_output_as_it_is():
     # int32 ids with a gap are numbered anew, not passed through
     gap, k = dense_codes(np.array([0, 2, 2], dtype=np.int32))
     assert k == 2 and list(gap) == [0, 1, 1]
+
+
+def test_int32_ids_with_gaps_and_negatives_are_numbered_without_widening():
+    ids = np.array([-5, 3, 3, 2**31 - 1, -5, 0], dtype=np.int32)
+    codes, uniques = dense_block_ids(ids)
+    np.testing.assert_array_equal(uniques[codes], ids)
+    assert len(uniques) == 4

@@ -166,16 +166,18 @@ def load_trace(opt: PlanOptions, series: CarbonSeries) -> tuple[Trace, int]:
 
 
 def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None,
-                  sessions: bool = True) -> Trace:
+                  sessions: bool = True, compact: bool = False) -> Trace:
     """The trace itself when it records prefixes; else with prefixes the reuse model
     synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one), and their
-    sessions unless ``sessions`` is false."""
+    sessions unless ``sessions`` is false; ``compact``: numbered for identity-only passes
+    (:func:`planner.workload.reuse_model.synthesize_prefixes`)."""
     if trace.has_prefixes:
         return trace
     from planner.workload.reuse_model import load_reuse_params
 
     params = load_reuse_params(reuse_model) if reuse_model else None
-    return synthesize_prefixes(trace, seed=seed, params=params, sessions=sessions)
+    return synthesize_prefixes(trace, seed=seed, params=params, sessions=sessions,
+                               compact=compact)
 
 
 # --------------------------------------------------------------------------------------------
@@ -320,9 +322,11 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     synthesises for traces that record none (then labelled modelled). Returns the trace with
     its prefixes, or without blocks and sessions unless ``keep_blocks`` (only a replay reads
     them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them)."""
-    trace = with_prefixes(trace, opt.seed, opt.reuse_model, sessions=keep_blocks)
+    trace = with_prefixes(trace, opt.seed, opt.reuse_model, sessions=keep_blocks,
+                          compact=not keep_blocks)
     if not keep_blocks:
-        # The curves read blocks for identity only: their dense numbers (4 bytes, not 8) do.
+        # The curves read blocks for identity only: their dense numbers (4 bytes, not 8) do;
+        # compact synthesised ones usually are already.
         trace = replace_fields(trace, block_ids=dense_codes(trace.block_ids)[0],
                                session_ids=None)
     curves = window_hit_curves(trace, windowing.request_window, windowing.n,

@@ -105,7 +105,9 @@ def _dense(block_ids):
         n_unique = _dense_count(block_ids)
         if n_unique > 0:
             return block_ids, n_unique, None, None
-    ids = np.ascontiguousarray(block_ids, dtype=np.int64)
+    ids = np.ascontiguousarray(block_ids)
+    if ids.dtype not in (np.int32, np.int64):
+        ids = ids.astype(np.int64)
     table = _range_table(ids)
     if table is None:
         codes, uniques = pd.factorize(ids, sort=False)
@@ -168,7 +170,7 @@ def _mark(ids, lo, shift, top, out, level):
     """Set ``out`` to 1 at every id's bucket (``level`` 0) or at its table slot (1)."""
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for r in range(ids.shape[0]):
-        off = np.uint64(ids[r]) - lo
+        off = np.uint64(np.int64(ids[r])) - lo
         high = np.int64(off >> np.uint64(shift))
         if level == 0:
             out[high] = 1
@@ -180,7 +182,7 @@ def _mark(ids, lo, shift, top, out, level):
 def _table_codes(ids, lo, shift, top, rank, codes):
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for r in range(ids.shape[0]):
-        off = np.uint64(ids[r]) - lo
+        off = np.uint64(np.int64(ids[r])) - lo
         high = np.int64(off >> np.uint64(shift))
         codes[r] = rank[(np.int64(top[high]) << shift) | np.int64(off & mask)]
 
