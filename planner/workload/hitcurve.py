@@ -36,6 +36,9 @@ SOURCE_REUSE_CURVE = "modelled-reuse-curve"
 __all__ = ["HitCurves", "LcsParams", "simulate_cache", "simulate_lru_prefix",
            "synthesize_prefixes", "window_hit_curves"]
 
+# Requests per chunk when the curves' denominators are summed.
+RATE_CHUNK = 1 << 20
+
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
 
@@ -268,13 +271,17 @@ def _sorted_thresholds(caps_blocks: np.ndarray):
 def _rates(trace: Trace, window: np.ndarray, n_windows: int, hit_tokens, hit_reqs):
     """Hit counts → fractions of each window's prompt tokens and requests (0 for empty windows).
 
-    The denominators are computed exactly as in ``simulate_lru_prefix`` so that the exact
-    curves match it bit for bit.
-    """
-    keep = window >= 0
-    prompt_tokens = np.bincount(window[keep], weights=trace.input_tokens[keep],
-                                minlength=n_windows)
-    requests = np.bincount(window[keep], minlength=n_windows)
+    The denominators are whole numbers summed in float64 below 2**53, hence exact in any order:
+    they equal ``simulate_lru_prefix``'s bit for bit, so the exact curves match it. They are
+    summed a chunk of requests at a time (a week's 27M would cost three 218 MB copies)."""
+    prompt_tokens = np.zeros(n_windows)
+    requests = np.zeros(n_windows, dtype=np.int64)
+    for a in range(0, len(window), RATE_CHUNK):
+        w = window[a:a + RATE_CHUNK]
+        keep = w >= 0
+        prompt_tokens += np.bincount(w[keep], weights=trace.input_tokens[a:a + RATE_CHUNK][keep],
+                                     minlength=n_windows)
+        requests += np.bincount(w[keep], minlength=n_windows)
     hit_tokens = np.asarray(hit_tokens, dtype=np.float64)
     hit_reqs = np.asarray(hit_reqs, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
