@@ -386,7 +386,8 @@ class PrefixSynthesizer:
         is_open = np.concatenate((self._h_open, np.zeros(len(arrival), dtype=np.bool_)))
         sys_len = np.concatenate((self._h_sys, np.zeros(len(arrival), dtype=np.int64)))
         session = np.concatenate((self._h_session, np.zeros(len(arrival), dtype=np.int64)))
-        _synthesise(all_arrival, all_input, all_input // bt, offsets, ids, is_open, sys_len, session, h,
+        _synthesise(all_arrival, all_input, all_input // bt, offsets, ids, is_open, sys_len,
+                    session, h,
                     self._edges, self._p_cont, self._gap_levels, self._gap, self._share_levels,
                     self._share, self._kept_levels, self._kept,
                     float(self.params.system_prompt_prob),
