@@ -57,11 +57,14 @@ class PlanResult:
 # --------------------------------------------------------------------------------------------
 
 def run_plan(opt: PlanOptions, progress: Progress = _noop,
-             reuse: PlanInputs | None = None, foresee=forecast_lookahead) -> PlanResult:
+             reuse: PlanInputs | None = None, foresee=forecast_lookahead,
+             keep_blocks: bool = True) -> PlanResult:
     """The plan of the scenario. With ``--foresight forecast`` each decision's window inputs
     come from ``foresee(inputs)`` (:mod:`planner.foresight.lookahead`): forecasts by default;
-    the actuals (``actual_lookahead``) measure the rolling decisions without forecast error."""
-    inputs = load_inputs(opt, progress, reuse)
+    the actuals (``actual_lookahead``) measure the rolling decisions without forecast error.
+    ``keep_blocks`` false: the result's trace holds no prefix blocks (it cannot be replayed;
+    :func:`load_inputs`)."""
+    inputs = load_inputs(opt, progress, reuse, keep_blocks)
     opt = inputs.options.validate()
     horizon = plan_horizon(inputs.windowing, opt)
     actual = planned_inputs(inputs, horizon)

@@ -66,3 +66,19 @@ def test_relative_traces_are_placed_at_the_grids_last_year_everywhere():
                                  "--window", "1h"])
     assert r.exit_code == 0, r.output
     assert f"{series.years[-1]}-01-01 00:00:00 →" in r.output
+
+
+@pytest.mark.parametrize("policy", EVICTION_POLICIES)
+def test_a_plan_that_lets_go_of_the_blocks_has_the_same_inputs(small_azure, policy):
+    """``keep_blocks=False`` (the plan command) numbers the blocks densely and drops them after
+    the curves: curves, windows and bursts are those of the inputs that keep them."""
+    opt = PlanOptions(trace=str(small_azure), eviction=policy, window="15min",
+                      cache_levels_tb=(0.0, 0.5, 1.0), workload_shape="azure-conv")
+    kept, lean = load_inputs(opt), load_inputs(opt, keep_blocks=False)
+    assert lean.trace.block_ids is None and lean.trace.session_ids is None
+    assert lean.trace.prefix_source == kept.trace.prefix_source == "modelled"
+    for name in ("token_hit", "request_hit", "grown_token_hit", "grown_request_hit"):
+        np.testing.assert_array_equal(getattr(lean.hits, name), getattr(kept.hits, name))
+    pd.testing.assert_frame_equal(lean.windowing.stats, kept.windowing.stats)
+    np.testing.assert_array_equal(lean.buckets.rate_rps, kept.buckets.rate_rps)
+    np.testing.assert_array_equal(lean.buckets.request_share, kept.buckets.request_share)

@@ -158,3 +158,17 @@ def test_errors(tmp_path, params):
     no_multi_turn = replace_fields(mooncake.subset(np.arange(5)))
     with pytest.raises(InputDataError, match="too few multi-turn"):
         fit_reuse_params(no_multi_turn, provenance={})
+
+
+def test_compact_numbering_gives_the_same_blocks_under_other_numbers(azure, params):
+    """``compact`` (the plan command's prefixes): one-to-one with the default ids, in 32 bits,
+    system prompts back to back from 0 and fresh blocks numbered right after them."""
+    wide = synthesize_prefixes(azure, seed=3)
+    narrow = synthesize_prefixes(azure, seed=3, compact=True, sessions=False)
+    assert narrow.block_ids.dtype == np.int32 and narrow.session_ids is None
+    np.testing.assert_array_equal(narrow.block_offsets, wide.block_offsets)
+    pairs = np.unique(np.stack([wide.block_ids, narrow.block_ids.astype(np.int64)]), axis=1)
+    assert len(np.unique(pairs[0])) == len(np.unique(pairs[1])) == pairs.shape[1]
+    first_fresh = sum(params.system_prompt_blocks)
+    fresh = np.unique(narrow.block_ids[narrow.block_ids >= first_fresh])
+    np.testing.assert_array_equal(fresh, first_fresh + np.arange(len(fresh)))

@@ -142,3 +142,21 @@ def test_lcs_grown_is_the_lcs_curve_less_the_lru_deficit():
     assert any("modelled" in note and "LCS" in note for note in lcs.notes)
     # The deficit is real on this trace: a cold 40k-block cache loses hits in window 1.
     assert lcs.grown_token_hit[1, 0, 2] < lcs.token_hit[1, 2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sorted_random_traces(), st.integers(0, 6))
+def test_trees_kept_small_give_the_same_histograms(case, slots):
+    """The pass forgets blocks deeper than every capacity when its trees fill (``slots`` at
+    its least, it does so at almost every window start): nothing it counts changes."""
+    from planner.workload.stackdist import dense_codes
+    from planner.workload.warmup import warmup_histograms
+
+    trace, window, n_windows, caps = case
+    thresholds = np.unique(np.asarray(caps) // trace.block_tokens).astype(float)
+    ids, n_unique = dense_codes(trace.block_ids)
+    args = (trace.block_offsets, ids, n_unique, trace.input_tokens, window, n_windows,
+            trace.block_tokens, thresholds)
+    whole, small = warmup_histograms(*args), warmup_histograms(*args, slots=slots)
+    for name in ("token_hits", "request_hits", "warm_token_hits", "warm_request_hits"):
+        np.testing.assert_array_equal(getattr(small, name), getattr(whole, name), err_msg=name)

@@ -299,7 +299,9 @@ def plan(
                          "one per decision (summary.json lists them)")
     check_output_folder(out)
     with err_console.status("planning…") as status:
-        result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"))
+        # Nothing here replays the plan: its trace lets go of its prefix blocks early.
+        result = run_plan(options, progress=lambda msg: status.update(f"{msg}…"),
+                          keep_blocks=False)
 
     summary = dict(result.summary)
     if no_timing:

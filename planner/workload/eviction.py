@@ -44,7 +44,7 @@ import numpy as np
 
 from planner.choices import POLICIES
 from planner.errors import InputDataError, UsageError
-from planner.workload.stackdist import block_positions, dense_block_ids
+from planner.workload.stackdist import block_positions, dense_block_ids, dense_codes
 from planner.workload.trace import Trace
 
 J_PER_KWH = 3.6e6
@@ -354,10 +354,11 @@ class PreparedRefs:
 
 
 def prepare_refs(trace: Trace) -> PreparedRefs:
-    ids, uniques = dense_block_ids(trace.block_ids)
+    ids, n_unique = dense_codes(trace.block_ids)
     offsets = np.asarray(trace.block_offsets, dtype=np.int64)
-    return PreparedRefs(offsets, ids, block_positions(offsets), len(uniques),
-                        np.ones(len(uniques)))
+    # Every block weighs 1: one number read through a zero stride, not 8 bytes a block.
+    return PreparedRefs(offsets, ids, block_positions(offsets), n_unique,
+                        np.broadcast_to(np.float64(1.0), (n_unique,)))
 
 
 def run_policy(refs: PreparedRefs, trace: Trace, capacity: np.ndarray, policy: str,

@@ -25,7 +25,7 @@ from planner.errors import InputDataError, UsageError
 from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
 from planner.workload.reuse_model import synthesize_prefixes
 from planner.workload.shards import shards_hits
-from planner.workload.stackdist import block_positions, dense_block_ids, stack_histograms
+from planner.workload.stackdist import block_positions, dense_codes, stack_histograms
 from planner.workload.trace import PREFIX_MODELLED, Trace
 from planner.workload.warmup import trace_warmup_histograms
 
@@ -35,6 +35,9 @@ SOURCE_REUSE_CURVE = "modelled-reuse-curve"
 # Re-exported: the planner reaches every cache-reuse entry point through this module.
 __all__ = ["HitCurves", "LcsParams", "simulate_cache", "simulate_lru_prefix",
            "synthesize_prefixes", "window_hit_curves"]
+
+# Requests per chunk when the curves' denominators are summed.
+RATE_CHUNK = 1 << 20
 
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
@@ -176,9 +179,9 @@ def window_hit_curves(trace: Trace, request_window: np.ndarray, n_windows: int,
         grown = trace_warmup_histograms(trace, window, n_windows, thresholds)
         hit_tokens, hit_reqs = grown.warm_token_hits, grown.warm_request_hits
     elif sample_rate is None:
-        ids, uniques = dense_block_ids(trace.block_ids)
+        ids, n_unique = dense_codes(trace.block_ids)
         pos = block_positions(trace.block_offsets)
-        hist = stack_histograms(trace.block_offsets, ids, pos, len(uniques), trace.input_tokens,
+        hist = stack_histograms(trace.block_offsets, ids, pos, n_unique, trace.input_tokens,
                                 window, n_windows, trace.block_tokens, thresholds,
                                 progress=progress)
         hit_tokens, hit_reqs = hist.token_hits, hist.request_hits
@@ -268,13 +271,17 @@ def _sorted_thresholds(caps_blocks: np.ndarray):
 def _rates(trace: Trace, window: np.ndarray, n_windows: int, hit_tokens, hit_reqs):
     """Hit counts → fractions of each window's prompt tokens and requests (0 for empty windows).
 
-    The denominators are computed exactly as in ``simulate_lru_prefix`` so that the exact
-    curves match it bit for bit.
-    """
-    keep = window >= 0
-    prompt_tokens = np.bincount(window[keep], weights=trace.input_tokens[keep],
-                                minlength=n_windows)
-    requests = np.bincount(window[keep], minlength=n_windows)
+    The denominators are whole numbers summed in float64 below 2**53, hence exact in any order:
+    they equal ``simulate_lru_prefix``'s bit for bit, so the exact curves match it. They are
+    summed a chunk of requests at a time (a week's 27M would cost three 218 MB copies)."""
+    prompt_tokens = np.zeros(n_windows)
+    requests = np.zeros(n_windows, dtype=np.int64)
+    for a in range(0, len(window), RATE_CHUNK):
+        w = window[a:a + RATE_CHUNK]
+        keep = w >= 0
+        prompt_tokens += np.bincount(w[keep], weights=trace.input_tokens[a:a + RATE_CHUNK][keep],
+                                     minlength=n_windows)
+        requests += np.bincount(w[keep], minlength=n_windows)
     hit_tokens = np.asarray(hit_tokens, dtype=np.float64)
     hit_reqs = np.asarray(hit_reqs, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from planner.workload.hitcurve import window_hit_curves
-from planner.workload.stackdist import dense_block_ids
+from planner.workload.stackdist import dense_codes
 from planner.workload.trace import PREFIX_MODELLED, Trace
 from planner.workload.windows import Windowing
 
@@ -71,8 +71,8 @@ def describe_trace(trace: Trace, windowing: Windowing, kv_bytes_per_token: int =
     refs = distinct = 0
     reuse_tok = reuse_req = float("nan")
     if trace.has_prefixes:
-        codes, uniques = dense_block_ids(trace.block_ids)
-        refs, distinct = len(codes), len(uniques)
+        codes, distinct = dense_codes(trace.block_ids)
+        refs = len(codes)
         window_of_ref = np.repeat(windowing.request_window, np.diff(trace.block_offsets))
         per_window = np.unique(window_of_ref.astype(np.int64) * max(1, distinct) + codes)
         stats["distinct_blocks"] = np.bincount(per_window // max(1, distinct),

@@ -34,6 +34,7 @@ from planner.perf.correction.apply import corrected
 from planner.perf.profile import ProfileTable, load_profile
 from planner.workload.hitcurve import HitCurves, synthesize_prefixes, window_hit_curves
 from planner.workload.load import load_workload
+from planner.workload.stackdist import dense_codes
 from planner.workload.trace import Trace, replace_fields
 from planner.workload.windows import (
     LoadBuckets,
@@ -164,15 +165,19 @@ def load_trace(opt: PlanOptions, series: CarbonSeries) -> tuple[Trace, int]:
     return fit_context(trace, opt.model, opt.drop_over_context)
 
 
-def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Trace:
+def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None,
+                  sessions: bool = True, compact: bool = False) -> Trace:
     """The trace itself when it records prefixes; else with prefixes the reuse model
-    synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one)."""
+    synthesises from ``seed`` (the shipped fit unless ``reuse_model`` names one), and their
+    sessions unless ``sessions`` is false; ``compact``: numbered for identity-only passes
+    (:func:`planner.workload.reuse_model.synthesize_prefixes`)."""
     if trace.has_prefixes:
         return trace
     from planner.workload.reuse_model import load_reuse_params
 
     params = load_reuse_params(reuse_model) if reuse_model else None
-    return synthesize_prefixes(trace, seed=seed, params=params)
+    return synthesize_prefixes(trace, seed=seed, params=params, sessions=sessions,
+                               compact=compact)
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,13 +328,24 @@ def eviction_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowin
 
 
 def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
-                       opt: PlanOptions, lcs=None) -> tuple[Trace, HitCurves]:
+                       opt: PlanOptions, lcs=None,
+                       keep_blocks: bool = True) -> tuple[Trace, HitCurves]:
     """Exact curves from the trace's own prefixes, or from prefixes the reuse model
-    synthesises for traces that record none (then labelled modelled)."""
-    trace = with_prefixes(trace, opt.seed, opt.reuse_model)
+    synthesises for traces that record none (then labelled modelled). Returns the trace with
+    its prefixes, or without blocks and sessions unless ``keep_blocks`` (only a replay reads
+    them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them)."""
+    trace = with_prefixes(trace, opt.seed, opt.reuse_model, sessions=keep_blocks,
+                          compact=not keep_blocks)
+    if not keep_blocks:
+        # The curves read blocks for identity only: their dense numbers (4 bytes, not 8) do;
+        # compact synthesised ones usually are already.
+        trace = replace_fields(trace, block_ids=dense_codes(trace.block_ids)[0],
+                               session_ids=None)
     curves = window_hit_curves(trace, windowing.request_window, windowing.n,
                                capacities_tokens, policy=opt.eviction, lcs=lcs,
                                warmup=opt.warmup)
+    if not keep_blocks:
+        trace = replace_fields(trace, block_offsets=None, block_ids=None)
     return trace, curves
 
 
@@ -383,9 +399,11 @@ def shape_source(trace: Trace, opt: PlanOptions) -> Trace:
 
 
 def load_inputs(opt: PlanOptions, progress: Progress = _noop,
-                reuse: PlanInputs | None = None) -> PlanInputs:
+                reuse: PlanInputs | None = None, keep_blocks: bool = True) -> PlanInputs:
     """Every input of a plan. ``reuse``: an earlier plan's inputs whose workload (see
-    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is."""
+    WORKLOAD_FIELDS; LRU curves only, as LCS depends on the grid) is taken as it is.
+    ``keep_blocks`` false: the trace keeps no prefix blocks or sessions once the hit curves
+    are computed (a plan that is not replayed in the same process needs none)."""
     opt = opt.validate()
     notes: list[str] = []
     catalog = load_catalog()
@@ -426,7 +444,8 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     if shared is None:
         progress("computing hit-rate curves")
         evict = eviction_params(opt, profile, windowing, wi.values, hw)
-        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict)
+        trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict,
+                                         keep_blocks)
     else:
         hits, evict = shared.hits, shared.eviction
     notes.extend(hits.notes)

@@ -33,7 +33,7 @@ import numpy as np
 from planner.errors import InputDataError
 from planner.workload.hitcurve import window_hit_curves
 from planner.workload.reuse_model import ReuseParams, quantile_function, synthesize_prefixes
-from planner.workload.stackdist import block_positions, dense_block_ids
+from planner.workload.stackdist import block_positions, dense_codes
 from planner.workload.trace import Trace
 
 QUANTILE_LEVELS = np.linspace(0.0, 1.0, 101)
@@ -80,8 +80,7 @@ def session_structure(trace: Trace) -> SessionStructure:
     if not trace.has_prefixes:
         raise InputDataError(f"trace {trace.name} has no prefix blocks to fit a reuse model on")
     offsets = np.asarray(trace.block_offsets, dtype=np.int64)
-    codes, uniques = dense_block_ids(trace.block_ids)
-    u = len(uniques)
+    codes, u = dense_codes(trace.block_ids)
     pos = block_positions(offsets)
     # Distinct successors of every block.
     nxt = np.flatnonzero(pos[1:] > 0)  # ref r+1 continues the request of ref r

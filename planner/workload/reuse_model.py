@@ -46,8 +46,8 @@ from planner.workload.trace import PREFIX_MODELLED, Trace, replace_fields
 DEFAULT_PROFILE = "mooncake-conversation.json"
 SCHEMA = 1
 
-# Synthesised system-prompt blocks are numbered from 0 with this stride per prompt, fresh blocks
-# from NEW_BLOCK_BASE on, so the two never collide.
+# Synthesised system-prompt blocks are numbered from 0 with a stride per prompt (its longest
+# length), fresh blocks from NEW_BLOCK_BASE on, so the two never collide.
 NEW_BLOCK_BASE = 1 << 40
 
 
@@ -210,13 +210,39 @@ def _uniform(seed, index, draw):
 
 
 @numba.njit(cache=True)
-def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, start,
+def _last_at_or_before(arrival, t, hi):
+    """The last index ≤ ``hi`` whose arrival is ≤ ``t`` (−1 if none): searched back from
+    ``hi`` (a parent is near its child), as ``searchsorted(side="right") − 1`` capped at hi."""
+    if hi < 0 or arrival[hi] <= t:
+        return hi
+    step = 1
+    lo = hi - 1
+    while lo >= 0 and arrival[lo] > t:     # arrival[hi] > t throughout
+        hi = lo
+        step *= 2
+        lo = hi - step
+    if lo < 0:
+        lo = -1
+    # arrival[lo] ≤ t (or lo = −1) and arrival[hi] > t: bisect between them
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if arrival[mid] <= t:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _synthesise(arrival, input_tokens, full, offsets, ids, is_open, sys_len, session, start,
                 edges, p_cont, gap_levels, gap_s, share_levels, share, kept_levels, kept,
                 sys_prob, sys_min_tokens,
-                sys_cum, sys_blocks, sys_stride, block_tokens, candidates, seed, base_index,
+                sys_cum, sys_blocks, sys_first, block_tokens, candidates, seed, base_index,
                 counters):
     """Fill ``ids`` (CSR by ``offsets``) for requests ``start..n-1``; earlier ones are history.
 
+    ``full[i]``: request ``i``'s full blocks, ``input_tokens[i] // block_tokens``; block ``q``
+    of system prompt ``p`` has id ``sys_first[p] + q``.
     ``counters[0]`` is the next fresh block id, ``counters[1]`` the next session id.
     """
     n = arrival.shape[0]
@@ -225,15 +251,13 @@ def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, 
         L = input_tokens[i]
         a = offsets[i]
         nb = offsets[i + 1] - a
-        full_i = L // block_tokens
+        full_i = full[i]
         b = np.searchsorted(edges, L, side="right") - 1
         parent = -1
         if _uniform(seed, g, 0) < p_cont[b]:
             gap = np.interp(_uniform(seed, g, 1), gap_levels, gap_s)
             rho = np.log(np.interp(_uniform(seed, g, 2), share_levels, share))
-            j0 = np.searchsorted(arrival, arrival[i] - gap, side="right") - 1
-            if j0 > i - 1:
-                j0 = i - 1
+            j0 = _last_at_or_before(arrival, arrival[i] - gap, i - 1)
             # Examine requests alternately at and before / after the target time, so that the
             # realised gaps centre on the drawn ones.
             lo = j0
@@ -250,10 +274,9 @@ def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, 
                 else:
                     break
                 if is_open[j]:
-                    lp = input_tokens[j]
-                    r = min(lp // block_tokens, full_i)
+                    r = min(full[j], full_i)
                     if r > sys_len[j]:
-                        score = abs(np.log(lp / L) - rho)
+                        score = abs(np.log(input_tokens[j] / L) - rho)
                         if score < best:
                             best = score
                             parent = j
@@ -282,7 +305,7 @@ def _synthesise(arrival, input_tokens, offsets, ids, is_open, sys_len, session, 
                 s = sys_blocks[p]
                 if s <= full_i:
                     for q in range(s):
-                        ids[a + q] = p * sys_stride + q
+                        ids[a + q] = sys_first[p] + q
                     k = s
                     sys_len[i] = s
         for q in range(k, nb):
@@ -299,7 +322,7 @@ class PrefixSynthesizer:
     still reach: those within the longest gap of the last arrival, plus ``K`` before them.
     """
 
-    def __init__(self, params: ReuseParams, seed: int = 0):
+    def __init__(self, params: ReuseParams, seed: int = 0, compact: bool = False):
         if not (isinstance(seed, (int, np.integer)) and 0 <= int(seed) < 2**63):
             raise UsageError(f"seed must be an integer in [0, 2**63), got {seed!r}")
         self.params = params
@@ -316,8 +339,17 @@ class PrefixSynthesizer:
         shares = np.asarray(p.system_prompt_share, dtype=np.float64)
         self._sys_cum = np.cumsum(shares) if len(shares) else np.zeros(0)
         self._sys_blocks = np.asarray(p.system_prompt_blocks, dtype=np.int64)
-        self._sys_stride = int(self._sys_blocks.max(initial=0)) + 1
-        self._counters = np.array([NEW_BLOCK_BASE, 0], dtype=np.int64)
+        if compact:
+            # The same blocks under other numbers: system prompts back to back from 0, fresh
+            # blocks right after them.
+            self._sys_first = np.concatenate(([0], np.cumsum(self._sys_blocks)[:-1])) \
+                .astype(np.int64)
+            self.first_fresh = int(self._sys_blocks.sum())
+        else:
+            stride = int(self._sys_blocks.max(initial=0)) + 1
+            self._sys_first = stride * np.arange(len(self._sys_blocks), dtype=np.int64)
+            self.first_fresh = NEW_BLOCK_BASE
+        self._counters = np.array([self.first_fresh, 0], dtype=np.int64)
         self._index = 0
         # history: the tail of earlier chunks a parent search may still reach
         self._h_arrival = np.zeros(0)
@@ -354,12 +386,13 @@ class PrefixSynthesizer:
         is_open = np.concatenate((self._h_open, np.zeros(len(arrival), dtype=np.bool_)))
         sys_len = np.concatenate((self._h_sys, np.zeros(len(arrival), dtype=np.int64)))
         session = np.concatenate((self._h_session, np.zeros(len(arrival), dtype=np.int64)))
-        _synthesise(all_arrival, all_input, offsets, ids, is_open, sys_len, session, h,
+        _synthesise(all_arrival, all_input, all_input // bt, offsets, ids, is_open, sys_len,
+                    session, h,
                     self._edges, self._p_cont, self._gap_levels, self._gap, self._share_levels,
                     self._share, self._kept_levels, self._kept,
                     float(self.params.system_prompt_prob),
                     int(self.params.min_prompt_tokens), self._sys_cum, self._sys_blocks,
-                    self._sys_stride, bt, int(self.params.candidates), np.uint64(self.seed),
+                    self._sys_first, bt, int(self.params.candidates), np.uint64(self.seed),
                     self._index, self._counters)
         self._index += len(arrival)
         chunk_offsets = offsets[h:] - offsets[h]
@@ -380,14 +413,24 @@ class PrefixSynthesizer:
         return chunk_offsets, chunk_ids, chunk_session
 
 
+# Requests fed to the synthesiser at once by :func:`synthesize_prefixes`.
+SYNTH_CHUNK = 1 << 20
+
+
 def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | None = None,
-                        replace: bool = False) -> Trace:
+                        replace: bool = False, sessions: bool = True,
+                        compact: bool = False) -> Trace:
     """The same requests with synthesised prefix blocks (``prefix_source="modelled"``).
 
     ``params`` defaults to the shipped fit on the Mooncake conversation trace. The result has
     ``block_tokens = params.block_tokens`` and ``session_ids`` filled; the same trace, seed and
     parameters always give the same blocks. A trace that records prefixes keeps them unless
     ``replace`` is true (used to check the model against the trace it was fitted on).
+    ``sessions`` false: ``session_ids`` stays unset (only a replay's routing reads them).
+    ``compact``: the same blocks under other numbers, system prompts' from 0 and fresh ones
+    right after them (not from 2**40), in 32 bits when they fit: for passes that read blocks for
+    identity only (exact LRU and LCS curves; not a sampled curve, which hashes the ids, nor a
+    written trace). When every system prompt occurs they are 0..U-1 already (dense_codes).
     """
     if trace.has_prefixes and not replace:
         raise UsageError(f"trace {trace.name} already records prefix blocks; the reuse model is "
@@ -395,13 +438,28 @@ def synthesize_prefixes(trace: Trace, *, seed: int = 0, params: ReuseParams | No
     if len(trace) == 0:
         raise InputDataError(f"trace {trace.name} has no requests")
     params = params or load_reuse_params()
-    synth = PrefixSynthesizer(params, seed)
-    offsets, ids, sessions = synth.feed(trace.arrival_s, trace.input_tokens)
+    synth = PrefixSynthesizer(params, seed, compact)
+    # Fed a chunk at a time into arrays allocated once (chunks give the blocks of one feed):
+    # one feed of a 27M-request week would copy its columns and hold per-request scratch.
+    n = len(trace)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(-(-np.asarray(trace.input_tokens, dtype=np.int64) // params.block_tokens),
+              out=offsets[1:])
+    narrow = compact and synth.first_fresh + int(offsets[-1]) < 2**31
+    ids = np.empty(int(offsets[-1]), dtype=np.int32 if narrow else np.int64)
+    session_ids = np.empty(n, dtype=np.int64) if sessions else None
+    for a in range(0, n, SYNTH_CHUNK):
+        b = min(a + SYNTH_CHUNK, n)
+        _, chunk_ids, chunk_sessions = synth.feed(trace.arrival_s[a:b], trace.input_tokens[a:b])
+        ids[offsets[a]:offsets[b]] = chunk_ids
+        if sessions:
+            session_ids[a:b] = chunk_sessions
     source = params.provenance.get("input", "a multi-turn trace")
     note = (f"prefix blocks synthesised by the session-reuse model fitted on {source} "
             f"(seed {seed}); hit rates from them are modelled")
-    out = replace_fields(trace, block_tokens=params.block_tokens)
-    return out.with_prefixes(offsets, ids, PREFIX_MODELLED, session_ids=sessions, note=note)
+    return replace_fields(trace, block_tokens=params.block_tokens, block_offsets=offsets,
+                          block_ids=ids, prefix_source=PREFIX_MODELLED, session_ids=session_ids,
+                          notes=trace.notes + (note,))
 
 
 def quantile_function(values, levels) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -57,13 +57,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from planner.workload.stackdist import (
-    _block_weight,
-    _fenwick_add,
-    _fenwick_prefix,
-    block_positions,
-    dense_block_ids,
-)
+from planner.workload.stackdist import _block_weight, _fenwick_add, _fenwick_prefix, dense_codes
 
 
 @dataclass(frozen=True)
@@ -84,34 +78,42 @@ class WarmupHistograms:
 
 
 @numba.njit(cache=True)
-def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_tokens, thresholds,
-                 tree, moved, moved_at, last_slot, block_epoch, tok2, req2):
+def _warmup_pass(offsets, ref_ids, input_tokens, req_window, block_tokens, thresholds, keep,
+                 tree, moved, moved_at, slot_block, last_slot, tok2, req2):
     """The pass of the module docstring over every request.
 
     ``tree``: 1 at the latest slot of every referenced block; ``moved``: 1 at the pre-window slot
-    of every block referenced since the window started (``moved_at`` lists them for clearing);
-    ``block_epoch[u]``: the epoch (window run) of block ``u``'s latest reference.
+    of every block referenced since the window started (``moved_at`` lists them for clearing).
+    A block's latest reference is in the current window iff its slot is ≥ ``ws``, the window's
+    first slot. ``slot_block[s]``: the block referenced at slot ``s``; ``last_slot[u]``: block
+    ``u``'s latest slot, 0 when never referenced or dropped by :func:`_compact`, which runs at a
+    window start when the window's references would not fit in the tree.
     ``tok2[w, a, b]`` accumulates token weight with ``a`` the first threshold ≥ S_k (``K`` when
     none) and ``b`` the first threshold ≥ M_k (references with M_k above the top are misses).
     """
     k_caps = thresholds.shape[0]
     top = thresholds[k_caps - 1]
     n_req = offsets.shape[0] - 1
+    size = tree.shape[0] - 1      # slots 1..size
     next_slot = 1
     marked = 0            # marked slots in ``tree``
     n_moved = 0
-    epoch = -1
     cur_w = -2
-    ws = 1                # first slot of the current epoch
+    ws = 1                # first slot of the current window
     for i in range(n_req):
         w = req_window[i]
         if w != cur_w:
             cur_w = w
-            epoch += 1
-            ws = next_slot
             for j in range(n_moved):
                 _fenwick_add(moved, moved_at[j], -1)
             n_moved = 0
+            end = i
+            while end < n_req and req_window[end] == w:
+                end += 1
+            if next_slot - 1 + offsets[end] - offsets[i] > size:
+                marked = _compact(tree, slot_block, last_slot, next_slot, keep)
+                next_slot = marked + 1
+            ws = next_slot
         a = offsets[i]
         b = offsets[i + 1]
         n_in = input_tokens[i]
@@ -120,16 +122,16 @@ def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_toke
             start_max = 0
             for r in range(a, b):
                 u = ref_ids[r]
-                pos = ref_pos[r]
-                p = last_slot[u]
+                pos = r - a
+                p = np.int64(last_slot[u])
                 if p == 0:
-                    break  # never referenced: a miss at every capacity, and so is the rest
+                    break  # never referenced (or deeper than every capacity): a miss, as the rest
                 d = marked - _fenwick_prefix(tree, p - 1)
                 if d > running:
                     running = d
                 if running > top:
                     break
-                if block_epoch[u] != epoch:
+                if p < ws:
                     sd = (_fenwick_prefix(tree, ws - 1) - _fenwick_prefix(tree, p - 1)
                           + _fenwick_prefix(moved, ws - 1) - _fenwick_prefix(moved, p - 1))
                     if sd > start_max:
@@ -143,29 +145,70 @@ def _warmup_pass(offsets, ref_ids, ref_pos, input_tokens, req_window, block_toke
         # Reference the blocks from last to first: parents end up more recent than children.
         for r in range(b - 1, a - 1, -1):
             u = ref_ids[r]
-            p = last_slot[u]
+            p = np.int64(last_slot[u])
             if p > 0:
                 _fenwick_add(tree, p, -1)
-                if block_epoch[u] != epoch and p < ws:
+                if p < ws:
                     _fenwick_add(moved, p, 1)
                     moved_at[n_moved] = p
                     n_moved += 1
             else:
                 marked += 1
-            block_epoch[u] = epoch
             _fenwick_add(tree, next_slot, 1)
             last_slot[u] = next_slot
+            slot_block[next_slot] = u
             next_slot += 1
 
 
-def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: np.ndarray,
-                      n_unique: int, input_tokens: np.ndarray, request_window: np.ndarray,
-                      n_windows: int, block_tokens: int,
-                      thresholds: np.ndarray) -> WarmupHistograms:
+@numba.njit(cache=True)
+def _compact(tree, slot_block, last_slot, next_slot, keep):
+    """Renumber the ``keep`` most recent blocks to slots 1..keep (in order) and forget the
+    others; returns how many were kept.
+
+    A forgotten block is deeper than ``keep`` − 1 ≥ every capacity, and depths only grow until
+    a block is referenced again, so until then it is a miss at every capacity, as a block never
+    referenced is; its slot is below every kept one, so no kept block's depth or window-start
+    depth counts it. The tree then needs only the kept blocks and one window's references."""
+    kept = 0
+    cut = next_slot - 1
+    while cut >= 1 and kept < keep:
+        u = slot_block[cut]
+        if last_slot[u] == cut:
+            kept += 1
+        cut -= 1
+    for s in range(1, cut + 1):
+        u = slot_block[s]
+        if last_slot[u] == s:
+            last_slot[u] = 0
+    new = 0
+    for s in range(cut + 1, next_slot):
+        u = slot_block[s]
+        if last_slot[u] == s:
+            new += 1
+            last_slot[u] = new
+            slot_block[new] = u
+    # The tree of slots 1..new marked, built in O(size).
+    size = tree.shape[0] - 1
+    tree[:] = 0
+    tree[1:new + 1] = 1
+    for s in range(1, size + 1):
+        parent = s + (s & -s)
+        if parent <= size:
+            tree[parent] += tree[s]
+    return new
+
+
+def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, n_unique: int,
+                      input_tokens: np.ndarray, request_window: np.ndarray, n_windows: int,
+                      block_tokens: int, thresholds: np.ndarray,
+                      slots: int | None = None) -> WarmupHistograms:
     """One LRU stack pass (dense block ids, grouped by request) giving every (c′, c) pair.
 
     ``thresholds``: capacities in blocks, ascending. A window starts wherever
-    ``request_window`` changes from one request to the next (``-1``: counted nowhere)."""
+    ``request_window`` changes from one request to the next (``-1``: counted nowhere). A
+    block's position in its request is its index from ``block_offsets``. ``slots``: the size of
+    the stack's trees (at least the largest capacity plus the longest window's references);
+    by default twice that, so that a week's 75M references need trees of a few million."""
     offsets = np.asarray(block_offsets, dtype=np.int64)
     n_refs = int(offsets[-1])
     thresholds = np.asarray(thresholds, dtype=np.float64)
@@ -175,17 +218,22 @@ def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: n
     tok2 = np.zeros((n_windows, k + 1, k + 1))
     req2 = np.zeros((n_windows, k + 1, k + 1))
     window = np.asarray(request_window, dtype=np.int64)
-    # Counts of blocks fit int32 (fewer than 2**31 distinct blocks): half the memory of the
-    # float trees of a sampled pass. ``moved_at`` holds one entry per reference of a window.
-    per_window = np.diff(offsets)
-    runs = np.flatnonzero(np.diff(window)) + 1
-    longest = max((int(x.sum()) for x in np.split(per_window, runs)), default=0)
-    _warmup_pass(offsets, np.asarray(ref_ids), np.asarray(ref_pos),
-                 np.asarray(input_tokens, dtype=np.int64), window, np.int64(block_tokens),
-                 thresholds, np.zeros(n_refs + 1, dtype=np.int32),
-                 np.zeros(n_refs + 1, dtype=np.int32), np.zeros(max(longest, 1), dtype=np.int64),
-                 np.zeros(n_unique, dtype=np.int64), np.full(n_unique, -1, dtype=np.int32),
-                 tok2, req2)
+    runs = np.concatenate(([0], np.flatnonzero(np.diff(window)) + 1, [len(window)]))
+    longest = int(np.diff(offsets[runs]).max(initial=0))
+    # Blocks deeper than the largest capacity are misses until referenced again: the trees
+    # keep the most recent ``keep`` blocks and a window's references (``_compact``).
+    keep = int(min(np.floor(thresholds[-1]), n_unique)) + 1
+    least = keep + longest
+    size = min(n_refs, 2 * least + (1 << 16)) if slots is None else max(int(slots), least)
+    # Counts and slots fit int32 below 2**31: half the memory of the float trees of a sampled
+    # pass. ``moved_at`` holds one entry per reference of a window.
+    slot = np.int32 if size < 2**31 - 1 else np.int64
+    _warmup_pass(offsets, np.asarray(ref_ids), np.asarray(input_tokens, dtype=np.int64), window,
+                 np.int64(block_tokens), thresholds, np.int64(keep),
+                 np.zeros(size + 1, dtype=slot), np.zeros(size + 1, dtype=slot),
+                 np.zeros(max(longest, 1), dtype=np.int64),
+                 np.zeros(size + 1, dtype=np.int32 if n_unique < 2**31 - 1 else np.int64),
+                 np.zeros(n_unique, dtype=slot), tok2, req2)
     # Counts are whole numbers far below 2**53: the float sums are exact.
     tok = np.cumsum(np.cumsum(tok2, axis=1), axis=2)
     req = np.cumsum(np.cumsum(req2, axis=1), axis=2)
@@ -196,7 +244,6 @@ def warmup_histograms(block_offsets: np.ndarray, ref_ids: np.ndarray, ref_pos: n
 def trace_warmup_histograms(trace, request_window: np.ndarray, n_windows: int,
                             thresholds: np.ndarray) -> WarmupHistograms:
     """``warmup_histograms`` of a trace's own prefix blocks."""
-    ids, uniques = dense_block_ids(trace.block_ids)
-    return warmup_histograms(trace.block_offsets, ids, block_positions(trace.block_offsets),
-                             len(uniques), trace.input_tokens, request_window, n_windows,
-                             trace.block_tokens, thresholds)
+    ids, n_unique = dense_codes(trace.block_ids)
+    return warmup_histograms(trace.block_offsets, ids, n_unique, trace.input_tokens,
+                             request_window, n_windows, trace.block_tokens, thresholds)
