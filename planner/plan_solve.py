@@ -166,14 +166,18 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     plans the best reachable attainment first. Where the MILP is needed, candidates that no
     schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
     ttft_bound, tpot_bound = planned_slos(opt)
-    kept = model_candidates(candidates, opt, coupling, soft_windows, incumbent=True,
+    rolling = 0 < opt.rolling_block < candidates["window"].nunique() and \
+        opt.slo_attainment is None
+    # The programme's time follows the windows more than the candidates: the incumbent's
+    # own programmes would cost more than they save. The MILP gains from it.
+    programme = not soft_windows and not attainment_short and not rolling
+    kept = model_candidates(candidates, opt, coupling, soft_windows, incumbent=not programme,
                             requests=requests).reset_index(drop=True)
     build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
                                 soft_windows=soft_windows, coupling=coupling, name=name,
                                 **model_options(opt, requests, attainment_short))
     soft = [t for t in soft_windows if t in set(kept["window"].tolist())]
-    rolling = 0 < opt.rolling_block < kept["window"].nunique() and opt.slo_attainment is None
-    if not soft and not attainment_short and not rolling:
+    if programme:
         # The programme reads the candidates only: no MILP is built for it.
         budget = opt.slo_attainment is not None
         chain = Chain(kept, coupling, ttft_bound, tpot_bound, attainment=opt.slo_attainment,

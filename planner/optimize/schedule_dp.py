@@ -80,6 +80,8 @@ class _Programme:
         self.down = eta * TIE_REPLICA_CHANGE                 # β
         self.change = eta * TIE_LEVEL_CHANGE
         self.day = cp.day
+        # State indices, broadcastable over a value array (for the trace back).
+        self.ix = np.ogrid[:self.L, :self.G, :self.A, :self.C]
         # Members sorted by (level, replica count): one reduction per state.
         self.sorted = []
         for ks in members:
@@ -195,12 +197,11 @@ class _Programme:
     def _into(self, V, pos, k, a, c):
         """V_{t−1}(s′) + step(s′, k) for every state s′ of window pos − 1 that may precede
         candidate k in state (a, c) of window pos (inf for the others)."""
-        A, C = self.A, self.C
+        A = self.A
         l, g = self.level[k], self.nidx[k]
-        L_, G_, A_, C_ = np.ogrid[:self.L, :self.G, :A, :C]
-        cc = np.zeros_like(C_) if self._new_day(pos) else C_
-        x = self.grid
-        dn = x[g] - x[G_]
+        L_, G_, A_, C_ = self.ix
+        cc = 0 if self._new_day(pos) else C_
+        dn = (self.grid[g] - self.grid)[None, :, None, None]
         step = self.up[self.windows[pos]] * np.maximum(dn, 0) + self.down * np.maximum(-dn, 0)
         warm = self.prev is None or self.prev[k] < 0
         stay = (L_ == l) & (np.minimum(A_ + 1, A - 1) == a) & (cc == c) & warm
