@@ -155,7 +155,8 @@ def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, leng
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
                      soft_windows=(), name: str = "greencache_plan", requests=None,
                      attainment_short: bool = False) -> Solved:
-    """Build the model and solve it by the chain programme or the MILP, whichever applies.
+    """Solve the plan by the dynamic programme (no MILP is built) or, for best-effort plans,
+    the MILP; ``--rolling-block`` in blocks.
 
     Per-window p90 mode: in windows that must meet the SLO (less the margin), candidates that
     miss it are dropped first: they could only be chosen at zero weight, and without them the
@@ -163,15 +164,16 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
     model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
-    plans the best reachable attainment first. Where the MILP is needed, candidates that no
-    schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
+    plans the best reachable attainment first."""
     ttft_bound, tpot_bound = planned_slos(opt)
     rolling = 0 < opt.rolling_block < candidates["window"].nunique() and \
         opt.slo_attainment is None
-    # The programme's time follows the windows more than the candidates: the incumbent's
-    # own programmes would cost more than they save. The MILP gains from it.
+    # No incumbent bound here: the programme's time follows the windows more than the
+    # candidates, so the incumbent's own programmes would cost more than they save (rolling
+    # blocks are programmes too), and the MILP is left to best-effort plans, which it does
+    # not apply to.
     programme = not soft_windows and not attainment_short and not rolling
-    kept = model_candidates(candidates, opt, coupling, soft_windows, incumbent=not programme,
+    kept = model_candidates(candidates, opt, coupling, soft_windows,
                             requests=requests).reset_index(drop=True)
     build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
                                 soft_windows=soft_windows, coupling=coupling, name=name,
@@ -184,6 +186,12 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
                       requests=np.asarray(requests, dtype=float) if budget else None)
         result, rows = solve_chain(chain, opt.solver, opt.mip_gap, opt.time_limit_s), \
             chain.candidates
+        solved = Solved(build, result, pd.DataFrame())
+    elif rolling and not soft_windows:
+        # Each block is a programme of its own: no MILP of the whole horizon is built.
+        result, rows = solve_rolling(kept, ttft_bound, tpot_bound, coupling, opt.rolling_block,
+                                     opt.rolling_overlap, opt.solver, opt.time_limit_s,
+                                     opt.mip_gap), kept
         solved = Solved(build, result, pd.DataFrame())
     else:
         model = build()
