@@ -42,7 +42,8 @@ bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(PY) $$f; done
 
 ## The planner's predicted p90 latencies and carbon against a replay of every request, on the
-## Azure hour, the Mooncake hour and the Azure week (about 3 min on 2 cores; out/fidelity/).
+## Azure hour, the Mooncake hour, the Azure week and Mooncake's synthetic trace with its own
+## fitted shape (about 4 min on 2 cores; out/fidelity/).
 fidelity: $(STAMP)
 	$(PY) bench/fidelity.py
 

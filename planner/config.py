@@ -62,9 +62,22 @@ versions did. ``forecast`` plans as an operator must (README "Plans made on fore
 decision time it sees only the data before it, forecasts the next ``--lookahead`` (48 h: a
 day-ahead decision that still sees the following day, so a cache grown in the evening is not
 chosen blind to the night), solves it and commits the first ``--decide-every`` (24 h: the
-day-ahead cadence of grid forecasts and of capacity decisions). Capacity is sized on the
-``--load-quantile`` of the load forecast (0.9: a forecast that falls short one window in ten
-is absorbed by the headroom and the SLO margin, not by the users).
+day-ahead cadence of grid forecasts and of capacity decisions).
+
+Default load quantile, 0.5 (the median of the request-rate forecast), not a high quantile: the
+plan's own margins — headroom 0.85 on each window's busiest minute, p90 rows planned for 90 %
+of the SLOs — already absorb a forecast that falls short, and a high quantile stacks on them.
+Replayed on the 2024 Azure conversation week (FR, from its third day, 5 decisions, forecasting
+model ``auto``; docs/forecast-plans.md), against the plan of the same windows made with perfect
+foresight (99.3 % of requests within both SLOs): at scale 1 (20.2M requests replayed) the p90
+emits 23.5 % more carbon with 99.9 % of requests within both SLOs, the median 6.0 % more with
+99.4 % (98.8 % on its worst day); at scale 0.25 the p90 +19.9 % (100 %), the median +5.0 %
+(99.9 %). So the p90 bought 0.5 points of attainment, on a plan already 9 points above the 90 %
+target, for 17.5 points of carbon. On BurstGPT (FR and DE, 47 decisions), where one replica
+without an SSD tier serves every window, the median's plans equal perfect foresight's (0.00 %
+regret, 100 % within both SLOs), as the p90's did on seasonal-naive forecasts. A higher
+quantile stays available for loads whose forecasts miss more than these did (the conversation
+week's median forecast missed by 12.6 % MAPE, its p90 covered 98 % of the windows).
 
 Default cache levels: 0 (no SSD tier) and powers of two from 0.5 to 64 TB, covering one hour of
 unique prompt KV of the shipped traces for Llama-3-70B (Azure conversation ≈7 TB of prompts an
@@ -137,7 +150,7 @@ class PlanOptions:
     plan_from: str | None = None      # ISO time: plan the windows from here (history before)
     decide_every: str = "24h"         # forecast: a decision commits this much
     lookahead: str = "48h"            # forecast: each decision solves this much
-    load_quantile: float = 0.9        # forecast: the load quantile capacity is sized on
+    load_quantile: float = 0.5        # forecast: the load quantile capacity is sized on
     forecast_model: str = "auto"      # forecast: the forecasting model (planner.forecast)
 
     def validate(self) -> PlanOptions:

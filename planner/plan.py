@@ -11,11 +11,11 @@ same windows made with perfect foresight, written beside it as a baseline.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from planner import schedule as schedule_mod, window_inputs
+from planner import candidate_record, schedule as schedule_mod, window_inputs
 from planner.config import PlanOptions
 from planner.baselines import solve_baselines, totals
 from planner.foresight.decide import plan_on_forecasts
@@ -24,7 +24,8 @@ from planner.foresight.lookahead import forecast_lookahead
 from planner.optimize.candidates import CandidateSet
 from planner.optimize.diagnostics import WindowDiagnosis
 from planner.optimize.model import PlanModel
-from planner.optimize.slo import predicted_attainment
+from planner.optimize import value
+from planner.optimize.slo import planned_slos, predicted_attainment
 from planner.optimize.solve import SolveResult
 from planner.plan_solve import (Solved, check_solved, plan_candidates, plan_coupling,
                                 screen_windows, solve_candidates)
@@ -47,6 +48,8 @@ class PlanResult:
     provisioning: dict
     window_record: str = ""     # window_inputs.json: what `greencache check` re-derives from
     forecast: pd.DataFrame | None = None   # forecast.csv (--foresight forecast)
+    # candidates.npy, value_function.npy: what `greencache check` certifies from
+    records: dict[str, bytes] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,9 +115,22 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
     # Derived from the trace by the plan itself and written beside the schedule.
     summary["inputs"]["window_inputs"] = {
         "path": window_inputs.FILE_NAME, "sha256": hashlib.sha256(record.encode()).hexdigest()}
+    records = {}
+    if rolling is None and solved.kept is not None:
+        # The candidate table as the model saw it and, where it covers the scenario, the
+        # model's value function: check certifies optimality from them.
+        soft = [d.window for d in diagnoses if not d.feasible]
+        records = candidate_record.records(
+            cands.frame, solved.kept, coupling, planned_slos(opt), len(stats),
+            value.applies(coupling, soft, opt.slo_attainment) and not opt.rolling_block)
+        for key, name in (("candidates", candidate_record.FILE_NAME),
+                          ("value_function", candidate_record.VALUE_FILE)):
+            if name in records:
+                summary["inputs"][key] = {
+                    "path": name, "sha256": hashlib.sha256(records[name]).hexdigest()}
     return PlanResult(planned, cands, diagnoses, solved.model, solved.result, sched, chosen,
                       summary, baselines, prov, record,
-                      None if rolling is None else rolling.forecast_table(actual))
+                      None if rolling is None else rolling.forecast_table(actual), records)
 
 
 def solve_perfect(inputs: PlanInputs, opt: PlanOptions, progress: Progress = _noop):

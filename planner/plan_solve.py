@@ -46,6 +46,7 @@ class Solved:
     source: PlanModel | Callable[[], PlanModel]   # the model, or how to build it
     result: SolveResult
     chosen: pd.DataFrame      # one charged row per window, sorted by window
+    kept: pd.DataFrame | None = None   # the candidates the model holds (model_candidates)
 
     @cached_property
     def model(self) -> PlanModel:
@@ -56,12 +57,15 @@ class Solved:
 
 def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray,
                     profile: ProfileTable, hw: Hardware, cache_levels_gb: np.ndarray,
-                    buckets: LoadBuckets | None, prune: bool = True) -> CandidateSet:
+                    buckets: LoadBuckets | None, prune: bool = True,
+                    only: pd.DataFrame | None = None) -> CandidateSet:
     """The plan's candidate table from its window inputs: the one call that both the plan and
     ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
     Replica counts the model provably never needs are not built
     (:mod:`planner.optimize.replica_bound`); plans on forecasts build them all (each
     decision's model also holds windows these are not, whose carbon sets the tie rule's scale).
+    ``only`` (window, replicas, level, prev_level) computes just those configurations, unpruned
+    (:func:`build_candidates`).
 
     An attainment budget first builds the counts its relaxation without the budget (and
     without the per-window rows the budget replaces) can need. When every schedule of those
@@ -70,6 +74,8 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
     every count is built."""
     bound = None
     budget = opt.slo_attainment is not None
+    if only is not None:
+        prune = False
     if prune and opt.foresight != "forecast":
         coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
         slos = (np.inf, np.inf) if budget else planned_slos(opt)
@@ -80,7 +86,7 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
     build = lambda b: build_candidates(  # noqa: E731
         stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas, opt.slo_ttft_s,
         opt.slo_tpot_s, headroom=opt.headroom, prune=prune, buckets=buckets, warmup=opt.warmup,
-        bound=b)
+        bound=b, only=only)
     cands = build(bound)
     if bound is not None and budget and not budget_holds_everywhere(
             cands.frame, stats["requests"].to_numpy(dtype=float), opt.slo_attainment):
@@ -186,16 +192,16 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
                       requests=np.asarray(requests, dtype=float) if budget else None)
         result, rows = solve_chain(chain, opt.solver, opt.mip_gap, opt.time_limit_s), \
             chain.candidates
-        solved = Solved(build, result, pd.DataFrame())
+        solved = Solved(build, result, pd.DataFrame(), kept)
     elif rolling and not soft_windows:
         # Each block is a programme of its own: no MILP of the whole horizon is built.
         result, rows = solve_rolling(kept, ttft_bound, tpot_bound, coupling, opt.rolling_block,
                                      opt.rolling_overlap, opt.solver, opt.time_limit_s,
                                      opt.mip_gap), kept
-        solved = Solved(build, result, pd.DataFrame())
+        solved = Solved(build, result, pd.DataFrame(), kept)
     else:
         model = build()
-        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame())
+        solved = Solved(model, solve_plan_model(model, opt), pd.DataFrame(), kept)
         result, rows = solved.result, model.candidates
     if result.has_solution:
         solved.chosen = charge(rows.iloc[result.chosen], coupling, result.owned_replicas,

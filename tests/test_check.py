@@ -320,3 +320,165 @@ def test_best_effort_plan_with_own_profiles_checks_clean(tmp_path):
     checks = {c["name"]: c for c in json.loads(js.read_text())["checks"]}
     assert checks["optimality"]["outcome"] == "passed"
     assert any(n.startswith("profile ") and str(profiles) in n for n in checks)
+
+
+def check_json(folder, tmp_path, *extra):
+    js = tmp_path / "mode.json"
+    r = invoke("check", "--plan", folder, "--json", js, *extra)
+    return r, json.loads(js.read_text())
+
+
+def rehash(folder: Path, key: str) -> None:
+    """Record the current SHA-256 of a plan file in summary.json (a consistent forgery)."""
+    from planner.paths import sha256_file
+
+    path = folder / "summary.json"
+    s = json.loads(path.read_text())
+    s["inputs"][key]["sha256"] = sha256_file(folder / s["inputs"][key]["path"])
+    path.write_text(json.dumps(s, indent=2))
+
+
+def test_default_check_is_certified_from_the_recorded_table(planned, tmp_path):
+    r, report = check_json(planned, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert report["mode"] == "recorded" and report["mode_reason"] == ""
+    checks = {c["name"]: c for c in report["checks"]}
+    assert "recorded value function, verified for all 2 windows" in \
+        checks["optimality"]["message"]
+    assert checks["recorded candidates"]["outcome"] == "passed"
+    hashed = [c["name"] for c in report["checks"] if c["group"] == "inputs"]
+    assert any(n.startswith("candidates candidates.npy") for n in hashed)
+    assert any(n.startswith("value_function value_function.npy") for n in hashed)
+
+
+def test_full_check_rederives_and_resolves(planned, tmp_path):
+    r, report = check_json(planned, tmp_path, "--full")
+    assert r.exit_code == 0, r.output
+    assert report["mode"] == "full" and report["mode_reason"] == "asked for (--full)"
+    checks = {c["name"]: c for c in report["checks"]}
+    assert "re-solved optimum" in checks["optimality"]["message"]
+    assert "recorded candidates" not in checks
+    assert "full check:" not in r.output        # asked for: nothing to explain
+
+
+def test_plan_from_another_version_is_checked_in_full(plan_copy, tmp_path):
+    path = plan_copy / "summary.json"
+    s = json.loads(path.read_text())
+    s["greencache"]["version"] = "0.0.1"
+    path.write_text(json.dumps(s, indent=2))
+    r, report = check_json(plan_copy, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert report["mode"] == "full"
+    assert "full check: the plan was made by greencache 0.0.1" in r.output
+
+
+@pytest.mark.parametrize("name", ["candidates.npy", "value_function.npy"])
+def test_recorded_certificate_edited(plan_copy, tmp_path, name):
+    """A byte of the recorded table or value function changed: the hash names the file, and
+    the check re-derives everything instead of trusting it."""
+    import numpy as np
+
+    path = plan_copy / name
+    data = np.load(path)
+    if name == "candidates.npy":
+        data["total_kgco2e"][-1] *= 1.5
+    else:
+        data[np.isfinite(data)] -= 0.01
+    np.save(path, data)
+    r, report = check_json(plan_copy, tmp_path)
+    assert r.exit_code == EXIT_CHECK_FAILED, r.output
+    assert [ln.split(": changed")[0] for ln in failures(r)] == \
+        [f"FAIL inputs: {name.split('.')[0]} {name}"]
+    assert report["mode"] == "full"
+    assert f"full check: the plan's {name} does not match its recorded hash" in r.output
+
+
+def test_value_function_that_proves_too_little_fails(plan_copy, tmp_path):
+    """A value function lowered by 1 % and its hash recorded again: consistent, but its bound
+    no longer reaches the schedule's objective, so optimality is not proven."""
+    import numpy as np
+
+    path = plan_copy / "value_function.npy"
+    data = np.load(path)
+    np.save(path, data - 0.01 * np.abs(data[np.isfinite(data)]).max())
+    rehash(plan_copy, "value_function")
+    r, report = check_json(plan_copy, tmp_path)
+    assert r.exit_code == EXIT_CHECK_FAILED, r.output
+    assert report["mode"] == "recorded"
+    assert [ln.split(":")[0:2] for ln in failures(r)] == [["FAIL certificate", " optimality"]]
+    assert "exceeds the allowed" in failures(r)[0]
+
+
+def test_non_optimal_schedule_with_a_raised_value_function_fails(plan_copy, tmp_path):
+    """A costlier schedule, every figure consistent, and the value function raised by the
+    difference (hash recorded again): the verification finds the claim above what the first
+    window allows and lowers the bound by it, so the schedule is not certified."""
+    import numpy as np
+
+    before = json.loads((plan_copy / "summary.json").read_text())["solver"]["objective_kgco2e"]
+    r = rewrite_window0(plan_copy, same_level=True)
+    after = json.loads((plan_copy / "summary.json").read_text())["solver"]["objective_kgco2e"]
+    path = plan_copy / "value_function.npy"
+    np.save(path, np.load(path) + (after - before))
+    rehash(plan_copy, "value_function")
+    r, report = check_json(plan_copy, tmp_path)
+    assert r.exit_code == EXIT_CHECK_FAILED, r.output
+    lines = failures(r)
+    assert len(lines) == 1 and lines[0].startswith("FAIL certificate: "), lines
+    assert "the plan is not optimal" in lines[0] or (
+        "lowered by" in lines[0] and "exceeds the allowed" in lines[0]), lines
+
+
+def test_owned_plan_is_certified_by_resolving_the_recorded_model(tmp_path):
+    """Owned capacity has no value function: the default check re-solves the model built
+    from the recorded table (no candidate re-derived) and passes on an untouched plan."""
+    out = tmp_path / "owned"
+    r = invoke("plan", "--trace", AZURE, "--grid", "FR", "--capacity", "owned", "--out", out,
+               "--no-timing", "-q")
+    assert r.exit_code == 0, r.output
+    assert not (out / "value_function.npy").exists() and (out / "candidates.npy").exists()
+    r, report = check_json(out, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert report["mode"] == "recorded"
+    checks = {c["name"]: c for c in report["checks"]}
+    assert "re-solved optimum" in checks["optimality"]["message"]
+
+
+def test_recomputed_rows_equal_the_plans_table(planned):
+    """The restricted candidate computation (what the default check runs for the schedule)
+    gives the very rows of the plan's full candidate table, for every configuration of it."""
+    import numpy as np
+
+    from planner.check.arithmetic import _inputs, _intensity
+    from planner.check.plan_folder import read_plan_folder
+    from planner.check.inputs import check_inputs
+    from planner.check.results import CheckReport
+    from planner.plan_solve import plan_candidates
+    from planner.window_inputs import read as read_window_inputs
+
+    folder = read_plan_folder(planned)
+    opt = folder.options
+    record = read_window_inputs(folder.window_inputs)
+    hw, profile = _inputs(folder, check_inputs(folder, CheckReport("", None)))
+    ci = _intensity(opt, record.stats)
+    levels = np.asarray(opt.cache_levels_tb) * 1000.0
+    full = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels,
+                           record.buckets, prune=False).frame
+    key = ["window", "replicas", "level", "prev_level"]
+    only = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels,
+                           record.buckets, only=full[key]).frame
+    assert len(only) == len(full) > 100
+    a = full.sort_values(key).reset_index(drop=True)
+    b = only.sort_values(key).reset_index(drop=True)
+    assert (a[key].to_numpy() == b[key].to_numpy()).all()
+    for col in ("p90_ttft_s", "p90_tpot_s", "within_slo_share", "total_kgco2e",
+                "embodied_kgco2e", "emb_ssd_wear", "energy_kwh", "ssd_drives"):
+        assert np.allclose(a[col], b[col], rtol=1e-12, atol=0), col
+    # A configuration beyond the window's capacity, and a grow into the first window, give
+    # no row.
+    import pandas as pd
+    none = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels,
+                           record.buckets, only=pd.DataFrame(
+                               {"window": [0, 0], "replicas": [0, 1], "level": [1, 2],
+                                "prev_level": [-1, 0]})).frame
+    assert none.empty

@@ -79,3 +79,60 @@ def test_auto_with_two_days_has_only_seasonal_naive():
     f = forecast_windows(h, issued, pd.date_range(issued, periods=24, freq=H))
     assert set(f["model"]) == {"seasonal-naive"}
     assert f.attrs["models"]["rate"] == "seasonal-naive"
+
+
+def test_stl_jumps_are_r_stl_defaults():
+    # R's stl: s.jump, t.jump, l.jump = ceiling(span / 10); for an hourly daily season
+    # smoothed over 11 cycles (statsforecast's and R's mstl's first span) the spans are
+    # s.window 11, t.window nextodd(ceiling(1.5·24 / (1 − 1.5/11))) = 43, l.window
+    # nextodd(24) = 25, so the jumps are 2, 5 and 3.
+    from planner.forecast.statistical import stl_jumps
+
+    assert stl_jumps(24, 11) == {"seasonal_jump": 2, "trend_jump": 5, "low_pass_jump": 3}
+    # the weekly season's spans: 15, 281, 169
+    assert stl_jumps(168, 15) == {"seasonal_jump": 2, "trend_jump": 29, "low_pass_jump": 17}
+
+
+def test_a_fit_serves_a_shorter_forecast_unchanged():
+    from planner.forecast.models import MODELS, clear_fits, fit_counts, fitted
+
+    y = noisy_history(15)["rate"].to_numpy()
+    mstl = MODELS["mstl"]
+    clear_fits()
+    fitted(mstl, y, H, 48, (0.5, 0.9))
+    before = fit_counts()
+    reused = fitted(mstl, y, H, 24, ())
+    assert fit_counts()["reused"] == before["reused"] + 1
+    assert fit_counts()["fitted"] == before["fitted"]
+    assert reused.quantiles == {} and len(reused.point) == 24
+    clear_fits()
+    fresh = fitted(mstl, y, H, 24, ())
+    assert fit_counts()["fitted"] == before["fitted"] + 1
+    np.testing.assert_allclose(reused.point, fresh.point, rtol=1e-12)
+    # asked for more than was fitted: fitted again, for the longer horizon
+    longer = fitted(mstl, y, H, 48, (0.5, 0.9))
+    assert fit_counts()["fitted"] == before["fitted"] + 2 and len(longer.point) == 48
+    np.testing.assert_allclose(longer.point[:24], fresh.point, rtol=1e-12)
+
+
+def test_the_next_days_holdout_is_the_fit_made_the_day_before():
+    # More history than a model is fitted on (31 days against MAX_TRAIN's 28): the holdout of
+    # the forecast issued on day 31 trains on the 28 days before day 30, the values the
+    # forecast issued on day 30 was fitted on; each column that forecast fitted with MSTL is
+    # not fitted again, and the forecast is the one made without any fit kept.
+    from planner.forecast.models import clear_fits, fit_counts
+
+    h = noisy_history(31, sigma=2.0, seed=5)
+    day30, day31 = T0 + 30 * 24 * H, T0 + 31 * 24 * H
+    clear_fits()
+    first = forecast_windows(h, day30, pd.date_range(day30, periods=48, freq=H))
+    by_mstl = [c for c, m in first.attrs["models"].items() if m == "mstl"]
+    assert by_mstl                               # the weekly pattern makes MSTL win somewhere
+    counted = fit_counts()
+    hz = pd.date_range(day31, periods=48, freq=H)
+    second = forecast_windows(h, day31, hz)
+    assert fit_counts()["reused"] - counted["reused"] >= len(by_mstl)
+    clear_fits()
+    alone = forecast_windows(h, day31, hz)
+    pd.testing.assert_frame_equal(second, alone, rtol=1e-12)
+    assert second.attrs["models"] == alone.attrs["models"]

@@ -24,6 +24,7 @@ from planner.config import PlanOptions
 from planner.foresight.lookahead import actual_lookahead
 from planner.plan import run_plan
 from planner.plan_files import read_schedule
+from planner.window_inputs import read as read_window_inputs
 
 runner = CliRunner()
 START = "2023-01-01T00:00Z"
@@ -86,9 +87,9 @@ def test_perfect_plan_from_is_the_plan_of_those_windows(data):
     for col in ("window_start", "window_end", "requests", "rate_rps", "mean_input_tokens",
                 "mean_output_tokens", "ci_gco2_per_kwh"):
         assert (a[col] == b[col]).all(), col
-    wa = json.loads((d / "full" / "window_inputs.json").read_text())["hit_curves"]["token_hit"]
-    wb = json.loads((d / "from" / "window_inputs.json").read_text())["hit_curves"]["token_hit"]
-    assert wb == wa[-72:]
+    wa = read_window_inputs(d / "full" / "window_inputs.json").hits.token_hit
+    wb = read_window_inputs(d / "from" / "window_inputs.json").hits.token_hit
+    assert np.array_equal(wb, wa[-72:])
     # And so are its decisions: the plan changes its cache through the day, so this is not
     # a schedule that any cut would reproduce.
     assert a["cache_gb"].nunique() > 1
@@ -194,6 +195,14 @@ def test_compare_judges_a_forecast_plan_against_perfect_foresight(data):
              "--plan-from", PLAN_FROM, "--forecast-model", "seasonal-naive", "--out", out)
     assert r.exit_code == 0, r.output
     assert (out / "forecast.csv").exists() and (out / "baselines/perfect_foresight.csv").exists()
+    # The default load quantile is the median (planner/config.py says why): each committed
+    # window's request rate is its forecast's p50, to a whole request. (Here the p90 equals
+    # the p50: the load grows by the same amount every day, so seasonal naive's day-over-day
+    # errors have no spread.)
+    assert json.loads((out / "summary.json").read_text())["foresight"]["load_quantile"] == 0.5
+    fc, sched = pd.read_csv(out / "forecast.csv"), pd.read_csv(out / "schedule.csv")
+    assert len(fc) == len(sched) == 72
+    np.testing.assert_allclose(sched["rate_rps"], fc["rate_p50"], atol=1e-3)
     r = runner.invoke(app, ["compare", "--plan", str(out)])
     assert r.exit_code == 0, r.output
     table = pd.read_csv(out / "compare" / "compare.csv")

@@ -9,8 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.perf import synth
+from planner.paths import sha256_file
+from planner.perf import shape_fit, synth
+from planner.perf.shape_fit import cached_table, fit_trace_shape, token_axes
 from planner.perf.shapes import read_shape, shapes_dir
+from planner.workload.load import load_workload
 
 EX = Path(__file__).resolve().parent.parent / "examples"
 runner = CliRunner()
@@ -64,7 +67,7 @@ def odd_trace(tmp_path):
 def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_path, monkeypatch):
     # A coarser grid than the shipped tables' keeps the test in seconds; the path is the same.
     monkeypatch.setattr(synth, "LOAD_AXIS", (0.0, 0.5, 1.0))
-    monkeypatch.setattr(synth, "HIT_AXIS", (0.0, 1.0))
+    monkeypatch.setattr(shape_fit, "HIT_AXIS", (0.0, 1.0))
     monkeypatch.setattr(synth, "REQUESTS", 200)
     monkeypatch.setenv("GREENCACHE_CACHE", str(tmp_path / "cache"))
     base = ["plan", "--trace", str(odd_trace), "--start", "2023-03-01T00:00Z", "--window", "10min"]
@@ -74,6 +77,9 @@ def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_pat
     text = " ".join(r.output.split())
     assert "no available workload shape fits" in text and "--auto-profile" in text
     assert f"greencache profile fit-shape {odd_trace}" in text
+    # the grid --auto-profile builds (hit rates as patched above): odd_trace's windows
+    # average ≈ 3,000-token prompts and ≈ 120-token outputs
+    assert "--hit-rates 0,1 --inputs 2048,4096 --outputs 64,128 " in text
     assert "--workload-shape" in text
     forced = runner.invoke(app, base + ["--workload-shape", "azure-conv",
                                         "--out", str(tmp_path / "f")])
@@ -92,3 +98,46 @@ def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_pat
     assert r.exit_code == 0 and tables[0].stat().st_mtime_ns == stamp
     assert (tmp_path / "b" / "schedule.csv").read_bytes() == \
         (tmp_path / "c" / "schedule.csv").read_bytes()
+
+
+def test_fitted_token_axes_bracket_the_windows_past_the_shipped_tops():
+    # Mooncake's synthetic trace at 5-min windows: mean prompts 11,685–20,166 tokens (above
+    # the shipped tables' top of 16,384), mean outputs 48–196
+    assert token_axes([11685, 12975, 17363, 20166], [196, 184, 118, 48], 131072) == \
+        ((8192, 16384, 32768), (32, 64, 128, 256))
+    # one window: still two values on each axis
+    assert token_axes([15325], [149], 131072) == ((8192, 16384), (128, 256))
+    assert token_axes([16384], [16], 131072) == ((8192, 16384), (16, 32))
+    # below the shipped bottoms the axis starts there (the plan then refuses the window)
+    assert token_axes([40], [3], 131072) == ((128, 256), (16, 32))
+    # never past the first doubling at or above the context (prompts) or half of it (outputs)
+    assert token_axes([200000], [90000], 131072) == ((65536, 131072), (32768, 65536))
+
+
+def test_auto_profile_table_covers_the_windows_and_is_found_again(odd_trace, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setattr(synth, "LOAD_AXIS", (0.0, 0.5, 1.0))
+    monkeypatch.setattr(shape_fit, "HIT_AXIS", (0.0, 1.0))
+    monkeypatch.setattr(synth, "REQUESTS", 200)
+    monkeypatch.setenv("GREENCACHE_CACHE", str(tmp_path / "cache"))
+    base = ["plan", "--trace", str(odd_trace), "--start", "2023-03-01T00:00Z", "--auto-profile"]
+    r = runner.invoke(app, base + ["--window", "10min", "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    tables = list((tmp_path / "cache" / "tables").glob("*/*.meta.json"))
+    assert len(tables) == 1
+    meta = json.loads(tables[0].read_text())
+    # odd_trace's windows average ≈ 3,000-token prompts and ≈ 120-token outputs
+    assert meta["options"]["input_axis"] == [2048, 4096]
+    assert meta["options"]["output_axis"] == [64, 128]
+    assert meta["options"]["hit_axis"] == [0.0, 1.0]
+    # an hour's window needs no other mixes: the table is found, not built again
+    r = runner.invoke(app, base + ["--window", "1h", "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "cache" / "tables").glob("*/*.meta.json"))) == 1
+    # a table whose axes reach further serves narrower windows too
+    shape = fit_trace_shape(load_workload(str(odd_trace)), "odd", odd_trace.name,
+                            sha256_file(odd_trace))
+    monkeypatch.setattr(synth, "synthesize", None)      # building again would fail
+    folder = cached_table(shape, "llama-3-70b", "h100-sxm", 4, "nvme-gen4",
+                          window_inputs=[2500], window_outputs=[100])
+    assert folder == tables[0].parent

@@ -1,13 +1,17 @@
-"""Arithmetic: every number of the schedule re-derived from the plan's inputs.
+"""Arithmetic: every number of the schedule recomputed from the plan's inputs.
 
 The window inputs the plan recorded (window_inputs.json), the grid, the profile table and the
-catalog go through the same functions the plan calls (``plan.plan_candidates``: profile lookup
-with bursts, drive count, carbon accounting; ``schedule.assemble``), for the configuration
-(replicas, cache level) the schedule names in each window. Each printed figure must equal the
-recomputed one to its printed precision (within half a unit of its last decimal); integers and
-words exactly. Totals in summary.json must equal the sum of the windows, and components.csv
-the recomputed breakdown. A configuration that is not a candidate at all (a cache size not
-among the levels, too few replicas for the load) is named as such.
+catalog go through the same functions the plan calls (``plan_solve.plan_candidates``: profile
+lookup with bursts, drive count, carbon accounting; ``schedule.assemble``), for the
+configuration (replicas, cache level, grown-from level) the schedule names in each window: by
+default the candidate function restricted to those configurations (``only=``), with ``--full``
+the plan's whole candidate table re-derived and the schedule's rows looked up in it. Each
+printed figure must equal the recomputed one to its printed precision (within half a unit of
+its last decimal); integers and words exactly. Totals in summary.json must equal the sum of the
+windows, and components.csv the recomputed breakdown; by default the recorded candidate
+table's rows of the schedule's configurations must equal their recomputation too. A
+configuration that is not a candidate at all (a cache size not among the levels, too few
+replicas for the load) is named as such.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner import schedule as schedule_mod
+from planner import candidate_record, schedule as schedule_mod
 from planner.catalog import load_catalog, resolve
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
@@ -34,8 +38,7 @@ from planner.perf.profile import read_profile
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
 from planner.optimize.candidates import schedule_prev_levels
-from planner.plan import plan_candidates
-from planner.plan_solve import coupling_for
+from planner.plan_solve import coupling_for, plan_candidates
 from planner.provisioning import provisioning
 from planner.window_inputs import WindowInputs
 from planner.window_inputs import read as read_window_inputs
@@ -58,18 +61,24 @@ class Rederived:
     ci: np.ndarray
     candidates: CandidateSet
     coupling: Coupling | None = None
+    labels: list[str] | None = None     # each window's start, as reports name it
     # Each window's scheduled configuration as a candidate row (window, replicas, cache_gb, …)
     # before and after the coupled plan's charges; None when some window's is no candidate.
     chosen: pd.DataFrame | None = None
     charged: pd.DataFrame | None = None
 
 
-def within_print(printed: float, exact: float, decimals: int) -> bool:
+def within_print(printed, exact, decimals: int):
     """True when ``printed`` is ``exact`` written with ``decimals`` decimals (half a unit of the
-    last decimal, plus a hair for a value that lands on the rounding midpoint on another CPU)."""
-    if math.isnan(printed) or math.isnan(exact):
-        return math.isnan(printed) and math.isnan(exact)
-    return abs(printed - exact) <= 0.5 * 10.0 ** -decimals * (1 + 1e-6) + 1e-12 * abs(exact)
+    last decimal, plus a hair for a value that lands on the rounding midpoint on another CPU);
+    two NaNs agree. Element-wise for arrays."""
+    printed, exact = np.asarray(printed, dtype=float), np.asarray(exact, dtype=float)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(printed - exact) <= 0.5 * 10.0 ** -decimals * (1 + 1e-6) \
+            + 1e-12 * np.abs(exact)
+    both_nan = np.isnan(printed) & np.isnan(exact)
+    out = np.where(np.isnan(printed) | np.isnan(exact), both_nan, close)
+    return bool(out) if out.ndim == 0 else out
 
 
 def _fmt(x: float, d: int) -> str:
@@ -98,17 +107,28 @@ def _intensity(opt: PlanOptions, stats: pd.DataFrame) -> np.ndarray:
                             pd.DatetimeIndex(stats["window_end"])).values
 
 
-def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) -> Rederived | None:
-    """Recompute the plan's candidates and check the schedule against them; None when the
-    recomputation itself cannot run (the reason is a failed check)."""
+def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport,
+             recorded: Path | None = None) -> Rederived | None:
+    """Check the schedule against its recomputation; None when the recomputation itself
+    cannot run (the reason is a failed check).
+
+    Without ``recorded``, every candidate of the plan is re-derived (``check --full``). With
+    ``recorded`` (the plan's candidates.npy, its hash already checked), only the schedule's own
+    configurations are recomputed, through the same candidate function restricted to them,
+    and compared with the schedule and with the recorded table's rows; the recorded table
+    stands for the rest (the tie rule's scale, the certificate)."""
     opt = plan.options
+    levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
     try:
         record: WindowInputs = read_window_inputs(plan.window_inputs)
         hw, profile = _inputs(plan, located)
         ci = _intensity(opt, record.stats)
-        levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
-        cands = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels_gb,
-                                record.buckets)
+        if recorded is None:
+            cands = plan_candidates(opt, record.stats, record.hits, ci, profile, hw, levels_gb,
+                                    record.buckets)
+        else:
+            table = candidate_record.read(recorded, levels_gb)
+            cands = CandidateSet(table, unstable=0, pruned=0, max_replicas=opt.max_replicas)
     except GreencacheError as e:
         report.add(GROUP, "recomputation", False, f"could not run: {e}")
         return None
@@ -120,11 +140,16 @@ def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) ->
         return None
     labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
     coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), cands.frame)
-    red = Rederived(opt, stats, ci, cands, coupling)
-    rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
+    red = Rederived(opt, stats, ci, cands, coupling, labels=labels)
+    if recorded is None:
+        rows = _scheduled_rows(red, sched, levels_gb, profile, hw, record, report, labels)
+    else:
+        rows = _recomputed_rows(red, sched, levels_gb, profile, hw, record, report, labels)
     if rows is None:
         return red
     red.chosen = rows
+    if recorded is not None:
+        _compare_recorded(cands.frame, rows, labels, report)
     owned = _owned_fleet(plan, opt, report)
     if owned is None:
         return red
@@ -134,10 +159,73 @@ def rederive(plan: PlanFolder, located: dict[str, Path], report: CheckReport) ->
                                   opt.slo_tpot_s)
     met = again["slo_met"].to_numpy(dtype=bool)
     _compare_schedule(sched, again, labels, report)
-    _compare_components(plan, stats, red.charged, report)
+    _compare_components(plan, labels, red.charged, report)
     _compare_totals(plan, sched, red.charged, stats, met, report)
     _compare_provisioning(plan, red.charged, stats, hw, opt, owned, report)
     return red
+
+
+def _wanted(sched: pd.DataFrame, levels_gb, warmup: bool) -> pd.DataFrame:
+    """Each window's scheduled configuration as (window, replicas, level, prev_level); level
+    −1 where the cache size is not one of the levels."""
+    cache = sched["cache_gb"].to_numpy(dtype=float)
+    near = np.isclose(levels_gb[None, :], cache[:, None])
+    level = np.where(near.any(axis=1), near.argmax(axis=1), -1)
+    return pd.DataFrame({"window": np.arange(len(sched)),
+                         "replicas": sched["replicas"].to_numpy().astype(np.int64),
+                         "level": level,
+                         "prev_level": schedule_prev_levels(cache, levels_gb, warmup)})
+
+
+def _recomputed_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
+                     record: WindowInputs, report: CheckReport, labels) -> pd.DataFrame | None:
+    """The schedule's configurations recomputed by the plan's candidate function restricted
+    to them (one row per window, in window order); None when some window's is no candidate."""
+    wanted = _wanted(sched, levels_gb, red.options.warmup)
+    ok = True
+    for t in np.flatnonzero(wanted["level"].to_numpy() < 0):
+        report.add(GROUP, f"window {labels[t]}", False,
+                   f"cache_gb {sched['cache_gb'].iloc[t]:g} is not one of the scenario's cache "
+                   f"levels ({', '.join(f'{x:g}' for x in levels_gb)} GB)")
+        ok = False
+    if not ok:
+        return None
+    rows = plan_candidates(red.options, red.stats, record.hits, red.ci, profile, hw, levels_gb,
+                           record.buckets, only=wanted).frame
+    rows = rows.sort_values("window", kind="stable").reset_index(drop=True)
+    missing = np.setdiff1d(np.arange(len(sched)), rows["window"].to_numpy())
+    for t in missing:
+        report.add(GROUP, f"window {labels[t]}", False,
+                   f"{int(wanted['replicas'].iloc[t])} replicas with a "
+                   f"{sched['cache_gb'].iloc[t]:g} GB cache cannot keep up with the window's "
+                   "load (not a stable configuration)")
+    return None if len(missing) else rows
+
+
+# The recorded table's columns a recomputed row must reproduce (the model reads them).
+RECORDED_COLUMNS = ("ssd_drives", "p90_ttft_s", "p90_tpot_s", "within_slo_share",
+                    "total_kgco2e", "embodied_kgco2e", "emb_ssd_wear")
+
+
+def _compare_recorded(table: pd.DataFrame, rows: pd.DataFrame, labels,
+                      report: CheckReport) -> None:
+    """The recorded table's row of each scheduled configuration (where it has one) against
+    its recomputation: the numbers the certificate reads for the schedule are the plan's."""
+    at = candidate_record.find(table, rows)
+    found = at >= 0
+    mine, theirs = rows[found], table.iloc[at[found]]
+    wrong = []
+    for col in RECORDED_COLUMNS:
+        a = mine[col].to_numpy(dtype=float)
+        b = theirs[col].to_numpy(dtype=float)
+        bad = ~np.isclose(a, b, rtol=1e-9, atol=1e-12)
+        wrong += [f"{labels[t]} {col} {y:.9g} recorded ≠ recomputed {x:.9g}"
+                  for t, x, y in zip(mine["window"].to_numpy()[bad], a[bad], b[bad])]
+    report.add(GROUP, "recorded candidates", not wrong,
+               "; ".join(wrong[:5]) + (f" … and {len(wrong) - 5} more" if len(wrong) > 5
+                                       else "") if wrong else
+               f"the recorded rows of the schedule's configurations ({int(found.sum())} of "
+               f"{len(rows)} windows) equal their recomputation")
 
 
 def _owned_fleet(plan: PlanFolder, opt: PlanOptions, report: CheckReport):
@@ -253,40 +341,43 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
 
 
 def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: CheckReport):
-    """One result per window: every column of schedule.csv against the recomputed row."""
+    """One result per window: every column of schedule.csv against the recomputed row
+    (compared a column at a time; messages only for the cells that differ)."""
     decimals = schedule_mod.DECIMALS
     printed = sched.copy()
-    for col in ("window_start", "window_end"):
-        printed[col] = pd.DatetimeIndex(printed[col]).strftime(TIME_FORMAT)
-        again[col] = pd.DatetimeIndex(again[col]).strftime(TIME_FORMAT)
     printed["slo_met"] = printed["slo_met"].astype(str).str.lower()
     again["slo_met"] = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
-    cols = schedule_mod.SCHEDULE_COLUMNS
-    printed_cols = {col: printed[col].to_numpy() for col in cols}
-    again_cols = {col: again[col].to_numpy() for col in cols}
-    for t in range(len(again)):
-        wrong = []
-        for col in cols:
-            p, a = printed_cols[col][t], again_cols[col][t]
-            if col in decimals:
-                try:
-                    p = float(p)
-                except (TypeError, ValueError):
-                    wrong.append(f"{col} {p!r} is not a number")
-                    continue
-                if not within_print(p, float(a), decimals[col]):
-                    wrong.append(f"{col} {_fmt(p, decimals[col])} ≠ recomputed "
-                                 f"{_fmt(float(a), decimals[col])}")
-            elif col in INTEGER_COLUMNS:
-                if float(p) != float(a):
-                    wrong.append(f"{col} {p} ≠ recomputed {a}")
-            elif str(p) != str(a):
-                wrong.append(f"{col} {str(p)!r} ≠ recomputed {str(a)!r}")
-        report.add(GROUP, f"window {labels[t]}", not wrong,
-                   "; ".join(wrong) if wrong else "every figure equals its recomputation")
+    wrong: list[list[str]] = [[] for _ in range(len(again))]
+    for col in schedule_mod.SCHEDULE_COLUMNS:
+        p, a = printed[col].to_numpy(), again[col].to_numpy()
+        if col in ("window_start", "window_end"):
+            # As printed, to the second (formatted only where they differ).
+            pi, ai = pd.DatetimeIndex(p), pd.DatetimeIndex(a)
+            for t in np.flatnonzero(pi.asi8 // 10**9 != ai.asi8 // 10**9):
+                wrong[t].append(f"{col} {pi[t].strftime(TIME_FORMAT)!r} ≠ recomputed "
+                                f"{ai[t].strftime(TIME_FORMAT)!r}")
+        elif col in decimals:
+            num = pd.to_numeric(pd.Series(p), errors="coerce").to_numpy(dtype=float)
+            exact = a.astype(float)
+            d = decimals[col]
+            for t in np.flatnonzero(np.isnan(num) & ~np.isnan(exact)):
+                wrong[t].append(f"{col} {str(p[t])!r} is not a number")
+            for t in np.flatnonzero(~np.isnan(num) & ~within_print(num, exact, d)):
+                wrong[t].append(f"{col} {_fmt(num[t], d)} ≠ recomputed {_fmt(exact[t], d)}")
+        elif col in INTEGER_COLUMNS:
+            num = pd.to_numeric(pd.Series(p), errors="coerce").to_numpy(dtype=float)
+            for t in np.flatnonzero(num != a.astype(float)):
+                wrong[t].append(f"{col} {p[t]} ≠ recomputed {a[t]}")
+        else:
+            ps, as_ = p.astype(str), a.astype(str)
+            for t in np.flatnonzero(ps != as_):
+                wrong[t].append(f"{col} {str(ps[t])!r} ≠ recomputed {str(as_[t])!r}")
+    for t, bad in enumerate(wrong):
+        report.add(GROUP, f"window {labels[t]}", not bad,
+                   "; ".join(bad) if bad else "every figure equals its recomputation")
 
 
-def _compare_components(plan: PlanFolder, stats, chosen: pd.DataFrame, report: CheckReport):
+def _compare_components(plan: PlanFolder, labels, chosen: pd.DataFrame, report: CheckReport):
     """components.csv against the charged breakdown of each window."""
     path = plan.file("components.csv")
     name = "components.csv"
@@ -304,10 +395,9 @@ def _compare_components(plan: PlanFolder, stats, chosen: pd.DataFrame, report: C
         report.add(GROUP, name, False, f"{len(values)} rows for {len(chosen)} windows")
         return
     exact = chosen[list(schedule_mod.COMPONENT_COLUMNS)].to_numpy(dtype=float)
-    labels = pd.DatetimeIndex(stats["window_start"]).strftime(TIME_FORMAT)
+    bad_t, bad_j = np.nonzero(~within_print(values, exact, 6))
     wrong = [f"{labels[t]} {cols[j]} {values[t, j]:.6f} ≠ recomputed {exact[t, j]:.6f}"
-             for t in range(len(values)) for j in range(len(cols))
-             if not within_print(values[t, j], exact[t, j], 6)]
+             for t, j in zip(bad_t, bad_j)]
     report.add(GROUP, name, not wrong, "; ".join(wrong[:5]) + (
         f" … and {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong
         else "every component equals its recomputation")

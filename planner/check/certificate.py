@@ -1,10 +1,18 @@
-"""Certificate: the plan's configuration is feasible for the plan's MILP and optimal within the
+"""Certificate: the plan's configuration is feasible for the plan's model and optimal within the
 reported MIP gap.
 
-The model is rebuilt from the re-derived candidates and coupling by ``plan_solve.plan_model``,
-the function the plan itself solves, so every constraint the plan has (SLO rows, owned
-capacity, dwell, daily change limit, start costs, ties, whatever the scenario switches on) is
-covered. Two solves of it:
+By default (:func:`certify_recorded`), from what the plan recorded, without re-deriving the
+candidates: the schedule is read against the model's rows (``feasible.py``: SLO rows, dwell,
+daily changes, warm-up transitions), each scheduled configuration must be among the rows the
+model held, and its objective must be within the gap of the lower bound that the recorded
+value function proves (:func:`planner.optimize.value.verify`, every window at once). Where the
+plan recorded no value function (owned capacity, an attainment budget, best-effort windows, a
+rolling horizon), the model is rebuilt from the recorded table and :func:`certify` runs on it.
+
+:func:`certify` (``--full``, and that fallback): the model is rebuilt by
+``plan_solve.plan_model``, the function the plan itself solves, so every constraint the plan
+has (SLO rows, owned capacity, dwell, daily change limit, start costs, ties, whatever the
+scenario switches on) is covered. Two solves of it:
 
 * **constraints hold**: the choice variables fixed to the schedule's configurations; the model
   must stay feasible (the other variables, slack or coupling, free to take any value the
@@ -21,15 +29,21 @@ covered. Two solves of it:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pulp
 
+from planner import candidate_record
+from planner.check import feasible
 from planner.check.arithmetic import TIME_FORMAT, Rederived
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
+from planner.errors import InputDataError
 from planner.optimize.diagnostics import iis, precheck
-from planner.optimize.model import PlanModel
+from planner.optimize import value
+from planner.optimize.model import PlanModel, has_cold_starts
 from planner.optimize.slo import best_attainment, planned_slos
 from planner.optimize.solve import solve
 from planner.plan_solve import plan_model, solve_plan_model
@@ -160,16 +174,7 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
                f"the schedule's configurations satisfy every row of the model "
                f"({len(rows_all)} rows: {', '.join(families)})")
 
-    solver_rec = plan.summary.get("solver", {})
-    recorded = solver_rec.get("objective_kgco2e")
-    carbon = float(red.charged["total_kgco2e"].sum())
-    if isinstance(recorded, (int, float)):
-        same = abs(recorded - carbon) <= 1e-7 * max(1.0, abs(carbon))
-        report.add(GROUP, "objective", same,
-                   f"summary.json's objective {recorded:.6f} kgCO2e "
-                   + ("equals" if same else "≠") + f" the schedule's carbon {carbon:.6f}")
-    else:
-        report.add(GROUP, "objective", False, "summary.json records no solver objective")
+    _objective(plan, red, report)
 
     r = solve_plan_model(model, opt)
     if not r.has_solution:
@@ -185,8 +190,7 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
             return
     last = r.phases[-1]
     bound = last.best_bound if np.isfinite(last.best_bound) else last.objective
-    reported = solver_rec.get("mip_gap")
-    allowed = max(float(reported) if isinstance(reported, (int, float)) else 0.0, opt.mip_gap)
+    allowed = _allowed_gap(plan, opt)
     gap = (plan_obj - bound) / max(abs(plan_obj), 1e-12)
     ok = gap <= allowed + 1e-9
     report.add(GROUP, "optimality", ok,
@@ -194,3 +198,95 @@ def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
                f"{last.objective:.6f} (bound {bound:.6f}): gap {gap:.2e} "
                + ("within" if ok else "exceeds")
                + f" the allowed {allowed:.2e} ({r.solver}, {r.method}, {r.status})")
+
+
+def _objective(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
+    """summary.json's solver objective against the charged schedule's carbon."""
+    recorded = plan.summary.get("solver", {}).get("objective_kgco2e")
+    carbon = float(red.charged["total_kgco2e"].sum())
+    if isinstance(recorded, (int, float)):
+        same = abs(recorded - carbon) <= 1e-7 * max(1.0, abs(carbon))
+        report.add(GROUP, "objective", same,
+                   f"summary.json's objective {recorded:.6f} kgCO2e "
+                   + ("equals" if same else "≠") + f" the schedule's carbon {carbon:.6f}")
+    else:
+        report.add(GROUP, "objective", False, "summary.json records no solver objective")
+
+
+def _allowed_gap(plan: PlanFolder, opt) -> float:
+    """The reported MIP gap or the scenario's --mip-gap, whichever is larger."""
+    reported = plan.summary.get("solver", {}).get("mip_gap")
+    return max(float(reported) if isinstance(reported, (int, float)) else 0.0, opt.mip_gap)
+
+
+def certify_recorded(plan: PlanFolder, red: Rederived, report: CheckReport,
+                     values: Path | None) -> None:
+    """The certificate from the recorded candidate table (``red.candidates``), without
+    re-deriving the candidates: the schedule against the model's rows, read off the schedule;
+    its objective against the lower bound the recorded value function ``values`` proves
+    (:mod:`planner.optimize.value`, verified for every window) where the plan recorded one,
+    else against a re-solve of the model built from the recorded table (:func:`certify`)."""
+    opt = red.options
+    table = red.candidates.frame
+    W = len(red.stats)
+    labels = red.labels
+    bounds = planned_slos(opt)
+    within = (table["p90_ttft_s"].to_numpy() <= bounds[0]) & \
+        (table["p90_tpot_s"].to_numpy() <= bounds[1])
+    every_window = bool((np.bincount(table["window"].to_numpy()[within], minlength=W) > 0).all())
+    if values is None or not every_window or \
+            not value.applies(red.coupling, [], opt.slo_attainment) or opt.rolling_block:
+        # An owned fleet, an attainment budget, windows that cannot meet the SLO or a rolling
+        # horizon (no value function recorded): the model built from the recorded table,
+        # re-solved.
+        certify(plan, red, report)
+        return
+    soft: list[int] = []
+    rows = red.chosen
+    model_rows = candidate_record.model_rows(table, table["in_model"].to_numpy(), bounds)
+    warmup_rows = has_cold_starts(model_rows)
+    slo = feasible.slo_rows(rows, bounds, soft, labels)
+    for line in slo:
+        report.add(GROUP, f"constraint {line.split(':')[0]}", False, line)
+    coupled = feasible.coupling_rows(rows, red.coupling, warmup_rows, (None, None))
+    if coupled:
+        report.add(GROUP, "constraints", False, "infeasible with the schedule's "
+                   "configurations: " + "; ".join(coupled[:12])
+                   + (f" … and {len(coupled) - 12} more" if len(coupled) > 12 else ""))
+    if slo or coupled:
+        return
+    cp = red.coupling
+    families = ["one_config", "slo_ttft", "slo_tpot"] + (
+        ["dwell"] if cp.dwell_windows > 1 else []) + (
+        ["changes_per_day"] if cp.max_changes_per_day is not None else []) + (
+        ["grow_from", "warm_at"] if warmup_rows else [])
+    report.add(GROUP, "constraints", True, "the schedule's configurations satisfy every row "
+               f"of the model ({', '.join(families)}), read off the schedule")
+
+    outside = np.flatnonzero(candidate_record.find(model_rows, rows) < 0)
+    for t in outside:
+        report.add(GROUP, f"window {labels[t]}", False,
+                   "the scheduled configuration is not among the model's candidates "
+                   "(dominated by one with less carbon and no worse p90s): the plan is not "
+                   "optimal")
+    if len(outside):
+        return
+    _objective(plan, red, report)
+    S = candidate_record.value_states(model_rows, cp, W)
+    try:
+        recorded = candidate_record.read_values(values, S)
+    except InputDataError as e:
+        report.add(GROUP, "optimality", False, f"the value function cannot be read: {e}")
+        return
+    bound, lowered = value.verify(S, recorded)
+    mine = value.schedule_objective(rows, cp)
+    allowed = _allowed_gap(plan, opt)
+    gap = (mine - bound) / max(abs(mine), 1e-12)
+    ok = gap <= allowed + 1e-9
+    report.add(GROUP, "optimality", ok,
+               f"objective {mine:.6f} (carbon and tie terms), lower bound {bound:.6f} from the "
+               f"recorded value function, verified for all {W} windows"
+               + (f" (lowered by {lowered:.3g} where it claimed more than its windows allow)"
+                  if lowered else "")
+               + f": gap {gap:.2e} " + ("within" if ok else "exceeds")
+               + f" the allowed {allowed:.2e}")

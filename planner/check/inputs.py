@@ -3,7 +3,9 @@
 The summary's ``inputs`` section is walked generically (any entry with ``path`` and
 ``sha256``, nested or in lists), so an input a later version records is checked too. Paths are
 as the plan wrote them: shipped data as ``greencache:…`` under the data root, other files as
-given (relative to the folder the plan ran in); the plan's own derived files (``window_inputs.json``) relative to the plan folder.
+given (relative to the folder the plan ran in); the plan's own derived files
+(``window_inputs.json``, ``candidates.npy``, ``value_function.npy``) relative to the plan
+folder.
 """
 
 from __future__ import annotations
@@ -13,7 +15,11 @@ from pathlib import Path
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 from planner.paths import data_root, recorded_path, sha256_file
+from planner.candidate_record import FILE_NAME as CANDIDATE_TABLE, VALUE_FILE
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
+
+# Files the plan derived and wrote into its own folder, recorded by name alone.
+PLAN_FILES = (WINDOW_INPUTS, CANDIDATE_TABLE, VALUE_FILE)
 
 GROUP = "inputs"
 
@@ -38,7 +44,7 @@ def recorded_files(inputs: dict, prefix: str = "") -> list[tuple[str, str, str]]
 def locate(plan: PlanFolder, path: str) -> Path:
     """Where a recorded path is now (the first candidate that exists, else the first)."""
     p = recorded_path(path)
-    if p.name == WINDOW_INPUTS and not p.is_absolute() and len(p.parts) == 1:
+    if p.name in PLAN_FILES and not p.is_absolute() and len(p.parts) == 1:
         return plan.directory / p
     for candidate in (p, data_root() / p):
         if candidate.exists():

@@ -33,20 +33,25 @@ def _total(plan: PlanFolder) -> float:
 
 def window_differences(plan: PlanFolder, ref: PlanFolder) -> list[dict]:
     """One entry per window present in either plan, reference beside plan."""
-    def keyed(s: pd.DataFrame) -> pd.DataFrame:
-        out = s.copy()
-        out.index = pd.DatetimeIndex(out["window_start"]).strftime(TIME_FORMAT)
-        out["slo_met"] = out["slo_met"].astype(str).str.lower().eq("true")
-        return out
-    a, b = keyed(plan.schedule), keyed(ref.schedule)
+    cols = ("replicas", "cache_gb", "slo_met", "total_kgco2e")
+
+    def keyed(s: pd.DataFrame) -> dict[str, tuple]:
+        """window start → the columns' values (plain Python: one dict look-up per window)."""
+        keys = pd.DatetimeIndex(s["window_start"]).strftime(TIME_FORMAT)
+        met = s["slo_met"].astype(str).str.lower().eq("true").to_numpy()
+        values = [met.tolist() if c == "slo_met" else
+                  pd.to_numeric(s[c], errors="coerce").to_numpy(dtype=float).tolist()
+                  for c in cols]
+        return dict(zip(keys, zip(*values)))
+    a = keyed(plan.schedule)
+    b = a if ref is plan else keyed(ref.schedule)
     rows = []
-    for key in sorted(set(a.index) | set(b.index)):
+    for key in sorted(set(a) | set(b)):
         entry = {"window_start": key}
-        for col in ("replicas", "cache_gb", "slo_met", "total_kgco2e"):
-            ref_v = b.at[key, col] if key in b.index else None
-            new_v = a.at[key, col] if key in a.index else None
-            conv = (lambda x: None if x is None else (bool(x) if col == "slo_met" else float(x)))
-            entry[col] = {"reference": conv(ref_v), "plan": conv(new_v)}
+        ref_v, new_v = b.get(key), a.get(key)
+        for j, col in enumerate(cols):
+            entry[col] = {"reference": None if ref_v is None else ref_v[j],
+                          "plan": None if new_v is None else new_v[j]}
         r, p = entry["total_kgco2e"]["reference"], entry["total_kgco2e"]["plan"]
         entry["total_kgco2e"]["difference"] = None if r is None or p is None else round(p - r, 6)
         rows.append(entry)

@@ -42,6 +42,10 @@ class CheckReport:
     results: list[CheckResult] = field(default_factory=list)
     # Per-window differences against the reference (regression), one dict per window.
     window_differences: list[dict] = field(default_factory=list)
+    # "recorded" (from the plan's candidate table) or "full" (every candidate re-derived),
+    # and why a full check ran when it was not asked for.
+    mode: str = "recorded"
+    mode_reason: str = ""
 
     def add(self, group: str, name: str, ok: bool, message: str) -> None:
         self.results.append(CheckResult(group, name, Outcome.passed if ok else Outcome.failed,
@@ -62,7 +66,8 @@ class CheckReport:
         return {o.value: sum(1 for r in self.results if r.outcome is o) for o in Outcome}
 
     def as_dict(self) -> dict:
-        return {"plan": self.plan, "against": self.against, "passed": self.passed,
+        return {"plan": self.plan, "against": self.against, "mode": self.mode,
+                "mode_reason": self.mode_reason, "passed": self.passed,
                 "counts": self.counts(), "failures": [r.line() for r in self.failures],
                 "checks": [r.as_dict() for r in self.results],
                 "window_differences": self.window_differences}

@@ -3,7 +3,7 @@
 Each command group lives in its own module and is mounted on the root app below.
 Exit codes (README): 0 success, 1 internal error, 2 usage error, 3 invalid input data,
 4 infeasible SLO, 5 solver failure or time limit, 6 a check of `greencache check` failed,
-7 a point of `greencache sweep` failed.
+7 a point of `greencache sweep` failed; 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from planner.cli.common import app
+from planner.interrupt import stop_on_sigterm
 from planner.cli import plan as _plan  # noqa: F401  (registers `plan`)
 from planner.cli import grid as _grid  # noqa: F401  (registers `grid`)
 from planner.cli import trace as _trace  # noqa: F401  (registers `trace ...`)
@@ -27,6 +28,7 @@ from planner.cli import sweep as _sweep  # noqa: F401  (registers `sweep`)
 
 
 def main() -> None:
+    stop_on_sigterm()
     app()
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from planner.errors import EXIT_INPUT, GreencacheError
+from planner.interrupt import Terminated
 
 app = typer.Typer(
     name="greencache",
@@ -21,6 +22,9 @@ app = typer.Typer(
 )
 
 EXIT_INTERNAL = 1
+# The shell's codes for a process ended by a signal: 128 + SIGINT (2) or SIGTERM (15).
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 # Piped output (CI logs, `| less`) gets a wide fixed width instead of rich's 80 columns, so
 # the schedule table is not folded into unreadable slivers; COLUMNS still overrides.
@@ -61,9 +65,14 @@ def handle_errors(fn):
             err_console.print("[bold red]error:[/] an input file is not UTF-8 text",
                               soft_wrap=True)
             raise typer.Exit(EXIT_INPUT) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted; no output was written")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:
+            # A command that keeps finished work (a sweep's cached points) says so in the
+            # interrupt's note; every other output is all or nothing.
+            what = "terminated" if isinstance(e, Terminated) else "interrupted"
+            err_console.print(f"{what}; {getattr(e, 'note', 'no output was written')}",
+                              markup=False, soft_wrap=True)
+            raise typer.Exit(EXIT_TERMINATED if isinstance(e, Terminated)
+                             else EXIT_INTERRUPTED) from None
         except Exception as e:  # noqa: BLE001 - the last line of defence for the user
             if os.environ.get("GREENCACHE_DEBUG"):
                 raise

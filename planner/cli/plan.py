@@ -317,6 +317,9 @@ def plan(
         files.add_text(FORECAST_FILE, forecast_csv(result.forecast))
     # What `greencache check` re-derives the plan's numbers from (its hash is in the summary).
     files.add_text(WINDOW_INPUTS, result.window_record)
+    for name, data in result.records.items():
+        # The candidate table the model saw and its value function: check certifies from them.
+        files.add_bytes(name, data)
     if write_model:
         # Put in place just before the output folder is swapped (README, all-or-nothing
         # outputs): a model file never describes a plan that was not written.

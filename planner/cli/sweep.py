@@ -45,15 +45,22 @@ def sweep(
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err_console, transient=False,
                         disable=not err_console.is_terminal)
-    state = {"task": None, "failed": 0}
+    state = {"task": None, "failed": 0, "done": 0, "todo": 0}
 
     def on_start(total: int, todo: int) -> None:
         err_console.print(f"{total} point(s): {total - todo} from the cache, {todo} to run")
+        state["todo"] = todo
         if todo:
             progress.start()
             state["task"] = progress.add_task("points", total=todo)
 
     def on_done(o) -> None:
+        state["done"] += 1
+        if not err_console.is_terminal and not o.error:
+            # No bar in a log (CI, nohup): one line a point, so a long sweep shows its pace.
+            err_console.print(f"point {state['done']}/{state['todo']} done: {o.point.label} "
+                              f"({o.seconds.get('total', 0.0):.0f} s)", markup=False,
+                              soft_wrap=True)
         if o.error:
             state["failed"] += 1
             err_console.print(f"point {o.point.label} failed: {o.error['error']} "

@@ -22,6 +22,9 @@ HISTORY_COLUMNS = (RATE, INPUT_MEAN, OUTPUT_MEAN, CI)
 POINT_COLUMNS = (INPUT_MEAN, OUTPUT_MEAN, CI)
 DAY = pd.Timedelta(days=1)
 WEEK = pd.Timedelta(days=7)
+# Models are fitted on at most the last four weeks: enough for two weekly seasons with room,
+# and it keeps a fit on years of hourly carbon intensity as fast as one on a week of load.
+MAX_TRAIN = pd.Timedelta(days=28)
 
 
 def quantile_column(q: float) -> str:
@@ -60,6 +63,11 @@ def window_step(index: pd.DatetimeIndex, what: str) -> pd.Timedelta | None:
     if d.min() <= 0 or d.min() != d.max():
         raise InputDataError(f"the {what}'s window starts are not one regular step apart")
     return pd.Timedelta(int(d[0]), unit="ns")
+
+
+def recent(y: np.ndarray, step: pd.Timedelta) -> np.ndarray:
+    """The last MAX_TRAIN of ``y``: what a model is fitted on."""
+    return y[-int(MAX_TRAIN // step):]
 
 
 def season_windows(step: pd.Timedelta, period: pd.Timedelta) -> int:

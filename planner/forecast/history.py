@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.forecast.frame import CI, HISTORY_COLUMNS, INPUT_MEAN, OUTPUT_MEAN, RATE
-from planner.forecast.windows import MAX_TRAIN
+from planner.forecast.frame import CI, HISTORY_COLUMNS, INPUT_MEAN, MAX_TRAIN, OUTPUT_MEAN, RATE
 from planner.grid import CarbonSeries, window_intensity
 from planner.workload.rates import RateSeries
 from planner.workload.trace import Trace

@@ -13,17 +13,14 @@ import pandas as pd
 from planner.choices import FORECAST_MODELS
 from planner.errors import InputDataError, UsageError
 from planner.forecast.ci_file import external_ci
-from planner.forecast.frame import (CI, DAY, POINT_COLUMNS, RATE, check_history, check_horizon,
-                                    check_quantiles, forecast_columns, quantile_column, utc,
-                                    window_step)
+from planner.forecast.frame import (CI, DAY, MAX_TRAIN, POINT_COLUMNS, RATE, check_history,
+                                    check_horizon, check_quantiles, forecast_columns,
+                                    quantile_column, recent, utc, window_step)
 from planner.forecast.models import MODELS, SEASONAL_NAIVE, predict
 from planner.forecast.quantiles import ordered
 from planner.forecast.select import choose
 
 AUTO = "auto"
-# Models are fitted on at most the last four weeks: enough for two weekly seasons with room,
-# and it keeps a fit on years of hourly carbon intensity as fast as one on a week of load.
-MAX_TRAIN = pd.Timedelta(days=28)
 
 
 def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
@@ -60,7 +57,7 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
             f"forecasting the request rate with {model} needs at least "
             f"{_duration(need * step)} of history before {issued_at:%Y-%m-%dT%H:%MZ}; the "
             f"history has {_duration(have * step)}")
-    rate_model, pred = predict(rate_model, y, step, int(k.max()), qs)
+    rate_model, pred = predict(rate_model, recent(y, step), step, int(k.max()), qs)
     by_q = ordered({q: pred.quantiles.get(q, pred.point) if q != 0.5 else pred.point
                     for q in qs})
     for q in qs:
@@ -113,13 +110,14 @@ def _steps_ahead(known: pd.DataFrame, horizon: pd.DatetimeIndex, step: pd.Timede
 
 
 def _training(col: pd.Series | None, step: pd.Timedelta) -> np.ndarray | None:
-    """The column's values over the last MAX_TRAIN, from its first known value on: inner
-    unknowns (an empty window's token mean) interpolated, trailing ones held. None if no value
-    is known."""
+    """The column's values over the last MAX_TRAIN and the day before it (``auto`` scores its
+    models on the last day, fitted on the MAX_TRAIN before it), from its first known value on:
+    inner unknowns (an empty window's token mean) interpolated, trailing ones held. None if no
+    value is known."""
     if col is None or len(col) == 0:
         return None
     full = col.reindex(pd.date_range(col.index[0], col.index[-1], freq=step))
-    full = full.iloc[-int(MAX_TRAIN // step):]
+    full = full.iloc[-int((MAX_TRAIN + DAY) // step):]
     v = full.to_numpy(dtype=float)
     ok = np.isfinite(v)
     if not ok.any():
@@ -145,7 +143,7 @@ def _point(col: pd.Series | None, step: pd.Timedelta, model: str, k: np.ndarray)
     y = _training(col, step)
     if y is None or len(y) < MODELS[SEASONAL_NAIVE].min_windows(step):
         return np.full(len(k), np.nan), None
-    name, pred = predict(_model_for(y, step, model), y, step, int(k.max()), ())
+    name, pred = predict(_model_for(y, step, model), recent(y, step), step, int(k.max()), ())
     return np.maximum(pred.point, 0.0)[k - 1], name
 
 

@@ -79,7 +79,8 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
                      hw: Hardware, cache_levels_gb: np.ndarray, max_replicas: int,
                      slo_ttft_s: float, slo_tpot_s: float, *, headroom: float = 1.0,
                      prune: bool = True, buckets: LoadBuckets | None = None,
-                     warmup: bool = False, bound: ReplicaBound | None = None) -> CandidateSet:
+                     warmup: bool = False, bound: ReplicaBound | None = None,
+                     only: pd.DataFrame | None = None) -> CandidateSet:
     """Enumerate (t, n, c) — and with ``warmup`` every grow (t ≥ 1, n, i → c) — look each up in
     the profile and account its carbon.
 
@@ -92,7 +93,12 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     Replica counts beyond capacity or headroom are counted without a lookup; with ``bound``
     (and ``prune``), replica counts that :mod:`planner.optimize.replica_bound` proves the model
     never needs are not built either: each group's counts are built in increasing order, a
-    few at a time, until the bound rules out the rest."""
+    few at a time, until the bound rules out the rest.
+
+    ``only`` (rows of window, replicas, level, prev_level) restricts the table to those
+    configurations, unpruned: the rows ``greencache check`` recomputes for a schedule, by the
+    same arithmetic as the whole table. A configuration beyond capacity or headroom, or a grow
+    that cannot exist (into the first window, to a smaller level), yields no row."""
     levels = np.asarray(cache_levels_gb, dtype=float)
     W, C, N = len(stats), len(levels), int(max_replicas)
     if hits.token_hit.shape != (W, C):
@@ -105,9 +111,14 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
     peak_rate = busiest_rate(buckets)
     per_window = N * (C + (C * (C - 1) // 2 if warmup else 0))
     step = max(1, BLOCK_ROWS // max(per_window, 1))
+    if only is not None:
+        step = max(W, 1)    # a row or so per window: one block
     frames, unstable, pruned, over, skipped = [], 0, 0, 0, 0
     for w0 in range(0, W, step):
         t, c, prev, hit = _groups(hits, levels, range(w0, min(W, w0 + step)), warmup)
+        wanted = None
+        if only is not None:
+            t, c, prev, hit, wanted = _only_groups((t, c, prev, hit), only, C, N)
         # Load fraction of n replicas: (busiest bucket's rate / n) / capacity, the lookup's own
         # expression (division is monotone, so the max over buckets commutes with it).
         cap = profile.capacity(hit, mean_in[t], mean_out[t])
@@ -120,7 +131,10 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         account = lambda g, n: _account(stats, (t[g], n, c[g], prev[g], hit[g]),  # noqa: E731
                                         levels, ci, profile, hw, buckets, slo_ttft_s,
                                         slo_tpot_s, mean_in, mean_out, headroom)
-        if bound is None or not prune:
+        if wanted is not None:
+            g, n = np.nonzero(within & wanted)
+            frame = account(g, n + 1)
+        elif bound is None or not prune:
             g, n = np.nonzero(within)
             frame = account(g, n + 1)
         else:
@@ -130,13 +144,35 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
                                        frame["replicas"].to_numpy(),
                                        frame["window"].to_numpy()))].reset_index(drop=True)
         before = len(frame)
-        if prune and before:
+        if prune and before and only is None:
             frame = pareto_prune(frame)
         pruned += before - len(frame)
         frames.append(frame)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     return CandidateSet(frame, unstable=unstable, pruned=pruned, max_replicas=N,
                         over_headroom=over, beyond_bound=skipped)
+
+
+def _group_key(t, c, prev, C: int) -> np.ndarray:
+    """One integer per (window, level, grown-from level), increasing in that order."""
+    return (np.asarray(t, dtype=np.int64) * C + np.asarray(c, dtype=np.int64)) * (C + 1) \
+        + np.asarray(prev, dtype=np.int64) + 1
+
+
+def _only_groups(groups, only: pd.DataFrame, C: int, N: int):
+    """The groups (t, c, prev_level, hit rate) that ``only`` names, and per kept group × N
+    replica counts whether ``only`` asks for it."""
+    t, c, prev, hit = groups
+    key = _group_key(t, c, prev, C)          # increasing: _groups sorts by (t, c, prev)
+    want = _group_key(only["window"].to_numpy(), only["level"].to_numpy(),
+                      only["prev_level"].to_numpy(), C)
+    reps = only["replicas"].to_numpy(dtype=np.int64)
+    pos = np.minimum(np.searchsorted(key, want), len(key) - 1)   # a block has ≥ 1 group
+    hit_group = (key[pos] == want) & (reps >= 1) & (reps <= N)
+    kept = np.unique(pos[hit_group])
+    wanted = np.zeros((len(kept), N), dtype=bool)
+    wanted[np.searchsorted(kept, pos[hit_group]), reps[hit_group] - 1] = True
+    return t[kept], c[kept], prev[kept], hit[kept], wanted
 
 
 def _build_bounded(within: np.ndarray, t: np.ndarray, cache_gb: np.ndarray, account,

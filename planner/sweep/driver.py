@@ -68,11 +68,18 @@ def run_sweep(path: Path, out: Path, cache_dir: Path | None = None, address: str
             on_done(o)
 
     if todo:
-        started = start_ray(address, workers)
+        # Started inside the try: a kill during ray.init still shuts down what it started.
+        ours = not ray.is_initialized()
         try:
+            start_ray(address, workers)
             run_points(todo, spec.strategies, spec.memory_gb, done)
+        except KeyboardInterrupt as e:
+            e.note = (f"{len(run.seconds)} point(s) finished in this run and are cached in "
+                      f"{cache.folder}; the same command resumes from them (no output folder "
+                      "was written)")
+            raise
         finally:
-            if started:
+            if ours:
                 ray.shutdown()
     records = [entries[p.key]["result"] if entries[p.key] else None for p in points]
     errs = [errors.get(p.key) for p in points]

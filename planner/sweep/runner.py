@@ -18,6 +18,7 @@ from typing import Callable
 import ray
 
 from planner.errors import GreencacheError, UsageError
+from planner.interrupt import stop_on_sigterm
 from planner.sweep.point import failure, run_point
 from planner.sweep.points import Point
 from planner.workload.prepare import load_inputs, workload_key
@@ -64,6 +65,9 @@ def start_ray(address: str | None, workers: int | None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise UsageError(f"cannot connect to {where}: {str(e).splitlines()[0][:200]}") from None
+    # ray.init installs its own SIGTERM handler (a native stack dump): keep ours, so a killed
+    # sweep unwinds, shuts Ray down and says what it kept.
+    stop_on_sigterm()
     return True
 
 

@@ -185,13 +185,15 @@ def with_prefixes(trace: Trace, seed: int, reuse_model: str | Path | None) -> Tr
 SHAPE_SAMPLE = 1_000_000
 
 
-def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
+def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop,
+                   window_means=((), ())):
     """The profile table for the scenario's replica and the workload shape that fits the trace:
     ``--workload-shape`` when named, else (auto) the available shape nearest to the trace's
     lengths (:func:`planner.perf.shapes.choose_shape`). When none is within
     ``POOR_FIT_DISTANCE``, ``--auto-profile`` fits the trace's own shape and builds (or finds
-    in the cache) its table (:mod:`planner.perf.shape_fit`); without it a note names the
-    commands that do so. Returns (table, summary entry, notes)."""
+    in the cache) its table (:mod:`planner.perf.shape_fit`), whose token axes cover
+    ``window_means`` (the busy windows' mean prompts and outputs, :func:`busy_token_means`);
+    without it a note names the commands that do so. Returns (table, summary entry, notes)."""
     from planner.perf.profile import available_shapes, tables_dir
     from planner.perf.shapes import POOR_FIT_DISTANCE, choose_shape, known_shape_names, load_shape
 
@@ -213,12 +215,13 @@ def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
     poor = (opt.workload_shape == "auto" and nearest is not None
             and distances[nearest.name] > POOR_FIT_DISTANCE)
     if poor and opt.auto_profile:
-        return fitted_profile(opt, trace, distances, progress)
+        return fitted_profile(opt, trace, distances, progress, window_means)
     if poor:
         # A plan on a table simulated for other lengths mispredicts p90 latency (Mooncake's
         # 15k-token prompts on the conversation shape: 59 replicas planned, 75.8 % replayed
         # within SLO), so it is refused unless the user names a shape on purpose.
-        raise InputDataError(poor_fit_message(opt, nearest.name, distances[nearest.name]))
+        raise InputDataError(poor_fit_message(opt, nearest.name, distances[nearest.name],
+                                              window_means))
     if opt.workload_shape != "auto":
         if opt.workload_shape not in have:
             raise UsageError(f"no profile table for {opt.model} on {opt.tp}×{opt.gpu} with "
@@ -244,21 +247,29 @@ def select_profile(opt: PlanOptions, trace: Trace, progress: Progress = _noop):
     return profile, info, notes
 
 
-def poor_fit_message(opt: PlanOptions, name: str, distance: float) -> str:
-    """What to do when no available shape fits: the exact commands."""
+def poor_fit_message(opt: PlanOptions, name: str, distance: float,
+                     window_means=((), ())) -> str:
+    """What to do when no available shape fits: the exact commands, with the grid
+    ``--auto-profile`` would build (token axes covering the busy windows' means)."""
+    from planner.catalog import load_catalog
+    from planner.perf.shape_fit import HIT_AXIS, token_axes
     from planner.perf.shapes import POOR_FIT_DISTANCE
 
+    inputs, outputs = token_axes(*window_means, load_catalog().model(opt.model).max_context)
+    axes = " ".join(f"--{k} {','.join(f'{v:g}' for v in ax)}" for k, ax in
+                    (("hit-rates", HIT_AXIS), ("inputs", inputs), ("outputs", outputs)))
     shape_file = f"{Path(opt.trace).stem}.shape.json"
     return (f"no available workload shape fits the trace (nearest: {name}, distance "
             f"{distance:.2f} > {POOR_FIT_DISTANCE}), so its p90 latencies would be mispredicted: "
             f"plan with --auto-profile, which fits the trace's own shape and builds its table, or "
             f"run `greencache profile fit-shape {opt.trace} --out {shape_file}` and "
             f"`greencache profile synth --model {opt.model} --gpu {opt.gpu} --tp {opt.tp} "
-            f"--ssd {opt.ssd} --shape {shape_file} --out fitted-tables`, then plan with "
+            f"--ssd {opt.ssd} --shape {shape_file} {axes} --out fitted-tables`, then plan with "
             f"--profile-dir fitted-tables; or pass --workload-shape {name} to plan on it anyway")
 
 
-def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Progress):
+def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Progress,
+                   window_means=((), ())):
     """--auto-profile: the trace's own workload shape and its table, from the cache or built
     into it (:func:`planner.perf.shape_fit.cached_table`)."""
     from planner.paths import sha256_file
@@ -271,7 +282,8 @@ def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Pr
                             seed=opt.seed, reuse_model=opt.reuse_model)
     progress(f"building the profile table of workload shape {shape.name} (cached; the first "
              "time about a minute)")
-    folder = cached_table(shape, opt.model, opt.gpu, opt.tp, opt.ssd)
+    folder = cached_table(shape, opt.model, opt.gpu, opt.tp, opt.ssd,
+                          window_inputs=window_means[0], window_outputs=window_means[1])
     profile = load_profile(opt.model, opt.gpu, opt.tp, opt.ssd, folder, shape=shape.name)
     step = max(1, len(trace) // SHAPE_SAMPLE)
     d = round(shape_distance(shape, trace.input_tokens[::step], trace.output_tokens[::step]), 4)
@@ -350,6 +362,15 @@ def _windows(trace: Trace, opt: PlanOptions) -> Windowing:
     return windowing
 
 
+def busy_token_means(windowing: Windowing) -> tuple[np.ndarray, np.ndarray]:
+    """The mean prompt and the mean output of every window with requests (the token mixes a
+    profile table must cover)."""
+    st = windowing.stats
+    busy = st["requests"].to_numpy() > 0
+    return (st["mean_input_tokens"].to_numpy()[busy],
+            st["mean_output_tokens"].to_numpy()[busy])
+
+
 def shape_source(trace: Trace, opt: PlanOptions) -> Trace:
     """The requests the profile table's workload shape is chosen from: the whole trace, or
     for a plan on forecasts only those before --plan-from (a decision knows no later ones)."""
@@ -389,13 +410,14 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
                           pd.DatetimeIndex(windowing.stats["window_end"]))
     notes.extend(wi.notes)
 
-    profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress)
+    busy_means = busy_token_means(windowing)
+    profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress,
+                                                      busy_means)
     notes.extend(shape_notes)
     profile, correction_notes = corrected(profile, opt.correction)
     notes.extend(correction_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
-    profile.check_mix(windowing.stats["mean_input_tokens"].to_numpy()[busy],
-                      windowing.stats["mean_output_tokens"].to_numpy()[busy],
+    profile.check_mix(*busy_means,
                       [lab for lab, b in zip(windowing.labels(), busy) if b])
 
     levels_gb = np.asarray(opt.cache_levels_tb, dtype=float) * 1000.0
@@ -464,7 +486,8 @@ def prepare_replay(opt: PlanOptions, progress: Progress = _noop) -> ReplaySetup:
     trace, _ = load_trace(opt, series)
     windowing = _windows(trace, opt)
     # Only LCS reads the profile table (the prefill energy a hit saves).
-    profile = corrected(select_profile(opt, trace, progress)[0], opt.correction)[0] \
+    profile = corrected(select_profile(opt, trace, progress, busy_token_means(windowing))[0],
+                        opt.correction)[0] \
         if opt.eviction == "lcs" else None
     if not trace.has_prefixes:
         progress("synthesising prefixes")
