@@ -66,6 +66,9 @@ def solve_fixed_level(sub: pd.DataFrame, opt: PlanOptions, level_gb: float,
         d.window for d in precheck(sub, n, [str(t) for t in range(n)], ttft_bound, tpot_bound)
         if not d.feasible]
     short = budget and best_attainment(sub, requests) < opt.slo_attainment - 1e-12
+    # One level never changes: the dwell and daily-limit rows hold whatever they say, and the
+    # programme need not carry their states.
+    coupling = replace(coupling, dwell_windows=1, max_changes_per_day=None)
     s = solve_candidates(sub, opt, coupling, soft_windows=soft, name=f"baseline_{level_gb:g}GB",
                          requests=requests, attainment_short=short)
     r = s.result

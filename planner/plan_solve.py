@@ -1,10 +1,11 @@
 """The plan's solve stage: candidates → the coupled model → its optimum → charged schedule.
 
-The model is solved by the MILP when anything couples windows beyond their neighbour and the
-owned fleet (minimum dwell, daily change limit, best-effort windows, an attainment budget),
-else by the exact chain programme of :mod:`planner.optimize.argmin` (one chain per owned
-fleet), which reaches the same optimum and schedule (tested) in a fraction of the time. ``--rolling-block`` solves a long horizon's MILP in
-blocks instead (:mod:`planner.optimize.rolling`).
+The model is solved by the exact dynamic programme of :mod:`planner.optimize.argmin` (one per
+owned fleet; an attainment budget by Lagrangian relaxation, with the MILP only to close a gap
+the relaxation leaves), which reaches the MILP's optimum and schedule (tested) in a fraction of
+its time; by the MILP where best-effort windows or a best-effort attainment shortfall are
+planned. ``--rolling-block`` solves a long horizon in blocks instead
+(:mod:`planner.optimize.rolling`).
 """
 
 from __future__ import annotations
@@ -60,23 +61,49 @@ def plan_candidates(opt: PlanOptions, stats: pd.DataFrame, hits: HitCurves, ci: 
                     only: pd.DataFrame | None = None) -> CandidateSet:
     """The plan's candidate table from its window inputs: the one call that both the plan and
     ``greencache check`` (which re-derives a plan's numbers from its window_inputs.json) make.
-    In per-window p90 mode replica counts the model provably never needs are not built
-    (:mod:`planner.optimize.replica_bound`); an attainment budget reads them all, and so do
-    plans on forecasts (each decision's model also holds windows these are not, whose carbon
-    sets the tie rule's scale). ``only`` (window, replicas, level, prev_level) computes just
-    those configurations, unpruned (:func:`build_candidates`)."""
+    Replica counts the model provably never needs are not built
+    (:mod:`planner.optimize.replica_bound`); plans on forecasts build them all (each
+    decision's model also holds windows these are not, whose carbon sets the tie rule's scale).
+    ``only`` (window, replicas, level, prev_level) computes just those configurations, unpruned
+    (:func:`build_candidates`).
+
+    An attainment budget first builds the counts its relaxation without the budget (and
+    without the per-window rows the budget replaces) can need. When every schedule of those
+    candidates keeps the budget (:func:`budget_holds_everywhere`), the relaxation's optimum,
+    which they hold, keeps it too and is the budget model's optimum: they are the table. Else
+    every count is built."""
     bound = None
+    budget = opt.slo_attainment is not None
     if only is not None:
         prune = False
-    if prune and opt.slo_attainment is None and opt.foresight != "forecast":
+    if prune and opt.foresight != "forecast":
         coupling = coupling_for(opt, stats, ci, hw, parse_window(opt.window), stats.iloc[:0])
+        slos = (np.inf, np.inf) if budget else planned_slos(opt)
         bound = replica_bound(
-            coupling, hw, profile, stats, ci, *planned_slos(opt),
+            coupling, hw, profile, stats, ci, *slos,
             least_no_cache_replicas(profile, stats, buckets, cache_levels_gb, opt.headroom,
                                     opt.max_replicas), opt.tie_tolerance)
-    return build_candidates(stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas,
-                            opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom, prune=prune,
-                            buckets=buckets, warmup=opt.warmup, bound=bound, only=only)
+    build = lambda b: build_candidates(  # noqa: E731
+        stats, hits, ci, profile, hw, cache_levels_gb, opt.max_replicas, opt.slo_ttft_s,
+        opt.slo_tpot_s, headroom=opt.headroom, prune=prune, buckets=buckets, warmup=opt.warmup,
+        bound=b, only=only)
+    cands = build(bound)
+    if bound is not None and budget and not budget_holds_everywhere(
+            cands.frame, stats["requests"].to_numpy(dtype=float), opt.slo_attainment):
+        cands = build(None)
+    return cands
+
+
+def budget_holds_everywhere(cands: pd.DataFrame, requests: np.ndarray, target: float) -> bool:
+    """Whether every schedule of ``cands`` keeps the attainment budget: each window at its
+    candidate of least within-SLO share still reaches ``target``."""
+    r = np.asarray(requests, dtype=float)
+    worst = cands.groupby("window")["within_slo_share"].min()
+    if len(worst) < len(r):
+        return False
+    total = float(r.sum())
+    return total == 0 or float((r[worst.index.to_numpy()] * worst.to_numpy()).sum()) \
+        >= target * total * (1 + 1e-12)
 
 
 def screen_windows(candidates: pd.DataFrame, stats: pd.DataFrame, labels: list[str],
@@ -134,7 +161,8 @@ def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, leng
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
                      soft_windows=(), name: str = "greencache_plan", requests=None,
                      attainment_short: bool = False) -> Solved:
-    """Build the model and solve it by the chain programme or the MILP, whichever applies.
+    """Solve the plan by the dynamic programme (no MILP is built) or, for best-effort plans,
+    the MILP; ``--rolling-block`` in blocks.
 
     Per-window p90 mode: in windows that must meet the SLO (less the margin), candidates that
     miss it are dropped first: they could only be chosen at zero weight, and without them the
@@ -142,19 +170,34 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
     SLO" one, which keeps the LP bound tight (the SLO rows stay, and name the window if the
     model is infeasible). Budget mode (``--slo-attainment``, ``requests`` per window) keeps
     every candidate: a slower one may pay for a faster one elsewhere; ``attainment_short``
-    plans the best reachable attainment first. Where the MILP is needed, candidates that no
-    schedule within the MIP gap can use are dropped too (:mod:`planner.optimize.incumbent`)."""
+    plans the best reachable attainment first."""
     ttft_bound, tpot_bound = planned_slos(opt)
+    rolling = 0 < opt.rolling_block < candidates["window"].nunique() and \
+        opt.slo_attainment is None
+    # No incumbent bound here: the programme's time follows the windows more than the
+    # candidates, so the incumbent's own programmes would cost more than they save (rolling
+    # blocks are programmes too), and the MILP is left to best-effort plans, which it does
+    # not apply to.
+    programme = not soft_windows and not attainment_short and not rolling
     kept = model_candidates(candidates, opt, coupling, soft_windows,
-                            incumbent=True).reset_index(drop=True)
+                            requests=requests).reset_index(drop=True)
     build = lambda: build_model(kept, ttft_bound, tpot_bound,  # noqa: E731
                                 soft_windows=soft_windows, coupling=coupling, name=name,
                                 **model_options(opt, requests, attainment_short))
     soft = [t for t in soft_windows if t in set(kept["window"].tolist())]
-    if not coupling.needs_milp() and not soft and opt.slo_attainment is None:
-        # The chain programme reads the candidates only: no MILP is built for it.
-        chain = Chain(kept, coupling, ttft_bound, tpot_bound)
-        result, rows = solve_chain(chain, opt.solver), chain.candidates
+    if programme:
+        # The programme reads the candidates only: no MILP is built for it.
+        budget = opt.slo_attainment is not None
+        chain = Chain(kept, coupling, ttft_bound, tpot_bound, attainment=opt.slo_attainment,
+                      requests=np.asarray(requests, dtype=float) if budget else None)
+        result, rows = solve_chain(chain, opt.solver, opt.mip_gap, opt.time_limit_s), \
+            chain.candidates
+        solved = Solved(build, result, pd.DataFrame(), kept)
+    elif rolling and not soft_windows:
+        # Each block is a programme of its own: no MILP of the whole horizon is built.
+        result, rows = solve_rolling(kept, ttft_bound, tpot_bound, coupling, opt.rolling_block,
+                                     opt.rolling_overlap, opt.solver, opt.time_limit_s,
+                                     opt.mip_gap), kept
         solved = Solved(build, result, pd.DataFrame(), kept)
     else:
         model = build()
@@ -168,14 +211,22 @@ def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupl
 
 def model_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
                      soft_windows=(), keep: pd.DataFrame | None = None,
-                     incumbent: bool = False) -> pd.DataFrame:
+                     incumbent: bool = False, requests=None) -> pd.DataFrame:
     """The candidates the model holds (:func:`solve_candidates` says why): in per-window p90
     mode those within the planned SLO bounds (all of a soft window's), less the replica counts
     :func:`prune_extra_replicas` proves useless, and with ``incumbent`` (a whole horizon's
     model, nothing held fixed) those no schedule within the MIP gap can use; ``keep`` (rows
     with window, replicas, level and prev_level) stay all the same. Under an attainment budget
-    all of them."""
+    those no schedule within the budget and the MIP gap can use, when a schedule holding one
+    level keeps the budget (``requests`` per window)."""
     if opt.slo_attainment is not None:
+        if incumbent and requests is not None and len(candidates) > INCUMBENT_MIN_CANDIDATES:
+            r = np.asarray(requests, dtype=float)
+            miss = r[candidates["window"].to_numpy()] * \
+                (1.0 - candidates["within_slo_share"].to_numpy())
+            candidates = drop_beyond_incumbent(
+                candidates, coupling, *planned_slos(opt), opt.mip_gap, keep, miss=miss,
+                budget=(1.0 - opt.slo_attainment) * float(r.sum()))
         return candidates
     ttft_bound, tpot_bound = planned_slos(opt)
     soft = set(soft_windows)
@@ -198,7 +249,7 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
     drop, so that the schedule's rows are evaluated as they are."""
     ttft_bound, tpot_bound = planned_slos(opt)
     return build_model(model_candidates(candidates, opt, coupling, soft_windows, keep,
-                                        incumbent=True),
+                                        incumbent=True, requests=requests),
                        ttft_bound, tpot_bound, soft_windows=soft_windows, coupling=coupling,
                        name=name, **model_options(opt, requests, attainment_short))
 
@@ -206,13 +257,13 @@ def plan_model(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling, s
 def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
     """The chain programme where it applies, else the MILP (as a rolling horizon with
     ``--rolling-block``, per-window p90 mode without best-effort windows)."""
-    if chain_applicable(model):
-        return solve_chain(model, opt.solver)
     if 0 < opt.rolling_block < len(model.groups) and not model.soft_windows \
             and opt.slo_attainment is None:
         return solve_rolling(model.candidates, model.slo_ttft_s, model.slo_tpot_s,
                              model.coupling, opt.rolling_block, opt.rolling_overlap, opt.solver,
                              opt.time_limit_s, opt.mip_gap)
+    if chain_applicable(model):
+        return solve_chain(model, opt.solver, opt.mip_gap, opt.time_limit_s)
     return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 

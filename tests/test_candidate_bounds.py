@@ -102,6 +102,40 @@ def test_replica_bound_leaves_the_coupled_model_unchanged(capacity):
     assert a.chosen[cols].equals(b.chosen[cols])
 
 
+@pytest.mark.parametrize("capacity,target", [("owned", 0.9), ("pooled", 0.9),
+                                             ("owned", 0.99999)])
+def test_budget_plan_from_the_relaxations_counts_equals_the_full_table(capacity, target):
+    """Under an attainment budget the table holds the counts of the budget-free relaxation
+    when every schedule of them keeps the budget, else every count; either way the plan
+    equals the one from the table built without any bound."""
+    from planner.optimize.candidates import build_candidates
+    from planner.plan_solve import budget_holds_everywhere
+
+    opt = PlanOptions(trace=str(AZURE), window="15min", max_replicas=16, capacity=capacity,
+                      slo_attainment=target).validate()
+    inp = load_inputs(opt)
+    args = (opt, inp.windowing.stats, inp.hits, inp.ci, inp.profile, inp.hardware,
+            inp.cache_levels_gb, inp.buckets)
+    requests = inp.windowing.stats["requests"].to_numpy(dtype=float)
+    table = plan_candidates(*args)
+    unbounded = build_candidates(inp.windowing.stats, inp.hits, inp.ci, inp.profile,
+                                 inp.hardware, inp.cache_levels_gb, opt.max_replicas,
+                                 opt.slo_ttft_s, opt.slo_tpot_s, headroom=opt.headroom,
+                                 buckets=inp.buckets, warmup=opt.warmup)
+    holds = budget_holds_everywhere(table.frame, requests, target)
+    assert holds == (target == 0.9)
+    assert (len(table.frame) < len(unbounded.frame)) == holds
+    a = solve_candidates(table.frame, opt, plan_coupling(inp, opt, table.frame),
+                         requests=requests)
+    b = solve_candidates(unbounded.frame, opt, plan_coupling(inp, opt, unbounded.frame),
+                         requests=requests)
+    assert a.result.status == b.result.status
+    if b.result.has_solution:
+        assert a.result.objective == pytest.approx(b.result.objective, rel=1e-9)
+        cols = ["window", "replicas", "level", "prev_level"]
+        assert a.chosen[cols].equals(b.chosen[cols])
+
+
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 10_000), capacity=st.sampled_from(["pooled", "owned"]),
        dwell=st.integers(1, 3), changes=st.sampled_from([None, 0, 1]),

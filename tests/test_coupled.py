@@ -35,7 +35,8 @@ def candidates(rng, windows=W, replicas=2, levels=3):
                      "energy_kwh": op, "op_gpu": op, "op_host": 0.0, "op_ssd": 0.0,
                      "emb_gpu": emb_gpu, "emb_host": 0.0, "emb_ssd": emb_ssd,
                      "operational_kgco2e": op, "embodied_kgco2e": emb_gpu + emb_ssd,
-                     "total_kgco2e": op + emb_gpu + emb_ssd})
+                     "total_kgco2e": op + emb_gpu + emb_ssd,
+                     "within_slo_share": float(rng.uniform(0.5, 1.0))})
     return pd.DataFrame(rows)
 
 
@@ -52,12 +53,16 @@ def coupling(rng, capacity="pooled", dwell=1, changes=None, rho=0.0, start=0.2, 
                     max_replicas=2)
 
 
-def brute_force(cands, cp):
+def brute_force(cands, cp, requests=None, target=None):
     """Every schedule (one candidate per window), its objective written out from the model's
-    definition, feasibility checked window by window. Returns (objective, schedule)."""
+    definition, feasibility checked window by window; with ``target`` F, only schedules
+    keeping Σ_t r_t · share_t ≥ F · Σ_t r_t. Returns (objective, schedule)."""
     groups = [cands[cands.window == t] for t in range(W)]
     best, best_rows = np.inf, None
     for combo in itertools.product(*[list(g.itertuples()) for g in groups]):
+        if target is not None and sum(requests[r.window] * r.within_slo_share for r in combo) \
+                < target * requests.sum() - 1e-9:
+            continue
         lv = [r.level for r in combo]
         n = np.array([r.replicas for r in combo], dtype=float)
         d = np.array([r.ssd_drives for r in combo], dtype=float)
@@ -109,6 +114,65 @@ def test_coupled_milp_equals_exhaustive_search(seed, capacity, dwell, changes, r
     # Within the relative MIP gap the solve was given (1e-6), not tighter: HiGHS may stop at
     # any point inside it (seed 390 lands 1.06e-7 away).
     assert r.objective == pytest.approx(expected, rel=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), capacity=st.sampled_from(["pooled", "owned"]),
+       dwell=st.integers(1, 3), changes=st.sampled_from([None, 0, 1]),
+       rho=st.sampled_from([0.0, 0.5]), idle=st.sampled_from([0.0, 0.3]),
+       eta=st.sampled_from([0.0, 0.01]), target=st.sampled_from([None, 0.7, 0.8, 0.9]))
+def test_programme_equals_exhaustive_search(seed, capacity, dwell, changes, rho, idle, eta,
+                                            target):
+    """The dynamic programme over (level, replicas, dwell age, changes today), with the
+    budget relaxed by its multiplier (and the MILP closing what the relaxation leaves),
+    reaches the exhaustive search's optimum, ties included, and keeps every row."""
+    rng = np.random.default_rng(seed)
+    cands = candidates(rng)
+    cp = coupling(rng, capacity, dwell, changes, rho, idle=idle, eta=eta)
+    requests = rng.integers(100, 5000, W).astype(float)
+    expected, rows = brute_force(cands, cp, requests, target)
+    m = build_model(cands, 2.0, 0.1, coupling=cp, attainment=target,
+                    requests=requests if target is not None else None)
+    r = solve_chain(m)
+    if np.isinf(expected):
+        assert r.status == TerminationCondition.infeasible
+        return
+    assert r.status == TerminationCondition.optimal
+    assert r.phases[-1].objective == pytest.approx(expected, rel=1e-6)
+    if target is None or r.method == "chain":
+        assert r.mip_gap <= 1e-6
+    ch = m.candidates.iloc[r.chosen].sort_values("window")
+    if target is not None:
+        assert (requests * ch["within_slo_share"].to_numpy()).sum() >= \
+            target * requests.sum() - 1e-9
+    lv = ch["level"].to_numpy()
+    for t in range(W):
+        if t == 0 or lv[t] != lv[t - 1]:
+            assert (lv[t:min(W, t + dwell)] == lv[t]).all()
+    if changes is not None:
+        for d in set(cp.day.tolist()):
+            assert sum(lv[t] != lv[t - 1] for t in range(1, W) if cp.day[t] == d) <= changes
+    # The charged windows sum to the programme's carbon.
+    charged = charge(ch, cp, r.owned_replicas, r.owned_drives)["total_kgco2e"].sum()
+    assert charged == pytest.approx(r.objective, rel=1e-9)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 10_000), target=st.sampled_from([None, 0.8]))
+def test_programme_gives_both_solvers_schedule_with_dwell_and_changes(seed, target):
+    """With the tie rule on, the programme, HiGHS and CBC pick the same schedule and fleet."""
+    rng = np.random.default_rng(seed)
+    cands = candidates(rng)
+    cp = coupling(rng, "owned", dwell=2, changes=1, eta=1e-3)
+    requests = rng.integers(100, 5000, W).astype(float)
+    m = build_model(cands, 2.0, 0.1, coupling=cp, attainment=target,
+                    requests=requests if target is not None else None)
+    k, h, c = solve_chain(m), solve(m, "highs"), solve(m, "cbc")
+    if h.status == TerminationCondition.infeasible:
+        assert k.status == TerminationCondition.infeasible
+        return
+    assert list(k.chosen) == list(h.chosen) == list(c.chosen)
+    assert (k.owned_replicas, k.owned_drives) == (h.owned_replicas, h.owned_drives)
 
 
 @settings(max_examples=10, deadline=None)

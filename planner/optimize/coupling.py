@@ -92,8 +92,9 @@ class Coupling:
         return self.dwell_windows > 1 or self.max_changes_per_day is not None
 
     def needs_milp(self) -> bool:
-        """Dwell and daily change limits need the MILP; the rest, owned capacity included (a
-        chain per fleet), is an exact dynamic programme (:mod:`planner.optimize.argmin`)."""
+        """Whether the levels are coupled beyond neighbouring windows (dwell, daily change
+        limit): the MILP of such a model is slow to solve, and the plan solves it by the
+        dynamic programme of :mod:`planner.optimize.argmin` wherever that applies."""
         return self.couples_levels
 
 

@@ -37,39 +37,45 @@ MARGIN = 1e-9
 
 
 def incumbent_objective(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
-                        slo_tpot_s: float) -> float:
+                        slo_tpot_s: float, miss: np.ndarray | None = None,
+                        budget: float = np.inf) -> float:
     """U: the least objective (carbon + ties) of a schedule holding one level all horizon;
-    inf when no level serves every window."""
-    warm = cand[cand["prev_level"] < 0] if "prev_level" in cand.columns else cand
+    inf when no level serves every window. With an attainment budget (``miss`` per candidate,
+    requests outside the SLOs, at most ``budget`` in all) only schedules that keep it count,
+    and every candidate is choosable (the budget replaces the per-window p90 rows)."""
+    warm = (cand["prev_level"] < 0).to_numpy() if "prev_level" in cand.columns else \
+        np.ones(len(cand), dtype=bool)
     n_windows = cand["window"].nunique()
     held = replace(cp, dwell_windows=1, max_changes_per_day=None)
+    slos = (np.inf, np.inf) if miss is not None else (slo_ttft_s, slo_tpot_s)
     best = np.inf
-    for _, sub in warm.groupby("level", sort=True):
+    for _, rows in pd.Series(np.flatnonzero(warm)).groupby(
+            cand["level"].to_numpy()[warm], sort=True):
+        sub = cand.iloc[rows.to_numpy()]
         if sub["window"].nunique() < n_windows:
             continue
-        r = solve_chain(Chain(sub, held, slo_ttft_s, slo_tpot_s))
-        if r.status == TerminationCondition.optimal and r.phases:
-            best = min(best, r.phases[-1].objective)
+        r = solve_chain(Chain(sub, held, *slos))
+        if r.status != TerminationCondition.optimal or not r.phases:
+            continue
+        if miss is not None and miss[rows.to_numpy()[r.chosen]].sum() > budget * (1 + 1e-12):
+            continue
+        best = min(best, r.phases[-1].objective)
     return best
 
 
 KEY = ["window", "replicas", "level", "prev_level"]
 
 
-def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
-                          slo_tpot_s: float, mip_gap: float,
-                          schedule: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The candidates some schedule within the MIP gap can use (module docstring), and those
-    ``schedule`` names (by window, replicas, level, prev_level). Every candidate is taken to be
-    within the SLO (the plan drops the others first)."""
-    cand = cand.reset_index(drop=True)
-    if cand.empty:
-        return cand
-    upper = incumbent_objective(cand, cp, slo_ttft_s, slo_tpot_s)
-    if not np.isfinite(upper) or upper <= 0:
-        return cand
+def within_reach(cand: pd.DataFrame, cp: Coupling, upper: float, mip_gap: float,
+                 penalty: np.ndarray | None = None, offset: float = 0.0) -> np.ndarray:
+    """Per candidate, whether its lower bound (module docstring) stays within the MIP gap of
+    ``upper``. With ``penalty`` (λ · miss_k of a Lagrangian relaxation of the attainment
+    budget, :mod:`planner.optimize.lagrange`) and ``offset`` (−λ · B) the bound is that of the
+    relaxation, which bounds every schedule within the budget from below all the same."""
     t = cand["window"].to_numpy()
     part = candidate_cost(cand, cp) + tie_cost(cand, cp)
+    if penalty is not None:
+        part = part + penalty
     fleet = np.zeros(len(cand))
     if cp.owned:
         keep = 1 - cp.pool_return
@@ -83,9 +89,27 @@ def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
         d_lo = pd.Series(d).groupby(t).min().max()
         fleet = per_replica * np.maximum(n, n_lo) + per_drive * np.maximum(d, d_lo)
     least = pd.Series(part).groupby(t).min()
-    lower = part - least.reindex(t).to_numpy() + float(least.sum()) + fleet
+    lower = part - least.reindex(t).to_numpy() + float(least.sum()) + fleet + offset
     limit = upper / (1.0 - mip_gap) + MARGIN * abs(upper) + cp.tie_eta
-    keep_rows = lower - MARGIN * np.abs(lower) <= limit
+    return lower - MARGIN * np.abs(lower) <= limit
+
+
+def drop_beyond_incumbent(cand: pd.DataFrame, cp: Coupling, slo_ttft_s: float,
+                          slo_tpot_s: float, mip_gap: float,
+                          schedule: pd.DataFrame | None = None,
+                          miss: np.ndarray | None = None,
+                          budget: float = np.inf) -> pd.DataFrame:
+    """The candidates some schedule within the MIP gap can use (module docstring), and those
+    ``schedule`` names (by window, replicas, level, prev_level). Every candidate is taken to be
+    within the SLO (the plan drops the others first), or, with an attainment budget (``miss``,
+    ``budget``: :func:`incumbent_objective`), choosable."""
+    cand = cand.reset_index(drop=True)
+    if cand.empty:
+        return cand
+    upper = incumbent_objective(cand, cp, slo_ttft_s, slo_tpot_s, miss, budget)
+    if not np.isfinite(upper) or upper <= 0:
+        return cand
+    keep_rows = within_reach(cand, cp, upper, mip_gap)
     if schedule is not None and len(schedule):
         key = [k for k in KEY if k in cand.columns and k in schedule.columns]
         named = cand[key].reset_index().merge(schedule[key].drop_duplicates(), on=key)["index"]

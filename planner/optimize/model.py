@@ -109,6 +109,7 @@ class PlanModel:
     attainment_shortfall: pulp.LpVariable | None = None
     attainment: float | None = None
     total_requests: float = 0.0
+    requests: np.ndarray | None = None        # per window, with an attainment budget
 
     @property
     def soft_windows(self) -> list[int]:
@@ -353,6 +354,7 @@ def define_attainment_budget(m: PlanModel, requests, target: float,
     cand = m.candidates
     miss = r[cand["window"].to_numpy()] * (1.0 - cand["within_slo_share"].to_numpy())
     m.attainment = float(target)
+    m.requests = r
     m.total_requests = float(r.sum())
     row = [(v, float(x)) for v, x in zip(m.choose, miss) if x > 0]
     if best_effort:

@@ -39,21 +39,27 @@ def solve_block(fixed: pd.DataFrame, free: pd.DataFrame, slo_ttft_s: float, slo_
                 mip_gap: float = 1e-6, name: str = "rolling", soft_windows=(),
                 first_window_entry: bool | None = None) -> tuple[SolveResult, np.ndarray]:
     """One block: the model of the ``free`` candidates with the ``fixed`` rows (one chosen
-    candidate per window before the block, held as they were kept), solved by the chain
-    programme where it applies, else the MILP. ``first_window_entry``: whether the model's
+    candidate per window before the block, held as they were kept), solved by the dynamic
+    programme where it applies (without building the MILP), else the MILP. ``first_window_entry``: whether the model's
     first window counts as a level entry (it does when it is the horizon's first; by default,
     when nothing is fixed). Returns the result and, when it has a solution, the positions of
     the chosen rows in ``fixed`` followed by ``free``."""
-    from planner.optimize.argmin import chain_applicable, solve_chain
+    from planner.optimize.argmin import Chain, chain_applicable, solve_chain
 
     sub = pd.concat([fixed, free], ignore_index=True)
     order = np.argsort(sub["window"].to_numpy(), kind="stable")
     entry = fixed.empty if first_window_entry is None else first_window_entry
-    m = build_model(sub.iloc[order], slo_ttft_s, slo_tpot_s, name=name,
-                    soft_windows=soft_windows,
-                    coupling=replace(coupling, first_window_entry=entry))
-    r = solve_chain(m, solver) if chain_applicable(m) else \
-        solve(m, solver, time_limit_s, mip_gap)
+    cp = replace(coupling, first_window_entry=entry)
+    ws = np.unique(sub["window"].to_numpy())
+    if not len(soft_windows) and len(ws) and ws[-1] - ws[0] == len(ws) - 1:
+        # The programme reads the candidates only: no MILP is built for it.
+        r = solve_chain(Chain(sub.iloc[order], cp, slo_ttft_s, slo_tpot_s), solver, mip_gap,
+                        time_limit_s)
+    else:
+        m = build_model(sub.iloc[order], slo_ttft_s, slo_tpot_s, name=name,
+                        soft_windows=soft_windows, coupling=cp)
+        r = solve_chain(m, solver, mip_gap, time_limit_s) if chain_applicable(m) else \
+            solve(m, solver, time_limit_s, mip_gap)
     chosen = order[r.chosen] if r.has_solution else np.zeros(0, dtype=np.int64)
     return r, chosen
 
