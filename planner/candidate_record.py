@@ -29,7 +29,7 @@ import pandas as pd
 from planner.errors import InputDataError
 from planner.optimize import value
 from planner.optimize.coupling import Coupling
-from planner.optimize.model import has_cold_starts
+from planner.optimize.model import models_warmup
 
 FILE_NAME = "candidates.npy"
 VALUE_FILE = value.FILE_NAME
@@ -74,7 +74,7 @@ def model_rows(frame: pd.DataFrame, held: np.ndarray, bounds: tuple[float, float
 
 
 def value_states(rows: pd.DataFrame, coupling: Coupling, n_windows: int) -> value.States:
-    return value.states(rows, coupling, n_windows, has_cold_starts(rows))
+    return value.states(rows, coupling, n_windows, models_warmup(rows, coupling))
 
 
 def records(frame: pd.DataFrame, kept: pd.DataFrame, coupling: Coupling,

@@ -155,7 +155,7 @@ def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, leng
         capacity=opt.capacity, pool_return=opt.pool_return, owned_idle=opt.owned_idle,
         window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
         max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
-        tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas)
+        tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas, warmup=opt.warmup)
 
 
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,

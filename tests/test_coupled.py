@@ -347,3 +347,30 @@ def test_rolling_horizon_is_feasible_and_never_below_the_full_solve(seed, capaci
         for d in range(3):
             ts = [t for t in range(1, 6) if cp.day[t] == d]
             assert sum(lv[t] != lv[t - 1] for t in ts) <= changes
+
+
+def test_a_cache_never_grows_warm_when_pruning_left_no_cold_start():
+    """Hand-solved: with warm-up on, a warm candidate above the previous window's level is
+    refused even when the table holds no cold start (the SLO filter or the incumbent bound
+    dropped them all). Window 1's cache pays off (10 → 5) but window 0's does not (10 → 12):
+    growing warm into window 1 would cost 15; the cache must be held from window 0 (17)."""
+    rng = np.random.default_rng(0)
+    cands = candidates(rng, windows=2, replicas=1, levels=2)
+    cost = {(0, 0): 10.0, (0, 1): 12.0, (1, 0): 10.0, (1, 1): 5.0}
+    op = np.array([cost[(t, c)] for t, c in zip(cands.window, cands.level)])
+    for col in ("emb_gpu", "emb_host", "emb_ssd", "emb_ssd_wear", "embodied_kgco2e"):
+        cands[col] = 0.0
+    cands["op_gpu"] = cands["operational_kgco2e"] = cands["total_kgco2e"] = op
+    cands["energy_kwh"] = op
+    cands["prev_level"] = -1                       # every cold start pruned away
+    cands["prev_cache_gb"] = np.nan
+    cp = replace(coupling(rng, start=0.0, windows=2), warmup=True)
+    per_candidate = candidate_cost(cands, cp)
+    for warmup, levels in ((True, [1, 1]), (False, [0, 1])):
+        c = replace(cp, warmup=warmup)
+        for how in ("programme", "milp"):
+            m = build_model(cands, 2.0, 0.1, coupling=c)
+            r = solve_chain(m) if how == "programme" else solve(m, "highs", 60, 1e-9)
+            chosen = m.candidates.iloc[r.chosen].sort_values("window")
+            assert chosen["level"].tolist() == levels, (warmup, how)
+            assert r.objective == pytest.approx(per_candidate[chosen.index].sum(), rel=1e-9)

@@ -43,7 +43,7 @@ from planner.check.results import CheckReport
 from planner.errors import InputDataError
 from planner.optimize.diagnostics import iis, precheck
 from planner.optimize import value
-from planner.optimize.model import PlanModel, has_cold_starts
+from planner.optimize.model import PlanModel, models_warmup
 from planner.optimize.slo import best_attainment, planned_slos
 from planner.optimize.solve import solve
 from planner.plan_solve import plan_model, solve_plan_model
@@ -244,7 +244,7 @@ def certify_recorded(plan: PlanFolder, red: Rederived, report: CheckReport,
     soft: list[int] = []
     rows = red.chosen
     model_rows = candidate_record.model_rows(table, table["in_model"].to_numpy(), bounds)
-    warmup_rows = has_cold_starts(model_rows)
+    warmup_rows = models_warmup(model_rows, red.coupling)
     slo = feasible.slo_rows(rows, bounds, soft, labels)
     for line in slo:
         report.add(GROUP, f"constraint {line.split(':')[0]}", False, line)

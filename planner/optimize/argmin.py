@@ -34,7 +34,7 @@ import pandas as pd
 
 from planner.optimize.coupling import Coupling, tie_cost
 from planner.optimize.lagrange import Relaxed, relax_budget
-from planner.optimize.model import PlanModel, candidate_cost, carbon_of, has_cold_starts
+from planner.optimize.model import PlanModel, candidate_cost, carbon_of, models_warmup
 from planner.optimize.schedule_dp import least_schedule
 from planner.optimize.solve import PhaseResult, SolveResult, SolverStatus, TerminationCondition
 
@@ -142,8 +142,8 @@ class _Search:
         self.m, self.members = m, members
         cand = m.candidates
         self.level = cand["level"].to_numpy()
-        # The transitions apply only where cold starts exist: without them a grow is warm.
-        self.prev = cand["prev_level"].to_numpy() if has_cold_starts(cand) else None
+        # The transitions apply with warm-up (or cold starts in the table): else a grow is warm.
+        self.prev = cand["prev_level"].to_numpy() if models_warmup(cand, m.coupling) else None
         self.reps = cand["replicas"].to_numpy(dtype=float)
         self.first_entry = m.coupling.first_window_entry
         self.fleets = list(_fleets(m, members)) if m.coupling.owned else None

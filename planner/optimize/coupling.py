@@ -65,6 +65,9 @@ class Coupling:
     tie_eta: float = 0.0                   # kgCO2e; 0 turns the tie rule off
     max_replicas: int = 1
     first_window_entry: bool = True        # the model's first window counts as a level entry
+    # A grown cache starts with the previous level's content (--warmup): the transition rows
+    # apply whatever candidates pruning left (models_warmup).
+    warmup: bool = False
 
     @property
     def owned(self) -> bool:
@@ -102,7 +105,8 @@ def build_coupling(stats: pd.DataFrame, ci: np.ndarray, hw: Hardware, candidates
                    *, capacity: str = "pooled", pool_return: float = 0.0,
                    owned_idle: str = "off", window_h: float = 1.0, min_dwell_h: float = 0.0,
                    max_changes_per_day: int | None = None, weight_load_s: float = 0.0,
-                   tie_tolerance: float = 0.0, max_replicas: int = 1) -> Coupling:
+                   tie_tolerance: float = 0.0, max_replicas: int = 1,
+                   warmup: bool = False) -> Coupling:
     """The per-window numbers of :class:`Coupling` from the windows, grid and hardware."""
     hours = stats["hours"].to_numpy(dtype=float)
     g = hw.gpus_per_replica
@@ -118,6 +122,7 @@ def build_coupling(stats: pd.DataFrame, ci: np.ndarray, hw: Hardware, candidates
         per_window = TIE_LEVEL_CHANGE + TIE_LEVEL_INDEX * n_levels + TIE_REPLICA_SHARE + 1.0
         eta = tie_tolerance * lb / (len(stats) * per_window)
     return Coupling(
+        warmup=warmup,
         capacity=capacity, pool_return=pool_return if capacity == "owned" else 1.0,
         dwell_windows=dwell, max_changes_per_day=max_changes_per_day, day=day,
         kg_per_kwh=np.asarray(ci, dtype=float) / 1000.0,

@@ -437,8 +437,16 @@ def define_warmup_constraints(m: PlanModel) -> None:
 
 
 def has_cold_starts(cand: pd.DataFrame) -> bool:
-    """Whether the candidates include cold starts (and so need the transition rows)."""
+    """Whether the candidates include cold starts."""
     return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
+
+
+def models_warmup(cand: pd.DataFrame, coupling: Coupling | None) -> bool:
+    """Whether the transition rows apply: the scenario models warm-up, or the candidates hold
+    cold starts. The scenario is asked, not only the table: where the SLO filter or the
+    incumbent bound left no cold start, a warm candidate above the previous window's level
+    must still be refused, or the model would grow the cache warm."""
+    return bool(coupling is not None and coupling.warmup) or has_cold_starts(cand)
 
 
 def carbon_of(m: PlanModel, chosen: np.ndarray, owned_replicas=None, owned_drives=None) -> float:
@@ -519,7 +527,7 @@ def build_model(candidates: pd.DataFrame, slo_ttft_s: float, slo_tpot_s: float, 
         define_owned_capacity(m)
     if static_cache:
         define_static_cache_constraints(m, sorted(cand["level"].unique()))
-    if has_cold_starts(cand):
+    if models_warmup(cand, cp):
         if not m.level:
             define_level_variables(m)
         define_warmup_constraints(m)

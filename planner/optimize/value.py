@@ -5,10 +5,17 @@ beside the plan (``value_function.npy``), it is a certificate of optimality that
 check`` verifies for all windows at once, in time linear in the horizon.
 
 It covers the per-window p90 model with pooled capacity and no best-effort window, whatever
-else the scenario couples: the tie rule, start costs, cache warm-up transitions (argmin.py's
-chain), and the minimum dwell and daily change limit, which the chain programme leaves to the
-MILP. (An owned fleet, an attainment budget and best-effort windows are not covered:
-:func:`applies` says so and the check re-solves the model instead.)
+else the scenario couples: the tie rule, start costs, cache warm-up transitions, the minimum
+dwell and the daily change limit. (An owned fleet, an attainment budget and best-effort
+windows are not covered: :func:`applies` says so and the check re-solves the model instead.)
+
+The plan's solver (``schedule_dp.py``) runs the same recursion per window to trace the
+schedule back; this module writes the recursion once more, vectorised over all windows, as the
+certificate's verifier. That second statement is deliberate: a certificate checked by the
+solver's own code would only repeat the solver's errors, and the check (``check/``) exists to
+catch them. The two agree with each other and with an exhaustive search
+(``tests/test_optimize_value.py``, ``tests/test_coupled.py``); a drift between them fails
+``greencache check`` on every plan, where CI sees it.
 
 After window t a schedule is in state (i, n, a, c): cache level i, n replicas, a the windows
 level i has been held (counted to the dwell D: a ∈ 1..D, the first window an entry), and c the
