@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from planner.optimize.coupling import Coupling
-from planner.optimize.model import build_model, has_cold_starts
+from planner.optimize.model import build_model, models_warmup
 from planner.optimize.solve import TerminationCondition, solve
 from planner.optimize import value
 from planner.optimize.value import applies, schedule_objective
@@ -88,8 +88,8 @@ def test_value_equals_exhaustive_search(seed, dwell, changes, eta, start, cold):
     W = 4
     cands = candidates(rng, W, 2, 3, cold)
     cp = coupling(rng, W, dwell, changes, eta, start)
-    expected = exhaustive(cands, cp, W, has_cold_starts(cands))
-    got = optimum(cands, cp, W, has_cold_starts(cands))
+    expected = exhaustive(cands, cp, W, models_warmup(cands, cp))
+    got = optimum(cands, cp, W, models_warmup(cands, cp))
     assert got == pytest.approx(expected, rel=1e-12) if np.isfinite(expected) else got == np.inf
 
 
@@ -104,7 +104,7 @@ def test_value_equals_the_milp(seed, dwell, changes, eta, start, cold):
     cands = candidates(rng, W, 3, 3, cold)
     cp = coupling(rng, W, dwell, changes, eta, start)
     r = solve(build_model(cands, 2.0, 0.1, coupling=cp), "highs", mip_gap=1e-9)
-    got = optimum(cands, cp, W, has_cold_starts(cands))
+    got = optimum(cands, cp, W, models_warmup(cands, cp))
     if r.status == TerminationCondition.infeasible:
         assert got == np.inf
         return

@@ -436,17 +436,14 @@ def define_warmup_constraints(m: PlanModel) -> None:
     add_rows(m, names, rows, LE, 0.0)
 
 
-def has_cold_starts(cand: pd.DataFrame) -> bool:
-    """Whether the candidates include cold starts."""
-    return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
-
-
 def models_warmup(cand: pd.DataFrame, coupling: Coupling | None) -> bool:
     """Whether the transition rows apply: the scenario models warm-up, or the candidates hold
     cold starts. The scenario is asked, not only the table: where the SLO filter or the
     incumbent bound left no cold start, a warm candidate above the previous window's level
     must still be refused, or the model would grow the cache warm."""
-    return bool(coupling is not None and coupling.warmup) or has_cold_starts(cand)
+    if coupling is not None and coupling.warmup:
+        return True
+    return "prev_level" in cand.columns and bool((cand["prev_level"] >= 0).any())
 
 
 def carbon_of(m: PlanModel, chosen: np.ndarray, owned_replicas=None, owned_drives=None) -> float:
