@@ -202,16 +202,54 @@ def serve(trace, schedule: pd.DataFrame, hw: Hardware, replica_model, kv_bytes_p
                   write_b / seconds / 1e9, notes, served)
 
 
+@dataclass
+class Latencies:
+    """All that accounting needs of the per-request results under one SLO: per window the
+    requests, replayed hit rate, share within the SLO and p90 latencies; over the horizon the
+    share within the SLO and the p90 latencies. A few arrays of windows, where the requests'
+    own results take gigabytes on a long trace: a sweep keeps these and drops those."""
+
+    requests: np.ndarray
+    hit_rate: np.ndarray
+    attainment: np.ndarray
+    p90_ttft_s: np.ndarray
+    p90_tpot_s: np.ndarray
+    totals: dict
+
+
+def latencies(served: Served, trace, windows: int, slo_ttft_s: float,
+              slo_tpot_s: float) -> Latencies:
+    """Per-window and overall request statistics of ``served`` under the SLO."""
+    inp = trace.input_tokens if served.served is None else trace.input_tokens[served.served]
+    win, ttft, tpot = served.request_window, served.ttft_s, served.tpot_s
+    W = windows
+    prompt = np.bincount(win, weights=inp, minlength=W)
+    hit = np.bincount(win, weights=served.cached_tokens, minlength=W) / np.maximum(prompt, 1)
+    ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
+    reqs = np.bincount(win, minlength=W)
+    att = np.bincount(win, weights=ok.astype(float), minlength=W) / np.maximum(reqs, 1)
+    order = np.argsort(win, kind="stable")
+    cuts = np.searchsorted(win[order], np.arange(1, W))
+    p90_ttft = np.array([_p90(part) for part in np.split(ttft[order], cuts)])
+    p90_tpot = np.array([_p90(part) for part in np.split(tpot[order], cuts)])
+    totals = {"requests": int(len(ttft)),
+              "slo_attainment": float(ok.mean()) if len(ok) else 1.0,
+              "p90_ttft_s": _p90(ttft), "p90_tpot_s": _p90(tpot)}
+    return Latencies(reqs, hit, np.where(reqs > 0, att, 1.0), p90_ttft, p90_tpot, totals)
+
+
 def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware,
-            slo_ttft_s: float, slo_tpot_s: float) -> ReplayResult:
-    """Step 4: carbon of what was served, with the planner's own accounting."""
+            slo_ttft_s: float, slo_tpot_s: float, lat: Latencies | None = None) -> ReplayResult:
+    """Step 4: carbon of what was served, with the planner's own accounting. ``lat``: the
+    served requests' statistics under this SLO when already known (:func:`latencies`; then
+    ``served`` needs only its per-window fields)."""
     br, *_ = deployment_carbon(hw, served.hours, ci, schedule["replicas"].to_numpy(),
                                served.gpu_power_w, schedule["cache_gb"].to_numpy(dtype=float),
                                served.ssd_read_gbps, served.ssd_write_gbps)
-    inp = trace.input_tokens if served.served is None else trace.input_tokens[served.served]
-    frame = _window_frame(inp, schedule, served.request_window, served.cached_tokens,
-                          served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
-    totals = _totals(frame, served.ttft_s, served.tpot_s, slo_ttft_s, slo_tpot_s, br)
+    if lat is None:
+        lat = latencies(served, trace, len(schedule), slo_ttft_s, slo_tpot_s)
+    frame = _window_frame(schedule, lat, br)
+    totals = _totals(frame, lat, br)
     return ReplayResult(frame, totals, served, list(served.notes))
 
 
@@ -233,29 +271,19 @@ def within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s) -> np.ndarray:
     return (ttft <= slo_ttft_s) & (~np.isfinite(tpot) | (tpot <= slo_tpot_s))
 
 
-def _window_frame(input_tokens, schedule, win, cached, ttft, tpot, slo_ttft_s, slo_tpot_s, br):
-    W = len(schedule)
-    prompt = np.bincount(win, weights=input_tokens, minlength=W)
-    hit = np.bincount(win, weights=cached, minlength=W) / np.maximum(prompt, 1)
-    ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
-    reqs = np.bincount(win, minlength=W)
-    att = np.bincount(win, weights=ok.astype(float), minlength=W) / np.maximum(reqs, 1)
-    order = np.argsort(win, kind="stable")
-    cuts = np.searchsorted(win[order], np.arange(1, W))
-    p90_ttft = np.array([_p90(part) for part in np.split(ttft[order], cuts)])
-    p90_tpot = np.array([_p90(part) for part in np.split(tpot[order], cuts)])
+def _window_frame(schedule, lat: Latencies, br):
     return pd.DataFrame({
         "window_start": schedule["window_start"].to_numpy(),
         "window_end": schedule["window_end"].to_numpy(),
-        "requests": reqs, "replicas": schedule["replicas"].to_numpy(),
+        "requests": lat.requests, "replicas": schedule["replicas"].to_numpy(),
         "cache_gb": schedule["cache_gb"].to_numpy(),
-        "predicted_hit_rate": schedule["hit_rate"].to_numpy(), "replayed_hit_rate": hit,
+        "predicted_hit_rate": schedule["hit_rate"].to_numpy(), "replayed_hit_rate": lat.hit_rate,
         "predicted_p90_ttft_s": schedule["p90_ttft_s"].to_numpy(),
-        "replayed_p90_ttft_s": p90_ttft,
+        "replayed_p90_ttft_s": lat.p90_ttft_s,
         "predicted_p90_tpot_s": schedule["p90_tpot_s"].to_numpy(),
-        "replayed_p90_tpot_s": p90_tpot,
+        "replayed_p90_tpot_s": lat.p90_tpot_s,
         "predicted_slo_attainment": schedule["within_slo_share"].to_numpy(),
-        "slo_attainment": np.where(reqs > 0, att, 1.0),
+        "slo_attainment": lat.attainment,
         "energy_kwh": br.energy_kwh,
         "predicted_energy_kwh": schedule["energy_kwh"].to_numpy(),
         "operational_kgco2e": br.operational, "embodied_kgco2e": br.embodied,
@@ -264,16 +292,13 @@ def _window_frame(input_tokens, schedule, win, cached, ttft, tpot, slo_ttft_s, s
     }).loc[:, list(REPLAY_COLUMNS)]
 
 
-def _totals(frame, ttft, tpot, slo_ttft_s, slo_tpot_s, br) -> dict:
-    ok = within_slo(ttft, tpot, slo_ttft_s, slo_tpot_s)
+def _totals(frame, lat: Latencies, br) -> dict:
     busy = frame["requests"].to_numpy() > 0
     pred = frame["predicted_p90_ttft_s"].to_numpy()
     real = frame["replayed_p90_ttft_s"].to_numpy()
     rel = np.abs(pred - real) / np.maximum(real, 1e-9)
     return {
-        "requests": int(len(ttft)),
-        "slo_attainment": float(ok.mean()) if len(ok) else 1.0,
-        "p90_ttft_s": _p90(ttft), "p90_tpot_s": _p90(tpot),
+        **lat.totals,
         "energy_kwh": float(br.energy_kwh.sum()),
         "operational_kgco2e": float(br.operational.sum()),
         "embodied_kgco2e": float(br.embodied.sum()),

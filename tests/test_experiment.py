@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from planner.evaluate import Served
 from planner.sweep import replay_cache
 from planner.config import PlanOptions
 
@@ -16,12 +17,19 @@ def fake(monkeypatch):
 
     def serve(trace, schedule, hardware, sim, kv, policy, lcs=None):
         calls.append((schedule["cache_gb"].tolist(), policy, lcs))
-        return SimpleNamespace(hours=np.ones(len(schedule)))
+        w, one = np.ones(len(schedule)), np.ones(3)
+        return Served(np.zeros(3, dtype=np.int64), one, one, one, w, w, w, w)
 
-    def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot):
-        return SimpleNamespace(windows=schedule, totals={"slo": slo_ttft}, served=served)
+    def latencies(served, trace, windows, slo_ttft, slo_tpot):
+        # computed from the requests' own results, which only a fresh replay holds
+        assert served.ttft_s is not None
+        return SimpleNamespace(slo=slo_ttft)
+
+    def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot, lat):
+        return SimpleNamespace(windows=schedule, totals={"slo": lat.slo}, served=served)
 
     monkeypatch.setattr(replay_cache, "serve", serve)
+    monkeypatch.setattr(replay_cache, "latencies", latencies)
     monkeypatch.setattr(replay_cache, "account", account)
     monkeypatch.setattr(replay_cache, "SimulatedReplica", lambda *a: None)
     return calls
@@ -43,11 +51,15 @@ def test_replays_are_cached_per_workload_and_bounded(monkeypatch):
     again = r(result, a, replace(opt, grid="DE", slo_ttft_s=5.0))
     assert len(calls) == 1 and again.totals == {"slo": 5.0} and first.totals == {"slo": 2.0}
     r(result, b, opt)
-    r(result, a, opt)              # still cached: a was used more recently than b
-    assert len(calls) == 2
-    r(result, c, opt)              # evicts b, the least recently used
-    r(result, b, opt)
-    assert len(calls) == 4 and len(r.cache) == 2
+    r(result, c, opt)              # the requests' results of a, the least recent, dropped
+    assert len(calls) == 3 and list(r.full) == [r.full_key(b, opt), r.full_key(c, opt)]
+    assert all(e.windows.ttft_s is None for e in r.entries.values())
+    # a on an SLO it was accounted on: from its statistics, not replayed
+    assert r(result, a, replace(opt, grid="GB")).totals == {"slo": 2.0} and len(calls) == 3
+    r(result, a, replace(opt, slo_ttft_s=1.0))   # a new SLO needs the requests: replayed
+    assert len(calls) == 4 and len(r.full) == 2
+    r(result, c, replace(opt, slo_ttft_s=1.0))   # c's requests still held: not replayed
+    assert len(calls) == 4
     r(result, a, replace(opt, scale=0.5))   # another workload: replayed, never shared
     assert len(calls) == 5
 

@@ -123,8 +123,57 @@ def iteration_cost(n_tok, s_out, pairs, ctx, n_pf, base_t, base_f, base_b, lm_t,
 
 
 @njit(cache=True)
+def _heap_push(key, val, size, k, v):
+    """Push (k, v) onto the binary min-heap of ``size`` entries in key/val; the new size."""
+    i = size
+    while i > 0:
+        parent = (i - 1) // 2
+        if key[parent] <= k:
+            break
+        key[i] = key[parent]
+        val[i] = val[parent]
+        i = parent
+    key[i] = k
+    val[i] = v
+    return size + 1
+
+
+@njit(cache=True)
+def _heap_pop(key, val, size):
+    """Remove the heap's least entry; returns its value and the new size."""
+    top = val[0]
+    size -= 1
+    k = key[size]
+    v = val[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and key[c + 1] < key[c]:
+            c += 1
+        if key[c] >= k:
+            break
+        key[i] = key[c]
+        val[i] = val[c]
+        i = c
+    if size > 0:
+        key[i] = k
+        val[i] = v
+    return top, size
+
+
+@njit(cache=True)
 def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_f, lm_b, sc,
               budget, max_seqs, kv_cap, win_lo, win_hi):
+    """The event loop, one engine iteration at a time.
+
+    Running requests are kept in two sets, so that an iteration costs O(prefilling + finishing)
+    rather than O(running): the prefilling ones in admission order (their chunks are given in
+    that order), and the decoding ones only through their count, the sum of their context
+    lengths (each adds one token per iteration) and a heap of the iteration each will finish
+    in. The batch's attention pairs and context are sums of whole numbers (half-integers for
+    prompt chunks) far below 2**53, so they are exact in any order of summation."""
     t0, pa, pb, pc, layers = sc[5], sc[6], sc[7], sc[8], sc[9]
     s_tok, store_bw, kvb = sc[10], sc[11], sc[12]
     idle_w = sc[13]
@@ -139,12 +188,15 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
     wq = np.empty(n, dtype=np.int64)
     w_head = 0
     w_tail = 0
-    r_id = np.empty(max_seqs, dtype=np.int64)
-    r_done = np.zeros(max_seqs, dtype=np.int64)
-    r_gen = np.zeros(max_seqs, dtype=np.int64)
-    r_kind = np.zeros(max_seqs, dtype=np.int64)
-    r_chunk = np.zeros(max_seqs, dtype=np.int64)
-    count = 0
+    p_id = np.empty(max_seqs, dtype=np.int64)      # prefilling, in admission order
+    p_done = np.zeros(max_seqs, dtype=np.int64)
+    p_chunk = np.zeros(max_seqs, dtype=np.int64)
+    n_pre = 0
+    h_key = np.empty(max_seqs, dtype=np.int64)     # decoding: the iteration each finishes in
+    h_val = np.empty(max_seqs, dtype=np.int64)
+    n_dec = 0
+    dec_ctx = 0                                    # sum of their prompt + generated tokens
+    it = 0                                         # iterations run
     kv_used = 0
     completed = 0
     i_arr = 0
@@ -167,6 +219,7 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
         while w_head < w_tail:
             j = wq[w_head]
             need = prompt[j] + output[j]
+            count = n_pre + n_dec
             if count >= max_seqs or (kv_used + need > kv_cap and count > 0):
                 break
             k = 0.0
@@ -187,43 +240,33 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
                 ready[j] = t
                 load_end[j] = t
             loaded[j] = k
+            # ≥ 1: at most P − 1 tokens are loaded (best_loaded_tokens), so every request
+            # prefills at least one token and produces its first token from it
             comp_total[j] = prompt[j] - np.int64(k)
-            r_id[count] = j
-            r_done[count] = 0
-            r_gen[count] = 0
-            count += 1
+            p_id[n_pre] = j
+            p_done[n_pre] = 0
+            n_pre += 1
             kv_used += need
             w_head += 1
         # the batch: every decoding request, then prompt chunks up to the budget
-        n_dec = 0
-        pairs = 0.0
-        ctx = 0.0
-        for r in range(count):
-            j = r_id[r]
-            r_chunk[r] = 0
-            if r_done[r] >= comp_total[j]:
-                r_kind[r] = 1
-                n_dec += 1
-                cj = prompt[j] + r_gen[r]
-                pairs += cj
-                ctx += cj
-            else:
-                r_kind[r] = 0
+        pairs = float(dec_ctx)
+        ctx = float(dec_ctx)
         left = budget - n_dec
         n_pf = 0
         s_out = n_dec
-        for r in range(count):
+        for r in range(n_pre):
+            p_chunk[r] = 0
+        for r in range(n_pre):
             if left <= 0:
                 break
-            if r_kind[r] == 0 and ready[r_id[r]] <= t:
-                j = r_id[r]
-                rem = comp_total[j] - r_done[r]
+            j = p_id[r]
+            if ready[j] <= t:
+                rem = comp_total[j] - p_done[r]
                 ch = rem if rem < left else left
-                before = loaded[j] + r_done[r]
+                before = loaded[j] + p_done[r]
                 pairs += ch * (before + (ch + 1) / 2.0)
                 ctx += before + ch
-                r_chunk[r] = ch
-                r_kind[r] = 2
+                p_chunk[r] = ch
                 left -= ch
                 n_pf += ch
                 if ch == rem:
@@ -233,8 +276,8 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
             nxt = np.inf
             if i_arr < n:
                 nxt = arrival[i_arr]
-            for r in range(count):
-                j = r_id[r]
+            for r in range(n_pre):
+                j = p_id[r]
                 if ready[j] > t and ready[j] < nxt:
                     nxt = ready[j]
             if not np.isfinite(nxt):
@@ -251,21 +294,23 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
         e_tot += p * dt
         busy_tot += dt
         t += dt
+        # every decoding request generated one token; those at their last one finish
+        dec_ctx += n_dec
+        while n_dec > 0 and h_key[0] <= it:
+            j, n_dec = _heap_pop(h_key, h_val, n_dec)
+            finish[j] = t
+            dec_ctx -= prompt[j] + output[j]
+            kv_used -= prompt[j] + output[j]
+            completed += 1
         keep = 0
-        for r in range(count):
-            j = r_id[r]
-            done = False
-            if r_kind[r] == 1:
-                r_gen[r] += 1
-                if r_gen[r] >= output[j]:
-                    finish[j] = t
-                    done = True
-            elif r_kind[r] == 2:
-                r_done[r] += r_chunk[r]
-                if r_done[r] >= comp_total[j]:
+        for r in range(n_pre):
+            j = p_id[r]
+            ch = p_chunk[r]
+            if ch > 0:
+                p_done[r] += ch
+                if p_done[r] >= comp_total[j]:
                     ft = t if t > load_end[j] else load_end[j]
                     first[j] = ft
-                    r_gen[r] = 1
                     if store_bw > 0:
                         w = (prompt[j] - cached[j]) * kvb
                         if w > 0:
@@ -275,16 +320,19 @@ def _simulate(arrival, prompt, cached, output, base_t, base_f, base_b, lm_t, lm_
                                 written[j] = w
                     if output[j] <= 1:
                         finish[j] = ft
-                        done = True
-            if done:
-                kv_used -= prompt[j] + output[j]
-                completed += 1
-            else:
-                r_id[keep] = r_id[r]
-                r_done[keep] = r_done[r]
-                r_gen[keep] = r_gen[r]
-                keep += 1
-        count = keep
+                        kv_used -= prompt[j] + output[j]
+                        completed += 1
+                    else:
+                        # its first token now, one more in each of the next output − 1
+                        # iterations: the last in iteration it + output − 1
+                        n_dec = _heap_push(h_key, h_val, n_dec, it + output[j] - 1, j)
+                        dec_ctx += prompt[j] + 1
+                    continue
+            p_id[keep] = j
+            p_done[keep] = p_done[r]
+            keep += 1
+        n_pre = keep
+        it += 1
     return first, finish, loaded, written, e_win, busy_win, e_tot, busy_tot, t - t_start
 
 
