@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from planner.catalog import Levels
+from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
                                   unreadable_timestamp)
@@ -269,6 +272,32 @@ def read_summary(path: Path) -> dict:
         elif "status" in b:
             _get(data, f"baselines.{name}.status", path, "str")
     return data
+
+
+def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
+    """The plan's options as recorded in its summary.json, with the given overrides."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"summary {path} does not exist (it holds the plan's scenario); "
+                             "pass --summary")
+    return scenario_options(read_summary(path), path, **overrides)
+
+
+def scenario_options(summary: dict, path: Path, **overrides) -> PlanOptions:
+    """The options recorded in a summary already read (by :func:`read_summary`) from ``path``,
+    with the given overrides."""
+    raw = summary["scenario"]
+    known = {f.name for f in fields(PlanOptions)}
+    values = {k: v for k, v in raw.items() if k in known}
+    try:
+        values["levels"] = Levels(**values.get("levels", {}))
+        values["cache_levels_tb"] = tuple(float(x) for x in values.get("cache_levels_tb", ()))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return PlanOptions(**values).validate()
+    except (TypeError, ValueError) as e:
+        # A hand-edited scenario value of the wrong type (text for a number, a list for text).
+        raise InputDataError(f"{path}: the scenario holds a value of the wrong type "
+                             f"({quote(str(e))})") from None
 
 
 def _reject_constant(path: Path, name: str):
