@@ -118,14 +118,16 @@ def read(path: Path, levels_gb: np.ndarray) -> pd.DataFrame:
         raise InputDataError(f"{path} is not a greencache candidate table (columns "
                              f"{rec.dtype.names})")
     levels = np.asarray(levels_gb, dtype=float)
-    frame = pd.DataFrame({name: rec[name] for name in DTYPE.names})
-    lev, prev = frame["level"].to_numpy(), frame["prev_level"].to_numpy()
-    if len(frame) and (lev.min() < 0 or lev.max() >= len(levels) or prev.min() < -1
-                       or prev.max() >= len(levels)):
+    lev, prev = rec["level"], rec["prev_level"]
+    if len(rec) and (lev.min() < 0 or lev.max() >= len(levels) or prev.min() < -1
+                     or prev.max() >= len(levels)):
         raise InputDataError(f"{path} names cache levels the scenario does not have")
+    # Built at once, the derived columns with the recorded ones (not written one by one).
+    frame = pd.DataFrame({**{name: rec[name] for name in DTYPE.names},
+                          "in_model": rec["in_model"].astype(bool),
+                          "cache_gb": levels[lev],
+                          "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)],
+                                                    np.nan)})
     if not pd.Index(_keys(frame)).is_unique:
         raise InputDataError(f"{path} lists a candidate twice")
-    frame["in_model"] = frame["in_model"].to_numpy().astype(bool)
-    frame["cache_gb"] = levels[lev]
-    frame["prev_cache_gb"] = np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan)
     return frame

@@ -340,16 +340,26 @@ def _scheduled_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw,
     return pd.concat(pieces, ignore_index=True)
 
 
+def _as_numbers(values: np.ndarray) -> np.ndarray:
+    """A printed column as floats (NaN where a cell is not a number); a column the schedule
+    reader already converted is taken as it stands."""
+    if values.dtype.kind in "fiu":
+        return values.astype(float)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+
+
 def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: CheckReport):
     """One result per window: every column of schedule.csv against the recomputed row
     (compared a column at a time; messages only for the cells that differ)."""
     decimals = schedule_mod.DECIMALS
-    printed = sched.copy()
-    printed["slo_met"] = printed["slo_met"].astype(str).str.lower()
-    again["slo_met"] = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
+    printed_met = sched["slo_met"].astype(str).str.lower().to_numpy()
+    again_met = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
     wrong: list[list[str]] = [[] for _ in range(len(again))]
     for col in schedule_mod.SCHEDULE_COLUMNS:
-        p, a = printed[col].to_numpy(), again[col].to_numpy()
+        if col == "slo_met":
+            p, a = printed_met, again_met
+        else:
+            p, a = sched[col].to_numpy(), again[col].to_numpy()
         if col in ("window_start", "window_end"):
             # As printed, to the second (formatted only where they differ).
             pi, ai = pd.DatetimeIndex(p), pd.DatetimeIndex(a)
@@ -357,7 +367,7 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
                 wrong[t].append(f"{col} {pi[t].strftime(TIME_FORMAT)!r} ≠ recomputed "
                                 f"{ai[t].strftime(TIME_FORMAT)!r}")
         elif col in decimals:
-            num = pd.to_numeric(pd.Series(p), errors="coerce").to_numpy(dtype=float)
+            num = _as_numbers(p)
             exact = a.astype(float)
             d = decimals[col]
             for t in np.flatnonzero(np.isnan(num) & ~np.isnan(exact)):
@@ -365,7 +375,7 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
             for t in np.flatnonzero(~np.isnan(num) & ~within_print(num, exact, d)):
                 wrong[t].append(f"{col} {_fmt(num[t], d)} ≠ recomputed {_fmt(exact[t], d)}")
         elif col in INTEGER_COLUMNS:
-            num = pd.to_numeric(pd.Series(p), errors="coerce").to_numpy(dtype=float)
+            num = _as_numbers(p)
             for t in np.flatnonzero(num != a.astype(float)):
                 wrong[t].append(f"{col} {p[t]} ≠ recomputed {a[t]}")
         else:
