@@ -49,9 +49,20 @@ def _keys(frame: pd.DataFrame) -> np.ndarray:
     return ((cols[0] * 100_000 + cols[1]) * 1_000 + cols[2]) * 1_000 + cols[3] + 1
 
 
+def _increasing(keys: np.ndarray) -> bool:
+    """Whether the keys strictly increase (a table as the plan writes it: in key order)."""
+    return bool((keys[1:] > keys[:-1]).all())
+
+
 def find(table: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """Position in ``table`` of each of ``rows``' configurations, −1 where it has none."""
-    return pd.Index(_keys(table)).get_indexer(_keys(rows))
+    """Position in ``table`` (its configurations unique) of each of ``rows``' configurations,
+    −1 where it has none. A table in key order, as written, is searched without building a
+    hash index of it."""
+    keys, want = _keys(table), _keys(rows)
+    if not len(keys) or not _increasing(keys):
+        return pd.Index(keys).get_indexer(want)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[pos] == want, pos, -1)
 
 
 def in_model(frame: pd.DataFrame, kept: pd.DataFrame) -> np.ndarray:
@@ -128,6 +139,7 @@ def read(path: Path, levels_gb: np.ndarray) -> pd.DataFrame:
                           "cache_gb": levels[lev],
                           "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)],
                                                     np.nan)})
-    if not pd.Index(_keys(frame)).is_unique:
+    keys = _keys(frame)
+    if not _increasing(keys) and not pd.Index(keys).is_unique:
         raise InputDataError(f"{path} lists a candidate twice")
     return frame

@@ -53,16 +53,16 @@ def window_differences(plan: PlanFolder, ref: PlanFolder) -> list[dict]:
         return dict(zip(keys, zip(*values)))
     a = keyed(plan.schedule)
     b = a if ref is plan else keyed(ref.schedule)
+    none = (None,) * len(cols)
     rows = []
     for key in sorted(set(a) | set(b)):
-        entry = {"window_start": key}
-        ref_v, new_v = b.get(key), a.get(key)
-        for j, col in enumerate(cols):
-            entry[col] = {"reference": None if ref_v is None else ref_v[j],
-                          "plan": None if new_v is None else new_v[j]}
-        r, p = entry["total_kgco2e"]["reference"], entry["total_kgco2e"]["plan"]
-        entry["total_kgco2e"]["difference"] = None if r is None or p is None else round(p - r, 6)
-        rows.append(entry)
+        (rn, rc, rm, rt), (pn, pc, pm, pt) = b.get(key, none), a.get(key, none)
+        rows.append({"window_start": key,
+                     "replicas": {"reference": rn, "plan": pn},
+                     "cache_gb": {"reference": rc, "plan": pc},
+                     "slo_met": {"reference": rm, "plan": pm},
+                     "total_kgco2e": {"reference": rt, "plan": pt, "difference":
+                                      None if rt is None or pt is None else round(pt - rt, 6)}})
     return rows
 
 
