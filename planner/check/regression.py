@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from planner.check.arithmetic import window_labels
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 
 GROUP = "regression"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def _met(schedule: pd.DataFrame) -> np.ndarray:
@@ -45,7 +45,7 @@ def window_differences(plan: PlanFolder, ref: PlanFolder) -> list[dict]:
 
     def keyed(s: pd.DataFrame) -> dict[str, tuple]:
         """window start → the columns' values (plain Python: one dict look-up per window)."""
-        keys = pd.DatetimeIndex(s["window_start"]).strftime(TIME_FORMAT)
+        keys = window_labels(s["window_start"])
         met = _met(s)
         values = [met.tolist() if c == "slo_met" else
                   pd.to_numeric(s[c], errors="coerce").to_numpy(dtype=float).tolist()
