@@ -95,7 +95,9 @@ def _times(df: pd.DataFrame, path: Path) -> dict[str, pd.Series]:
             raise InputDataError(f"{path}, line {i + 2}: {col} {quote(df[col].iloc[i])} is "
                                  f"outside {FIRST_YEAR}..{LAST_YEAR}")
         out[col] = parsed
-    start, end = out["window_start"].to_numpy(), out["window_end"].to_numpy()
+    # As nanoseconds (an array of timestamp objects compares one pair at a time).
+    start, end = (pd.DatetimeIndex(out[c]).as_unit("ns").asi8
+                  for c in ("window_start", "window_end"))
     bad = end <= start
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -364,17 +364,19 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
     again_met = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
     wrong: list[list[str]] = [[] for _ in range(len(again))]
     for col in schedule_mod.SCHEDULE_COLUMNS:
+        if col in ("window_start", "window_end"):
+            # As printed, to the second (formatted only where they differ; read as times, not
+            # as an array of timestamp objects).
+            pi, ai = (pd.DatetimeIndex(f[col]).as_unit("ns") for f in (sched, again))
+            for t in np.flatnonzero(pi.asi8 // 10**9 != ai.asi8 // 10**9):
+                wrong[t].append(f"{col} {pi[t].strftime(TIME_FORMAT)!r} ≠ recomputed "
+                                f"{ai[t].strftime(TIME_FORMAT)!r}")
+            continue
         if col == "slo_met":
             p, a = printed_met, again_met
         else:
             p, a = sched[col].to_numpy(), again[col].to_numpy()
-        if col in ("window_start", "window_end"):
-            # As printed, to the second (formatted only where they differ).
-            pi, ai = pd.DatetimeIndex(p), pd.DatetimeIndex(a)
-            for t in np.flatnonzero(pi.asi8 // 10**9 != ai.asi8 // 10**9):
-                wrong[t].append(f"{col} {pi[t].strftime(TIME_FORMAT)!r} ≠ recomputed "
-                                f"{ai[t].strftime(TIME_FORMAT)!r}")
-        elif col in decimals:
+        if col in decimals:
             num = _as_numbers(p)
             exact = a.astype(float)
             d = decimals[col]
