@@ -48,7 +48,7 @@ import highspy, pandas, pulp, scipy.special
 import planner.check.junit, planner.cli, planner.report
 from planner.check.run import run_check
 from planner.plan import run_plan
-from planner.replay_run import scenario_from_summary
+from planner.plan_files import scenario_from_summary
 what, out, runs = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 opt = scenario_from_summary(out / "summary.json")
 times = []

@@ -49,9 +49,20 @@ def _keys(frame: pd.DataFrame) -> np.ndarray:
     return ((cols[0] * 100_000 + cols[1]) * 1_000 + cols[2]) * 1_000 + cols[3] + 1
 
 
+def _increasing(keys: np.ndarray) -> bool:
+    """Whether the keys strictly increase (a table as the plan writes it: in key order)."""
+    return bool((keys[1:] > keys[:-1]).all())
+
+
 def find(table: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
-    """Position in ``table`` of each of ``rows``' configurations, −1 where it has none."""
-    return pd.Index(_keys(table)).get_indexer(_keys(rows))
+    """Position in ``table`` (its configurations unique) of each of ``rows``' configurations,
+    −1 where it has none. A table in key order, as written, is searched without building a
+    hash index of it."""
+    keys, want = _keys(table), _keys(rows)
+    if not len(keys) or not _increasing(keys):
+        return pd.Index(keys).get_indexer(want)
+    pos = np.minimum(np.searchsorted(keys, want), len(keys) - 1)
+    return np.where(keys[pos] == want, pos, -1)
 
 
 def in_model(frame: pd.DataFrame, kept: pd.DataFrame) -> np.ndarray:
@@ -118,14 +129,17 @@ def read(path: Path, levels_gb: np.ndarray) -> pd.DataFrame:
         raise InputDataError(f"{path} is not a greencache candidate table (columns "
                              f"{rec.dtype.names})")
     levels = np.asarray(levels_gb, dtype=float)
-    frame = pd.DataFrame({name: rec[name] for name in DTYPE.names})
-    lev, prev = frame["level"].to_numpy(), frame["prev_level"].to_numpy()
-    if len(frame) and (lev.min() < 0 or lev.max() >= len(levels) or prev.min() < -1
-                       or prev.max() >= len(levels)):
+    lev, prev = rec["level"], rec["prev_level"]
+    if len(rec) and (lev.min() < 0 or lev.max() >= len(levels) or prev.min() < -1
+                     or prev.max() >= len(levels)):
         raise InputDataError(f"{path} names cache levels the scenario does not have")
-    if not pd.Index(_keys(frame)).is_unique:
+    # Built at once, the derived columns with the recorded ones (not written one by one).
+    frame = pd.DataFrame({**{name: rec[name] for name in DTYPE.names},
+                          "in_model": rec["in_model"].astype(bool),
+                          "cache_gb": levels[lev],
+                          "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)],
+                                                    np.nan)})
+    keys = _keys(frame)
+    if not _increasing(keys) and not pd.Index(keys).is_unique:
         raise InputDataError(f"{path} lists a candidate twice")
-    frame["in_model"] = frame["in_model"].to_numpy().astype(bool)
-    frame["cache_gb"] = levels[lev]
-    frame["prev_cache_gb"] = np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan)
     return frame

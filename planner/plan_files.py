@@ -8,11 +8,14 @@ from __future__ import annotations
 import io
 import json
 import math
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from planner.catalog import Levels
+from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
                                   unreadable_timestamp)
@@ -52,24 +55,36 @@ def _require_columns(df: pd.DataFrame, columns, path: Path, what: str) -> None:
         raise InputDataError(f"{path} is not a greencache {what}: no column {missing[0]}")
 
 
-def _numbers(df: pd.DataFrame, columns, path: Path, integers=()) -> None:
-    """Columns to finite numbers in place (integers where named), else the first bad line."""
+def _numbers(df: pd.DataFrame, columns, path: Path, integers=()) -> dict[str, np.ndarray]:
+    """Columns as finite numbers (integers where named), else the first bad line; returned as
+    arrays for :func:`_replaced` (converted from the text arrays, not column by column through
+    the frame: a schedule's fixed cost per column was most of reading it)."""
+    out = {}
     for col in columns:
-        raw = df[col]
+        raw = df[col].to_numpy()
         values = pd.to_numeric(raw, errors="coerce")
-        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        v = np.asarray(values, dtype=float)
+        bad = ~np.isfinite(v)
         if col in integers:
-            v = values.to_numpy(dtype=float)
             bad |= ~bad & ((v % 1 != 0) | (np.abs(v) > 2**53))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             kind = "a whole number below 2^53" if col in integers else "a finite number"
             raise InputDataError(f"{path}, line {i + 2}: {col} must be {kind}, got "
-                                 f"{quote(raw.iloc[i])}")
-        df[col] = values.astype(np.int64) if col in integers else values.astype(float)
+                                 f"{quote(raw[i])}")
+        out[col] = values.astype(np.int64) if col in integers else v
+    return out
 
 
-def _times(df: pd.DataFrame, path: Path) -> None:
+def _replaced(df: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """``df`` with the given columns replaced (in place in the column order), built at once."""
+    return pd.DataFrame({c: columns[c] if c in columns else df[c] for c in df.columns},
+                        index=df.index)
+
+
+def _times(df: pd.DataFrame, path: Path) -> dict[str, pd.Series]:
+    """window_start and window_end parsed (UTC), in order and without overlap."""
+    out = {}
     for col in ("window_start", "window_end"):
         parsed = pd.to_datetime(df[col], utc=True, errors="coerce", format="ISO8601")
         if parsed.isna().any():
@@ -79,8 +94,10 @@ def _times(df: pd.DataFrame, path: Path) -> None:
         if i is not None:
             raise InputDataError(f"{path}, line {i + 2}: {col} {quote(df[col].iloc[i])} is "
                                  f"outside {FIRST_YEAR}..{LAST_YEAR}")
-        df[col] = parsed
-    start, end = df["window_start"].to_numpy(), df["window_end"].to_numpy()
+        out[col] = parsed
+    # As nanoseconds (an array of timestamp objects compares one pair at a time).
+    start, end = (pd.DatetimeIndex(out[c]).as_unit("ns").asi8
+                  for c in ("window_start", "window_end"))
     bad = end <= start
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -91,6 +108,7 @@ def _times(df: pd.DataFrame, path: Path) -> None:
             i = int(np.flatnonzero(overlap)[0]) + 1
             raise InputDataError(f"{path}, line {i + 2}: windows must be in time order without "
                                  "overlap (this one starts before the previous one ends)")
+    return out
 
 
 def read_schedule(path: Path) -> pd.DataFrame:
@@ -98,13 +116,13 @@ def read_schedule(path: Path) -> pd.DataFrame:
     path = Path(path)
     df = _csv(path, "schedule")
     _require_columns(df, SCHEDULE_COLUMNS, path, "schedule")
-    _times(df, path)
-    _numbers(df, _SCHEDULE_NUMBERS, path, integers=_INTEGERS)
+    times = _times(df, path)
+    numbers = _numbers(df, _SCHEDULE_NUMBERS, path, integers=_INTEGERS)
     checks = (("replicas", 1, MAX_REPLICAS), ("cache_gb", 0.0, MAX_CACHE_GB),
               ("hit_rate", 0.0, 1.0), ("requests", 0, None), ("gpus", 0, None),
               ("ssd_drives", 0, None), ("ci_gco2_per_kwh", 0.0, None))
     for col, lo, hi in checks:
-        v = df[col].to_numpy()
+        v = numbers[col]
         bad = (v < lo) | ((v > hi) if hi is not None else False)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -116,8 +134,7 @@ def read_schedule(path: Path) -> pd.DataFrame:
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputDataError(f"{path}, line {i + 2}: slo_met must be True or False, got "
                              f"{quote(df['slo_met'].iloc[i])}")
-    df["slo_met"] = slo == "true"
-    return df
+    return _replaced(df, {**times, **numbers, "slo_met": (slo == "true").to_numpy()})
 
 
 FORECAST_NUMBERS = ("lead_h", "input_tokens_mean", "output_tokens_mean", "ci_gco2_per_kwh",
@@ -133,7 +150,7 @@ def read_forecast(path: Path) -> pd.DataFrame:
     rates = [c for c in df.columns if c.startswith("rate_p")]
     _require_columns(df, ("window_start", "issued_at", "model", "rate_p50") + FORECAST_NUMBERS,
                      path, "forecast table")
-    _numbers(df, FORECAST_NUMBERS + tuple(rates), path)
+    df = _replaced(df, _numbers(df, FORECAST_NUMBERS + tuple(rates), path))
     for col in ("window_start", "issued_at"):
         parsed = pd.to_datetime(df[col], utc=True, errors="coerce", format="ISO8601")
         if parsed.isna().any():
@@ -150,7 +167,7 @@ def read_window_table(path: Path, what: str, numbers, integers=()) -> pd.DataFra
     path = Path(path)
     df = _csv(path, what)
     _require_columns(df, numbers, path, what)
-    _numbers(df, numbers, path, integers)
+    df = _replaced(df, _numbers(df, numbers, path, integers))
     for col in df.columns:
         if col not in numbers:
             converted = pd.to_numeric(df[col], errors="coerce")
@@ -269,6 +286,32 @@ def read_summary(path: Path) -> dict:
         elif "status" in b:
             _get(data, f"baselines.{name}.status", path, "str")
     return data
+
+
+def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
+    """The plan's options as recorded in its summary.json, with the given overrides."""
+    path = Path(path)
+    if not path.exists():
+        raise InputDataError(f"summary {path} does not exist (it holds the plan's scenario); "
+                             "pass --summary")
+    return scenario_options(read_summary(path), path, **overrides)
+
+
+def scenario_options(summary: dict, path: Path, **overrides) -> PlanOptions:
+    """The options recorded in a summary already read (by :func:`read_summary`) from ``path``,
+    with the given overrides."""
+    raw = summary["scenario"]
+    known = {f.name for f in fields(PlanOptions)}
+    values = {k: v for k, v in raw.items() if k in known}
+    try:
+        values["levels"] = Levels(**values.get("levels", {}))
+        values["cache_levels_tb"] = tuple(float(x) for x in values.get("cache_levels_tb", ()))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return PlanOptions(**values).validate()
+    except (TypeError, ValueError) as e:
+        # A hand-edited scenario value of the wrong type (text for a number, a list for text).
+        raise InputDataError(f"{path}: the scenario holds a value of the wrong type "
+                             f"({quote(str(e))})") from None
 
 
 def _reject_constant(path: Path, name: str):

@@ -25,7 +25,7 @@ from planner.optimize.candidates import CandidateSet, build_candidates, prune_ex
 from planner.optimize.incumbent import drop_beyond_incumbent
 from planner.optimize.replica_bound import least_no_cache_replicas, replica_bound
 from planner.perf.profile import ProfileTable
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets, parse_window
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling, build_coupling

@@ -8,45 +8,18 @@ workload-preparation path (:func:`planner.workload.prepare.prepare_replay`), the
 
 from __future__ import annotations
 
-from dataclasses import fields
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from planner.catalog import Levels
 from planner.config import PlanOptions
-from planner.errors import InputDataError
 from planner.evaluate import ReplayResult, replay
 from planner.grid import window_intensity
-from planner.input_files import quote
-from planner.plan_files import read_summary
 from planner.schedule import window_csv
 from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
               ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"),
               ("perfect_foresight", "(e) the plan with perfect foresight"))
-
-
-def scenario_from_summary(path: Path, **overrides) -> PlanOptions:
-    """The plan's options as recorded in its summary.json, with the given overrides."""
-    path = Path(path)
-    if not path.exists():
-        raise InputDataError(f"summary {path} does not exist (it holds the plan's scenario); "
-                             "pass --summary")
-    raw = read_summary(path)["scenario"]
-    known = {f.name for f in fields(PlanOptions)}
-    values = {k: v for k, v in raw.items() if k in known}
-    try:
-        values["levels"] = Levels(**values.get("levels", {}))
-        values["cache_levels_tb"] = tuple(float(x) for x in values.get("cache_levels_tb", ()))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return PlanOptions(**values).validate()
-    except (TypeError, ValueError) as e:
-        # A hand-edited scenario value of the wrong type (text for a number, a list for text).
-        raise InputDataError(f"{path}: the scenario holds a value of the wrong type "
-                             f"({quote(str(e))})") from None
 
 
 def replay_schedule(setup: ReplaySetup, schedule: pd.DataFrame, progress=None) -> ReplayResult:

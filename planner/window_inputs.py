@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets
 
 FILE_NAME = "window_inputs.json"

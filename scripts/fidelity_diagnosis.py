@@ -40,7 +40,7 @@ from planner.evaluate import route, schedule_windows  # noqa: E402
 from planner.perf.lengths import draw_lengths  # noqa: E402
 from planner.perf.params import load_params  # noqa: E402
 from planner.plan_files import read_schedule  # noqa: E402
-from planner.replay_run import scenario_from_summary  # noqa: E402
+from planner.plan_files import scenario_from_summary  # noqa: E402
 from planner.workload.prepare import prepare_replay  # noqa: E402
 from planner.workload.eviction import simulate_cache  # noqa: E402
 

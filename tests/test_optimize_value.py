@@ -159,3 +159,20 @@ def test_a_value_function_that_claims_too_much_is_lowered_or_refused():
     forged[k] = np.inf
     bound, lowered = value.verify(S, forged)
     assert lowered == np.inf and bound == -np.inf
+
+
+def test_grouped_minimum_by_sorting_equals_the_ufunc():
+    """A certificate's block of windows takes its grouped minima by sorting (rows ≥
+    SORTED_MIN_ROWS): the same values as ``np.minimum.at``, repeats, infinities and NaN (a
+    tampered value function) included."""
+    rng = np.random.default_rng(7)
+    rows = value.SORTED_MIN_ROWS * 3
+    index = rng.integers(0, rows // 4, size=rows)
+    values = rng.normal(size=(rows, 2, 3))
+    values[rng.integers(0, rows, size=20)] = np.inf
+    values[5, 1, 2] = np.nan
+    start = np.where(rng.random((rows // 4, 2, 3)) < 0.3, -1.0, np.inf)
+    mine, ufunc = start.copy(), start.copy()
+    value._min_into(mine, index, values)
+    np.minimum.at(ufunc, index, values)
+    np.testing.assert_array_equal(mine, ufunc)

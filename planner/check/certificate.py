@@ -32,12 +32,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pulp
 
 from planner import candidate_record
 from planner.check import feasible
-from planner.check.arithmetic import TIME_FORMAT, Rederived
+from planner.check.arithmetic import Rederived, window_labels
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 from planner.errors import InputDataError
@@ -82,7 +81,7 @@ def only_choices(m: PlanModel, values: dict[str, float]) -> bool:
 def certify(plan: PlanFolder, red: Rederived, report: CheckReport) -> None:
     opt = red.options
     frame = red.candidates.frame
-    labels = list(pd.DatetimeIndex(red.stats["window_start"]).strftime(TIME_FORMAT))
+    labels = window_labels(red.stats["window_start"])
     # As the plan decides them (plan.run_plan): windows planned best-effort, and whether an
     # attainment budget is out of reach.
     ttft_bound, tpot_bound = planned_slos(opt)

@@ -10,8 +10,7 @@ import pandas as pd
 
 from planner.config import PlanOptions
 from planner.errors import InputDataError, UsageError
-from planner.plan_files import read_schedule, read_summary
-from planner.replay_run import scenario_from_summary
+from planner.plan_files import read_schedule, read_summary, scenario_options
 from planner.window_inputs import FILE_NAME as WINDOW_INPUTS
 
 
@@ -38,7 +37,7 @@ def read_plan_folder(directory: Path) -> PlanFolder:
     if not summary_path.exists():
         raise InputDataError(f"{directory} holds no summary.json: not a greencache plan folder")
     summary = read_summary(summary_path)
-    options = scenario_from_summary(summary_path)
+    options = scenario_options(summary, summary_path)
     if options.foresight == "forecast":
         # Its windows were decided on forecasts no file records in full (the grid's forecast
         # intensity, the seasonal hit curves), one decision at a time: neither the arithmetic

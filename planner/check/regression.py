@@ -11,17 +11,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from planner.check.arithmetic import window_labels
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 
 GROUP = "regression"
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _met(schedule: pd.DataFrame) -> np.ndarray:
+    """Each window's slo_met as booleans (the schedule reader's, or its printed words)."""
+    met = schedule["slo_met"]
+    if met.dtype == bool:
+        return met.to_numpy()
+    return met.astype(str).str.lower().eq("true").to_numpy()
 
 
 def attainment(schedule: pd.DataFrame) -> float:
     """Share of requests in windows predicted to meet the SLO (1 for an empty trace)."""
     req = schedule["requests"].to_numpy(dtype=float)
-    met = schedule["slo_met"].astype(str).str.lower().eq("true").to_numpy()
+    met = _met(schedule)
     return float((req * met).sum() / req.sum()) if req.sum() > 0 else 1.0
 
 
@@ -37,24 +45,24 @@ def window_differences(plan: PlanFolder, ref: PlanFolder) -> list[dict]:
 
     def keyed(s: pd.DataFrame) -> dict[str, tuple]:
         """window start → the columns' values (plain Python: one dict look-up per window)."""
-        keys = pd.DatetimeIndex(s["window_start"]).strftime(TIME_FORMAT)
-        met = s["slo_met"].astype(str).str.lower().eq("true").to_numpy()
+        keys = window_labels(s["window_start"])
+        met = _met(s)
         values = [met.tolist() if c == "slo_met" else
                   pd.to_numeric(s[c], errors="coerce").to_numpy(dtype=float).tolist()
                   for c in cols]
         return dict(zip(keys, zip(*values)))
     a = keyed(plan.schedule)
     b = a if ref is plan else keyed(ref.schedule)
+    none = (None,) * len(cols)
     rows = []
     for key in sorted(set(a) | set(b)):
-        entry = {"window_start": key}
-        ref_v, new_v = b.get(key), a.get(key)
-        for j, col in enumerate(cols):
-            entry[col] = {"reference": None if ref_v is None else ref_v[j],
-                          "plan": None if new_v is None else new_v[j]}
-        r, p = entry["total_kgco2e"]["reference"], entry["total_kgco2e"]["plan"]
-        entry["total_kgco2e"]["difference"] = None if r is None or p is None else round(p - r, 6)
-        rows.append(entry)
+        (rn, rc, rm, rt), (pn, pc, pm, pt) = b.get(key, none), a.get(key, none)
+        rows.append({"window_start": key,
+                     "replicas": {"reference": rn, "plan": pn},
+                     "cache_gb": {"reference": rc, "plan": pc},
+                     "slo_met": {"reference": rm, "plan": pm},
+                     "total_kgco2e": {"reference": rt, "plan": pt, "difference":
+                                      None if rt is None or pt is None else round(pt - rt, 6)}})
     return rows
 
 
@@ -77,7 +85,8 @@ def check_regression(plan: PlanFolder, ref: PlanFolder, rtol: float,
                f"{mine:.6f} kgCO2e against the reference's {theirs:.6f} ({change:+.2%}; "
                f"allowed +{rtol:.2%})")
 
-    a_mine, a_ref = attainment(plan.schedule), attainment(ref.schedule)
+    a_mine = attainment(plan.schedule)
+    a_ref = a_mine if ref is plan else attainment(ref.schedule)
     report.add(GROUP, "attainment", a_mine >= a_ref - 1e-12,
                f"{a_mine:.2%} of requests in windows predicted within the SLO, reference "
                f"{a_ref:.2%}")

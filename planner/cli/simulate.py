@@ -14,7 +14,7 @@ from planner.cli.common import app, console, err_console, handle_errors
 
 def _setup(summary: Path, trace: Optional[Path], grid: Optional[str], seed: Optional[int],
            status):
-    from planner.replay_run import scenario_from_summary
+    from planner.plan_files import scenario_from_summary
     from planner.workload.prepare import prepare_replay
 
     opt = scenario_from_summary(summary, trace=str(trace) if trace else None, grid=grid,

@@ -37,7 +37,7 @@ from planner.optimize.rolling import held_from, rolling_result, solve_block
 from planner.optimize.slo import planned_slos
 from planner.optimize.solve import SolveResult, TerminationCondition
 from planner.plan_solve import coupling_for, model_candidates, plan_candidates, screen_windows
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets, Windowing
 
 

@@ -33,7 +33,7 @@ from planner.forecast import forecast_windows, window_history
 from planner.forecast.frame import POINT_COLUMNS, quantile_column
 from planner.foresight.horizon import bucket_rows, window_rows
 from planner.grid import load_grid
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets
 
 

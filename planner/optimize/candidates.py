@@ -43,7 +43,7 @@ from planner.catalog import Hardware
 from planner.deployment import deployment_carbon
 from planner.perf.mixture import lookup_buckets
 from planner.perf.profile import ProfileTable
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets
 
 if TYPE_CHECKING:

@@ -121,17 +121,26 @@ class ProfileTable:
         if not isinstance(meta["workload_shape"], dict) or "name" not in meta["workload_shape"]:
             raise InputDataError(f"profile metadata for {source}: workload_shape must name its "
                                  "shape")
-        frame = frame.copy()
+        numbers = {}
         for col in COLUMNS:
-            values = pd.to_numeric(frame[col], errors="coerce")
-            # Text and infinities here; empty cells are named below.
-            bad = (values.isna() & frame[col].notna()).to_numpy() | \
-                np.isinf(values.to_numpy(dtype=float))
+            raw = frame[col]
+            if raw.dtype.kind in "fiu":
+                # Read as numbers already (the usual table): only infinities can be wrong.
+                values = raw.to_numpy(dtype=float)
+                bad = np.isinf(values)
+            else:
+                converted = pd.to_numeric(raw, errors="coerce")
+                values = converted.to_numpy(dtype=float)
+                # Text and infinities here; empty cells are named below.
+                bad = (converted.isna() & raw.notna()).to_numpy() | np.isinf(values)
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
                 raise InputDataError(f"profile table {source}, line {i + 2}: {col} must be a "
-                                     f"finite number, got {quote(frame[col].iloc[i])}")
-            frame[col] = values.astype(float)
+                                     f"finite number, got {quote(raw.iloc[i])}")
+            numbers[col] = values
+        # The converted columns in place, built at once (not a copy and a write per column).
+        frame = pd.DataFrame({c: numbers[c] if c in numbers else frame[c]
+                              for c in frame.columns}, index=frame.index)
         self.frame = frame.sort_values(list(AXES)).reset_index(drop=True)
         self.axes = [np.unique(self.frame[a].to_numpy(dtype=float)) for a in AXES]
         shape = tuple(len(a) for a in self.axes)

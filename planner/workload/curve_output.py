@@ -24,7 +24,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from planner.workload.hitcurve import HitCurves
+from planner.workload.curves import HitCurves
 
 CSV_COLUMNS = ("window_start", "window_end", "capacity_tokens", "capacity_blocks",
                "capacity_gb", "token_hit_rate", "request_hit_rate", "source", "modelled")

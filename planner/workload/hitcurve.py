@@ -15,13 +15,13 @@ reference simulation that the fast methods are tested against.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
 from planner.choices import POLICIES
 from planner.errors import InputDataError, UsageError
+from planner.workload.curves import HitCurves
 from planner.workload.eviction import LcsParams, policy_window_hits, simulate_cache
 from planner.workload.reuse_model import synthesize_prefixes
 from planner.workload.shards import shards_hits
@@ -41,40 +41,6 @@ RATE_CHUNK = 1 << 20
 
 # progress(done, total): called between chunks of a long pass (the CLI drives a bar with it).
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class HitCurves:
-    """Hit rates per window (rows) and cache capacity (columns).
-
-    ``token_hit[t, c]`` is the fraction of window ``t``'s prompt tokens served from a cache of
-    ``capacities_tokens[c]`` tokens; ``request_hit[t, c]`` the fraction of its requests with at
-    least one cached block. ``source`` says where the numbers come from; ``modelled`` is true
-    when they do not come from prefix hashes recorded in the trace itself.
-
-    ``grown_token_hit[t, i, c]`` (with ``warmup=True``): the same fraction when the cache ran
-    ``capacities_tokens[i]`` in window ``t − 1`` and ``capacities_tokens[c]`` in window ``t``
-    (:mod:`planner.workload.warmup`); equal to ``token_hit[t, c]`` wherever ``i`` ≥ ``c``.
-    """
-
-    capacities_tokens: np.ndarray
-    token_hit: np.ndarray
-    request_hit: np.ndarray
-    source: str
-    modelled: bool
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    grown_token_hit: np.ndarray | None = None
-    grown_request_hit: np.ndarray | None = None
-
-    def __post_init__(self):
-        w, c = self.token_hit.shape
-        if len(self.capacities_tokens) != c or self.request_hit.shape != (w, c):
-            raise ValueError("hit-curve arrays disagree in shape")
-        if self.grown_token_hit is not None and (
-                self.grown_token_hit.shape != (w, c, c)
-                or self.grown_request_hit is None
-                or self.grown_request_hit.shape != (w, c, c)):
-            raise ValueError("warm-up arrays must be windows × capacities × capacities")
 
 
 def capacity_blocks(capacities_tokens, block_tokens: int) -> np.ndarray:
