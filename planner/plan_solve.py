@@ -10,7 +10,7 @@ planned. ``--rolling-block`` solves a long horizon in blocks instead
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Callable
 
@@ -156,6 +156,18 @@ def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, leng
         window_h=window_h, min_dwell_h=opt.min_dwell_hours(),
         max_changes_per_day=opt.max_changes_per_day, weight_load_s=opt.weight_load_s,
         tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas, warmup=opt.warmup)
+
+
+def schedule_coupling(opt: PlanOptions, schedule: pd.DataFrame, ci: np.ndarray, hw) -> Coupling:
+    """The coupling a replay charges a schedule with: the scenario's starts and capacity
+    accounting over the schedule's own windows (the tie rule, which only orders equal plans,
+    left out)."""
+    start = pd.DatetimeIndex(schedule["window_start"])
+    end = pd.DatetimeIndex(schedule["window_end"])
+    stats = pd.DataFrame({"window_start": start,
+                          "hours": (end - start).total_seconds().to_numpy() / 3600.0})
+    length = end[0] - start[0] if len(start) else pd.Timedelta(hours=1)
+    return coupling_for(replace(opt, tie_tolerance=0.0), stats, ci, hw, length, pd.DataFrame())
 
 
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
