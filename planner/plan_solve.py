@@ -279,10 +279,14 @@ def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
     return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 
-def check_solved(result: SolveResult, model: PlanModel) -> None:
+def check_solved(solved: Solved) -> None:
+    """Raise unless the plan was solved to optimality. The MILP is built only to explain an
+    infeasible one (most plans are solved by the chain programme and never build it)."""
+    result = solved.result
     if result.status == TerminationCondition.optimal and result.has_solution:
         return
     if result.status == TerminationCondition.infeasible:
+        model = solved.model
         names = iis(model) if not model.coupling.needs_milp() else []
         raise InfeasibleError(
             "the solver found the plan infeasible although every window passed the pre-check"
