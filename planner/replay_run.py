@@ -19,7 +19,7 @@ from planner.schedule import window_csv
 from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
-              ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"),
+              ("static_cache", "(c) best single cache size"), ("plan", "(d) the plan"),
               ("perfect_foresight", "(e) the plan with perfect foresight"))
 
 
