@@ -11,7 +11,11 @@ For every window the schedule names a replica count n_t and a cache size c_t. Th
 3. simulates every replica with the discrete-event replica simulator
    (:mod:`planner.perf.simulator`), which gives each request its TTFT and TPOT and the
    replica's GPU energy and SSD traffic;
-4. accounts carbon with the same formulas as the planner (:mod:`planner.carbon`).
+4. accounts carbon with the same formulas as the planner (:mod:`planner.carbon`), and, given
+   the plan's coupling, with the same per-window charges as its objective
+   (:func:`planner.optimize.charges.charge`): the weight-load energy of every replica started
+   and, with owned capacity, the fleet the schedule needs (its peak replicas and drives)
+   charged in every window.
 
 Work is charged to the window its requests arrived in: a replica's whole run (including the
 tail of requests still running at the window's end) plus its idle time within the window.
@@ -239,13 +243,20 @@ def latencies(served: Served, trace, windows: int, slo_ttft_s: float,
 
 
 def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware,
-            slo_ttft_s: float, slo_tpot_s: float, lat: Latencies | None = None) -> ReplayResult:
+            slo_ttft_s: float, slo_tpot_s: float, lat: Latencies | None = None,
+            coupling=None) -> ReplayResult:
     """Step 4: carbon of what was served, with the planner's own accounting. ``lat``: the
     served requests' statistics under this SLO when already known (:func:`latencies`; then
-    ``served`` needs only its per-window fields)."""
-    br, *_ = deployment_carbon(hw, served.hours, ci, schedule["replicas"].to_numpy(),
-                               served.gpu_power_w, schedule["cache_gb"].to_numpy(dtype=float),
-                               served.ssd_read_gbps, served.ssd_write_gbps)
+    ``served`` needs only its per-window fields). ``coupling``: the plan's
+    (:class:`planner.optimize.coupling.Coupling`), whose starts and owned capacity are charged
+    as the plan charged them."""
+    replicas = schedule["replicas"].to_numpy()
+    br, drives, _, _, write = deployment_carbon(
+        hw, served.hours, ci, replicas, served.gpu_power_w,
+        schedule["cache_gb"].to_numpy(dtype=float), served.ssd_read_gbps, served.ssd_write_gbps)
+    if coupling is not None:
+        br = coupled(br, drives, write, served.hours, replicas,
+                     schedule["cache_gb"].to_numpy(dtype=float), hw, coupling)
     if lat is None:
         lat = latencies(served, trace, len(schedule), slo_ttft_s, slo_tpot_s)
     frame = _window_frame(schedule, lat, br)
@@ -253,12 +264,51 @@ def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: H
     return ReplayResult(frame, totals, served, list(served.notes))
 
 
+@dataclass
+class Charged:
+    """Per-window carbon components after a coupled plan's charges (CarbonBreakdown's names)."""
+
+    energy_kwh: np.ndarray
+    op_gpu: np.ndarray
+    op_host: np.ndarray
+    op_ssd: np.ndarray
+    emb_gpu: np.ndarray
+    emb_host: np.ndarray
+    emb_ssd: np.ndarray
+    operational: np.ndarray
+    embodied: np.ndarray
+    total: np.ndarray
+
+
+def coupled(br, drives, write_gbps, hours, replicas, cache_gb, hw: Hardware, coupling) -> Charged:
+    """The replayed windows charged as the plan's objective charges them
+    (:func:`planner.optimize.charges.charge`, the one implementation). The owned fleet is the
+    schedule's peak replicas and drives: with owned capacity every unit owned costs carbon in
+    every window, so the optimiser never owns more than some window allocates."""
+    from planner import carbon
+    from planner.optimize.charges import charge
+
+    wear = np.where(cache_gb > 0, carbon.ssd_wear_embodied_kg(
+        write_gbps * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
+        hw.ssd_warranty_years), 0.0)
+    frame = pd.DataFrame({
+        "window": np.arange(len(hours)), "replicas": replicas, "ssd_drives": drives,
+        "emb_ssd_wear": wear, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,
+        "op_host": br.op_host, "op_ssd": br.op_ssd, "emb_gpu": br.emb_gpu,
+        "emb_host": br.emb_host, "emb_ssd": br.emb_ssd})
+    owned = (int(np.max(replicas)), int(np.max(drives))) if len(replicas) else (0, 0)
+    ch = charge(frame, coupling, *owned) if coupling.owned else charge(frame, coupling)
+    return Charged(*(ch[k].to_numpy() for k in (
+        "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_ssd",
+        "operational_kgco2e", "embodied_kgco2e", "total_kgco2e")))
+
+
 def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_model,
            kv_bytes_per_token: int, slo_ttft_s: float, slo_tpot_s: float, policy: str = "lru",
-           lcs=None, progress=None) -> ReplayResult:
+           lcs=None, progress=None, coupling=None) -> ReplayResult:
     """Replay ``trace`` under ``schedule`` and account its carbon on ``ci`` (per window)."""
     served = serve(trace, schedule, hw, replica_model, kv_bytes_per_token, policy, lcs, progress)
-    return account(served, trace, schedule, ci, hw, slo_ttft_s, slo_tpot_s)
+    return account(served, trace, schedule, ci, hw, slo_ttft_s, slo_tpot_s, coupling=coupling)
 
 
 def _p90(x: np.ndarray) -> float:

@@ -39,7 +39,7 @@ class PlanResult:
     inputs: PlanInputs
     candidates: CandidateSet
     diagnoses: list[WindowDiagnosis]
-    model: PlanModel
+    solved: Solved
     solve: SolveResult
     schedule: pd.DataFrame
     chosen: pd.DataFrame
@@ -50,6 +50,12 @@ class PlanResult:
     forecast: pd.DataFrame | None = None   # forecast.csv (--foresight forecast)
     # candidates.npy, value_function.npy: what `greencache check` certifies from
     records: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def model(self) -> PlanModel:
+        """The plan's MILP, built on first use (``--write-model``): the chain programme solves
+        most plans without one, and building it costs more than solving them."""
+        return self.solved.model
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +137,7 @@ def run_plan(opt: PlanOptions, progress: Progress = _noop,
             if name in records:
                 summary["inputs"][key] = {
                     "path": name, "sha256": hashlib.sha256(records[name]).hexdigest()}
-    return PlanResult(planned, cands, diagnoses, solved.model, solved.result, sched, chosen,
+    return PlanResult(planned, cands, diagnoses, solved, solved.result, sched, chosen,
                       summary, baselines, prov, record,
                       None if rolling is None else rolling.forecast_table(actual), records)
 
@@ -149,5 +155,5 @@ def solve_perfect(inputs: PlanInputs, opt: PlanOptions, progress: Progress = _no
     solved = solve_candidates(cands.frame, opt, coupling, soft_windows=soft,
                               requests=stats["requests"].to_numpy(dtype=float),
                               attainment_short=short)
-    check_solved(solved.result, solved.model)
+    check_solved(solved)
     return cands, diagnoses, solved, coupling

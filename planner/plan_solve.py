@@ -10,7 +10,7 @@ planned. ``--rolling-block`` solves a long horizon in blocks instead
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Callable
 
@@ -158,6 +158,18 @@ def coupling_for(opt: PlanOptions, stats: pd.DataFrame, ci: np.ndarray, hw, leng
         tie_tolerance=opt.tie_tolerance, max_replicas=opt.max_replicas, warmup=opt.warmup)
 
 
+def schedule_coupling(opt: PlanOptions, schedule: pd.DataFrame, ci: np.ndarray, hw) -> Coupling:
+    """The coupling a replay charges a schedule with: the scenario's starts and capacity
+    accounting over the schedule's own windows (the tie rule, which only orders equal plans,
+    left out)."""
+    start = pd.DatetimeIndex(schedule["window_start"])
+    end = pd.DatetimeIndex(schedule["window_end"])
+    stats = pd.DataFrame({"window_start": start,
+                          "hours": (end - start).total_seconds().to_numpy() / 3600.0})
+    length = end[0] - start[0] if len(start) else pd.Timedelta(hours=1)
+    return coupling_for(replace(opt, tie_tolerance=0.0), stats, ci, hw, length, pd.DataFrame())
+
+
 def solve_candidates(candidates: pd.DataFrame, opt: PlanOptions, coupling: Coupling,
                      soft_windows=(), name: str = "greencache_plan", requests=None,
                      attainment_short: bool = False) -> Solved:
@@ -267,10 +279,14 @@ def solve_plan_model(model: PlanModel, opt: PlanOptions) -> SolveResult:
     return solve(model, opt.solver, opt.time_limit_s, opt.mip_gap)
 
 
-def check_solved(result: SolveResult, model: PlanModel) -> None:
+def check_solved(solved: Solved) -> None:
+    """Raise unless the plan was solved to optimality. The MILP is built only to explain an
+    infeasible one (most plans are solved by the chain programme and never build it)."""
+    result = solved.result
     if result.status == TerminationCondition.optimal and result.has_solution:
         return
     if result.status == TerminationCondition.infeasible:
+        model = solved.model
         names = iis(model) if not model.coupling.needs_milp() else []
         raise InfeasibleError(
             "the solver found the plan infeasible although every window passed the pre-check"

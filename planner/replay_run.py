@@ -14,11 +14,12 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.evaluate import ReplayResult, replay
 from planner.grid import window_intensity
+from planner.plan_solve import schedule_coupling
 from planner.schedule import window_csv
 from planner.workload.prepare import ReplaySetup
 
 STRATEGIES = (("no_cache", "(a) no SSD tier"), ("max_cache", "(b) fixed cache, largest size"),
-              ("static_cache", "(c) best single cache size"), ("plan", "(d) per-window plan"),
+              ("static_cache", "(c) best single cache size"), ("plan", "(d) the plan"),
               ("perfect_foresight", "(e) the plan with perfect foresight"))
 
 
@@ -26,9 +27,11 @@ def replay_schedule(setup: ReplaySetup, schedule: pd.DataFrame, progress=None) -
     opt = setup.options
     wi = window_intensity(setup.series, pd.DatetimeIndex(schedule["window_start"]),
                           pd.DatetimeIndex(schedule["window_end"]))
+    coupling = schedule_coupling(opt, schedule, wi.values, setup.hardware)
     result = replay(setup.trace, schedule, wi.values, setup.hardware, setup.replica_model,
                     setup.kv_bytes_per_token, opt.slo_ttft_s, opt.slo_tpot_s,
-                    policy=opt.eviction, lcs=setup.eviction(wi.values), progress=progress)
+                    policy=opt.eviction, lcs=setup.eviction(wi.values), progress=progress,
+                    coupling=coupling)
     result.notes.extend(wi.notes)
     return result
 

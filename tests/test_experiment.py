@@ -25,12 +25,13 @@ def fake(monkeypatch):
         assert served.ttft_s is not None
         return SimpleNamespace(slo=slo_ttft)
 
-    def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot, lat):
+    def account(served, trace, schedule, ci, hardware, slo_ttft, slo_tpot, lat, coupling):
         return SimpleNamespace(windows=schedule, totals={"slo": lat.slo}, served=served)
 
     monkeypatch.setattr(replay_cache, "serve", serve)
     monkeypatch.setattr(replay_cache, "latencies", latencies)
     monkeypatch.setattr(replay_cache, "account", account)
+    monkeypatch.setattr(replay_cache, "schedule_coupling", lambda *a: None)
     monkeypatch.setattr(replay_cache, "SimulatedReplica", lambda *a: None)
     return calls
 
@@ -39,29 +40,31 @@ def sched(cache):
     return pd.DataFrame({"replicas": [2, 3], "cache_gb": [cache, cache]})
 
 
-def test_replays_are_cached_per_workload_and_bounded(monkeypatch):
+def test_replays_are_cached_per_workload_and_slo_and_keep_no_requests(monkeypatch):
     calls = fake(monkeypatch)
     result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
                                                     kv_bytes_per_token=1, eviction=None))
     opt = PlanOptions(trace="week.csv", grid="FR")
-    r = replay_cache.Replayer(keep=2)
-    a, b, c = sched(0.0), sched(8000.0), sched(64000.0)
+    r = replay_cache.Replayer()
+    a, b = sched(0.0), sched(8000.0)
     first = r(result, a, opt)
-    # another grid or SLO: the same replay, accounted anew
-    again = r(result, a, replace(opt, grid="DE", slo_ttft_s=5.0))
-    assert len(calls) == 1 and again.totals == {"slo": 5.0} and first.totals == {"slo": 2.0}
+    # another grid: the same replay, accounted anew
+    again = r(result, a, replace(opt, grid="DE"))
+    assert len(calls) == 1 and again.totals == {"slo": 2.0} == first.totals
     r(result, b, opt)
-    r(result, c, opt)              # the requests' results of a, the least recent, dropped
-    assert len(calls) == 3 and list(r.full) == [r.full_key(b, opt), r.full_key(c, opt)]
-    assert all(e.windows.ttft_s is None for e in r.entries.values())
-    # a on an SLO it was accounted on: from its statistics, not replayed
-    assert r(result, a, replace(opt, grid="GB")).totals == {"slo": 2.0} and len(calls) == 3
-    r(result, a, replace(opt, slo_ttft_s=1.0))   # a new SLO needs the requests: replayed
-    assert len(calls) == 4 and len(r.full) == 2
-    r(result, c, replace(opt, slo_ttft_s=1.0))   # c's requests still held: not replayed
-    assert len(calls) == 4
+    assert len(calls) == 2
+    # only per-window results are kept, never the requests' own
+    assert all(e.windows.ttft_s is None and e.windows.request_window is None
+               for e in r.entries.values())
+    assert r(result, a, replace(opt, grid="GB")).totals == {"slo": 2.0} and len(calls) == 2
+    # a new SLO needs the requests' latencies: replayed once, then kept as statistics
+    assert r(result, a, replace(opt, slo_ttft_s=1.0)).totals == {"slo": 1.0}
+    assert len(calls) == 3
+    r(result, a, replace(opt, slo_ttft_s=1.0, grid="DE"))
+    r(result, a, opt)
+    assert len(calls) == 3 and len(r.entries) == 2
     r(result, a, replace(opt, scale=0.5))   # another workload: replayed, never shared
-    assert len(calls) == 5
+    assert len(calls) == 4
 
 
 def test_lcs_replays_evict_by_the_plans_parameters_and_are_not_shared_across_grids(monkeypatch):
@@ -70,10 +73,10 @@ def test_lcs_replays_evict_by_the_plans_parameters_and_are_not_shared_across_gri
     result = SimpleNamespace(inputs=SimpleNamespace(trace=None, hardware=None, ci=None,
                                                     kv_bytes_per_token=1, eviction=params))
     opt = PlanOptions(trace="week.csv", grid="FR", eviction="lcs")
-    r = replay_cache.Replayer(keep=4)
+    r = replay_cache.Replayer()
     r(result, sched(8000.0), opt)
     assert calls[-1][1:] == ("lcs", params)
-    r(result, sched(8000.0), replace(opt, slo_ttft_s=5.0))    # same grid: cached
+    r(result, sched(8000.0), opt)                             # same grid: cached
     assert len(calls) == 1
     r(result, sched(8000.0), replace(opt, grid="DE"))         # LCS depends on the grid
     assert len(calls) == 2

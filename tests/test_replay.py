@@ -115,3 +115,38 @@ def test_simulate_errors(tmp_path):
     bad.write_text("window_start,replicas\n2023-01-01T00:00:00Z,1\n")
     r = runner.invoke(app, ["simulate", "--schedule", str(bad)])
     assert r.exit_code == 3 and "not a greencache schedule" in r.output
+
+
+def test_a_replay_charges_starts_and_the_owned_fleet_as_the_plan_does(planned, sim):
+    """Replayed under the plan's coupling: each replica started costs its weight load at
+    loaded-idle GPU and host power, and with owned capacity (pool return 0) the schedule's peak
+    replicas are charged GPU and host embodied carbon in every window, by hand from the
+    catalog's numbers."""
+    from dataclasses import replace
+
+    from planner.plan_solve import schedule_coupling
+
+    inp = planned.inputs
+    hw = inp.hardware
+    sched = planned.schedule.copy()
+    sched["replicas"] = [1, 3]
+    sched["cache_gb"] = [0.0, 0.0]
+    served = serve(inp.trace, sched, hw, sim, inp.kv_bytes_per_token)
+    plain = account(served, inp.trace, sched, inp.ci, hw, 2.0, 0.1)
+    opt = replace(planned.inputs.options, capacity="owned", pool_return=0.0, weight_load_s=60.0)
+    owned = account(served, inp.trace, sched, inp.ci, hw, 2.0, 0.1,
+                    coupling=schedule_coupling(opt, sched, inp.ci, hw))
+    g = hw.gpus_per_replica
+    start_kwh = 2 * hw.pue * 60.0 / 3600.0 * g * (hw.gpu_loaded_idle_w + hw.host_power_w_per_gpu) / 1e3
+    assert owned.windows["energy_kwh"][0] == pytest.approx(plain.windows["energy_kwh"][0])
+    assert owned.windows["energy_kwh"][1] - plain.windows["energy_kwh"][1] == pytest.approx(
+        start_kwh, rel=1e-9)
+    hours = served.hours
+    emb = plain.totals["by_component_kgco2e"]
+    want_gpu = 3 * g * hw.gpu_embodied_kg / hw.gpu_lifetime_h * hours.sum()
+    got = owned.totals["by_component_kgco2e"]
+    assert got["emb_gpu"] == pytest.approx(want_gpu, rel=1e-9)
+    # pooled: the first window's one replica only, so owning the peak costs more
+    assert emb["emb_gpu"] == pytest.approx(
+        g * hw.gpu_embodied_kg / hw.gpu_lifetime_h * (hours[0] + 3 * hours[1]), rel=1e-9)
+    assert owned.totals["total_kgco2e"] > plain.totals["total_kgco2e"]

@@ -83,7 +83,7 @@ def compare(
     """Judge the plan and its baselines by replay on the same trace and grid.
 
     (a) no SSD tier, (b) a fixed cache at the largest size, (c) the best single cache size,
-    (d) the per-window plan, each with replicas sized to the SLO. Writes compare.csv (per day
+    (d) the plan, each with replicas sized to the SLO. Writes compare.csv (per day
     and total), compare.json and compare.png; reductions are the plan's against (b) and (a).
     A plan made on forecasts adds (e) the plan of the same windows with perfect foresight,
     each strategy's regret against it (carbon %, SLO attainment points), and the forecasts'

@@ -17,13 +17,14 @@ from planner.sweep.sensitivity import base_index, ranges
 from planner.sweep.spec import SweepSpec
 
 NAMES = {"no_cache": "(a) no SSD tier", "static_cache": "(c) best single size",
-         "plan": "(d) per-window plan"}
+         "plan": "(d) the plan"}
 
 
 def fmt(x, nd=1) -> str:
     if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
         return "–"
-    return f"{x:.{nd}f}"
+    # rounded first, so that a small negative figure prints as 0.0, not -0.0
+    return f"{round(float(x), nd) + 0.0:.{nd}f}"
 
 
 def strategy_name(k: str, fixed: str) -> str:
@@ -77,7 +78,7 @@ def _base(rec: dict, base: Point, fixed: str, strategies) -> list[str]:
             return None
         return 100 * (1 - p[field] / st[ref][field])
 
-    lines += ["", f"The per-window plan emits {fmt(red('max_cache'))} % less than the {fixed} "
+    lines += ["", f"The plan emits {fmt(red('max_cache'))} % less than the {fixed} "
               f"(predicted {fmt(red('max_cache', 'predicted_kgco2e'))} %), "
               f"{fmt(red('no_cache'))} % less than no SSD tier and {fmt(red('static_cache'))} % "
               f"less than the best single cache size, with {fmt(100 * p['slo_attainment'])} % of "

@@ -1,19 +1,19 @@
 """Replays of schedules, cached per workload and schedule within one process.
 
 What a schedule serves depends on the workload and the hardware, not on the grid or the SLO:
-points of a sweep that differ only there (zones, SSD embodied levels, SLOs) reuse the
-baselines' replays and account their carbon anew (:func:`planner.evaluate.serve` once, then
+points of a sweep that differ only there (zones, SSD embodied levels) reuse the baselines'
+replays and account their carbon anew (:func:`planner.evaluate.serve` once, then
 :func:`planner.evaluate.account`). Each Ray worker process keeps its own cache: of every
 schedule it replayed, the per-window results and the request statistics under each SLO it was
-accounted on (:class:`planner.evaluate.Latencies`: kilobytes); of the ``keep`` most recently
-used, also every request's latencies (about 0.9 GB for a 27M-request week), which a new SLO
-needs.
+accounted on (:class:`planner.evaluate.Latencies`: kilobytes). Every request's own latencies
+(about 0.9 GB for a 27M-request week) are dropped once those statistics are taken: a schedule
+met again under a new SLO is replayed again, which in a sweep is rare (another SLO changes the
+replicas a plan and its baselines need).
 """
 
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 from planner.config import PlanOptions
 from planner.evaluate import Latencies, Served, SimulatedReplica, account, latencies, serve
 from planner.plan import PlanResult
+from planner.plan_solve import schedule_coupling
 from planner.workload.prepare import workload_key
 
 
@@ -43,10 +44,8 @@ class _Entry:
 class Replayer:
     """Replays schedules, caching what each (replicas, cache) sequence served."""
 
-    def __init__(self, keep: int = 1):
+    def __init__(self):
         self.entries: dict = {}
-        self.full: OrderedDict = OrderedDict()   # key -> Served with the per-request results
-        self.keep = keep
         self.sims: dict = {}
         self.seconds = 0.0
         self.served = 0                          # schedules replayed (not from the cache)
@@ -65,7 +64,7 @@ class Replayer:
         key = self.full_key(schedule, opt, lcs=inputs.eviction is not None)
         slo = (opt.slo_ttft_s, opt.slo_tpot_s)
         entry = self.entries.get(key)
-        if entry is None or (slo not in entry.by_slo and key not in self.full):
+        if entry is None or slo not in entry.by_slo:
             sim_key = (opt.model, opt.gpu, opt.tp, opt.ssd)
             if sim_key not in self.sims:
                 self.sims[sim_key] = SimulatedReplica(*sim_key)
@@ -74,15 +73,11 @@ class Replayer:
                            inputs.kv_bytes_per_token, policy=opt.eviction, lcs=inputs.eviction)
             self.seconds += time.perf_counter() - t0
             self.served += 1
-            entry = self.entries[key] = _Entry(replace(
-                served, request_window=None, cached_tokens=None, ttft_s=None, tpot_s=None))
-            self.full[key] = served
-        if key in self.full:
-            self.full.move_to_end(key)
-            while len(self.full) > self.keep:
-                self.full.popitem(last=False)
-        if slo not in entry.by_slo:
-            entry.by_slo[slo] = latencies(self.full[key], inputs.trace, len(schedule), *slo)
+            entry = self.entries.setdefault(key, _Entry(replace(
+                served, request_window=None, cached_tokens=None, ttft_s=None, tpot_s=None)))
+            entry.by_slo[slo] = latencies(served, inputs.trace, len(schedule), *slo)
+            del served
         r = account(entry.windows, inputs.trace, schedule, inputs.ci, inputs.hardware, *slo,
-                    lat=entry.by_slo[slo])
+                    lat=entry.by_slo[slo],
+                    coupling=schedule_coupling(opt, schedule, inputs.ci, inputs.hardware))
         return Replayed(r.windows, r.totals, r.served.hours)

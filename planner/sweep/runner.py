@@ -103,8 +103,10 @@ def _unwrap(e: BaseException) -> dict:
 
 
 # Workloads whose shared inputs are alive at once (in the object store and being used): a
-# week-long trace's inputs take gigabytes, so the next workload is read only as one finishes.
-LIVE_WORKLOADS = 2
+# week-long trace's inputs take gigabytes, so the next workload is read only when every point
+# of the last one has finished. Two at once overlapped reading the next workload with the
+# last one's points, and the experiment's sweep peaked at 14.3 GB (PSS) with it.
+LIVE_WORKLOADS = 1
 
 
 def run_points(points: list[Point], strategies: tuple[str, ...], memory_gb: float | None,
