@@ -280,10 +280,15 @@ class ProfileTable:
                                                                   np.log(mi)),
                                              (np.log(self.axes[3]), np.log(mo)))]
         out = {c: np.zeros(n) for c in _LOOKUP_COLUMNS}
+        shape = self._grid[_LOOKUP_COLUMNS[0]].shape
+        # one flat index per corner, shared by every column (the load-fraction row j + 1 is
+        # one row stride further): the same values as indexing each column by the tuple
+        step = int(np.prod(shape[1:]))
         for w, idx in _corners(locs, n):
+            flat = np.ravel_multi_index((j, *idx), shape)
             for c in out:
-                g = self._grid[c]
-                v = g[(j, *idx)] * (1.0 - t) + g[(j + 1, *idx)] * t
+                g = self._grid[c].reshape(-1)
+                v = g.take(flat) * (1.0 - t) + g.take(flat + step) * t
                 out[c] += w * (np.log(np.maximum(v, 1e-12)) if c in _LATENCY else v)
         for c in _LATENCY:
             out[c] = np.where(stable, np.exp(out[c]), _UNSTABLE_LATENCY_S)
