@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from planner.carbon import CarbonBreakdown
 from planner.catalog import Hardware
 from planner.deployment import deployment_carbon
 from planner.errors import InputDataError
@@ -264,23 +265,8 @@ def account(served: Served, trace, schedule: pd.DataFrame, ci: np.ndarray, hw: H
     return ReplayResult(frame, totals, served, list(served.notes))
 
 
-@dataclass
-class Charged:
-    """Per-window carbon components after a coupled plan's charges (CarbonBreakdown's names)."""
-
-    energy_kwh: np.ndarray
-    op_gpu: np.ndarray
-    op_host: np.ndarray
-    op_ssd: np.ndarray
-    emb_gpu: np.ndarray
-    emb_host: np.ndarray
-    emb_ssd: np.ndarray
-    operational: np.ndarray
-    embodied: np.ndarray
-    total: np.ndarray
-
-
-def coupled(br, drives, write_gbps, hours, replicas, cache_gb, hw: Hardware, coupling) -> Charged:
+def coupled(br, drives, write_gbps, hours, replicas, cache_gb, hw: Hardware,
+            coupling) -> CarbonBreakdown:
     """The replayed windows charged as the plan's objective charges them
     (:func:`planner.optimize.charges.charge`, the one implementation). The owned fleet is the
     schedule's peak replicas and drives: with owned capacity every unit owned costs carbon in
@@ -298,9 +284,9 @@ def coupled(br, drives, write_gbps, hours, replicas, cache_gb, hw: Hardware, cou
         "emb_host": br.emb_host, "emb_ssd": br.emb_ssd})
     owned = (int(np.max(replicas)), int(np.max(drives))) if len(replicas) else (0, 0)
     ch = charge(frame, coupling, *owned) if coupling.owned else charge(frame, coupling)
-    return Charged(*(ch[k].to_numpy() for k in (
-        "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_ssd",
-        "operational_kgco2e", "embodied_kgco2e", "total_kgco2e")))
+    # charge() sums operational, embodied and total as CarbonBreakdown's properties do
+    return CarbonBreakdown(*(ch[k].to_numpy() for k in (
+        "energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_ssd")))
 
 
 def replay(trace, schedule: pd.DataFrame, ci: np.ndarray, hw: Hardware, replica_model,

@@ -165,26 +165,31 @@ def _range_table(ids: np.ndarray):
     return lo, shift, top, rank
 
 
+@numba.njit(cache=True, inline="always")
+def _split(id_, lo, shift, mask):
+    """An id's bucket of high bits and its low bits, relative to ``lo``."""
+    off = np.uint64(np.int64(id_)) - lo
+    return np.int64(off >> np.uint64(shift)), np.int64(off & mask)
+
+
 @numba.njit(cache=True)
 def _mark(ids, lo, shift, top, out, level):
     """Set ``out`` to 1 at every id's bucket (``level`` 0) or at its table slot (1)."""
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for r in range(ids.shape[0]):
-        off = np.uint64(np.int64(ids[r])) - lo
-        high = np.int64(off >> np.uint64(shift))
+        high, low = _split(ids[r], lo, shift, mask)
         if level == 0:
             out[high] = 1
         else:
-            out[(np.int64(top[high]) << shift) | np.int64(off & mask)] = 1
+            out[(np.int64(top[high]) << shift) | low] = 1
 
 
 @numba.njit(cache=True)
 def _table_codes(ids, lo, shift, top, rank, codes):
     mask = (np.uint64(1) << np.uint64(shift)) - np.uint64(1)
     for r in range(ids.shape[0]):
-        off = np.uint64(np.int64(ids[r])) - lo
-        high = np.int64(off >> np.uint64(shift))
-        codes[r] = rank[(np.int64(top[high]) << shift) | np.int64(off & mask)]
+        high, low = _split(ids[r], lo, shift, mask)
+        codes[r] = rank[(np.int64(top[high]) << shift) | low]
 
 
 def block_positions(block_offsets: np.ndarray) -> np.ndarray:
