@@ -106,8 +106,9 @@ def read(path: Path) -> WindowInputs:
                              f"{READABLE_SCHEMAS}")
         w = raw["windows"]
         stats = pd.DataFrame({
-            "window_start": pd.to_datetime(w["window_start"], utc=True),
-            "window_end": pd.to_datetime(w["window_end"], utc=True),
+            # Written by isoformat(): read as ISO 8601 at once, not guessed from the first.
+            "window_start": pd.to_datetime(w["window_start"], utc=True, format="ISO8601"),
+            "window_end": pd.to_datetime(w["window_end"], utc=True, format="ISO8601"),
             **{col: np.asarray(w[col], dtype=np.int64 if col == "requests" else float)
                for col in STAT_COLUMNS},
         })
