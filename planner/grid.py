@@ -103,7 +103,8 @@ def _zones_in(root: Path) -> dict[str, Zone]:
     for group in spec.values():
         folder = root / group["folder"]
         by_zone: dict[str, list[Path]] = {}
-        for p in sorted(folder.glob("*_hourly.csv")):
+        # The folder listed and matched by _FILE_RE alone (a glob pattern is compiled anew).
+        for p in sorted(folder.iterdir()):
             m = _FILE_RE.match(p.name)
             if m:
                 by_zone.setdefault(group.get("prefix", "") + m["zone"], []).append(p)
@@ -205,10 +206,11 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, usecols=used)
+        # The bytes, once checked as UTF-8, go to the CSV reader as they are (not encoded again).
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, header=0,
+                            names=cols, usecols=used)
     except (pd.errors.ParserError, ValueError) as e:
         raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
-    frame.columns = [cols[i] for i in used]
     if len(frame) == 0:
         raise InputDataError(f"grid file {path} has no rows")
     if zone_col:

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import quote, read_text
+from planner.input_files import quote, read_text, read_utf8
 from planner.paths import profiles_dir
 
 AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
@@ -347,10 +347,11 @@ def read_profile(csv_path: Path) -> ProfileTable:
         raise InputDataError(f"no profile table {csv_path}{hint}")
     if not meta_path.exists():
         raise InputDataError(f"profile table {csv_path} has no metadata file {meta_path.name}")
-    text = read_text(csv_path, "profile table")
+    # The bytes, once checked as UTF-8, go to the CSV reader as they are (not encoded again).
+    data = read_utf8(csv_path, "profile table")[0]
     meta_text = read_text(meta_path, "profile metadata")
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        frame = pd.read_csv(io.BytesIO(data))
         meta = json.loads(meta_text)
     except (ValueError, pd.errors.ParserError, RecursionError) as e:
         raise InputDataError(f"cannot read profile table {csv_path}: "
