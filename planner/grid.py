@@ -206,9 +206,7 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
     try:
-        # The bytes, once checked as UTF-8, go to the CSV reader as they are (not encoded again).
-        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, header=0,
-                            names=cols, usecols=used)
+        frame, values, blank = _read_columns(data, cols, used, value_col)
     except (pd.errors.ParserError, ValueError) as e:
         raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
     if len(frame) == 0:
@@ -220,8 +218,7 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", frame[time_col].iloc[i]))
-    values, blank = _numbers(frame[value_col].to_numpy())
-    bad = (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
+    bad = _bad_values(values, blank)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(f"{path}, line {i + 2}: carbon intensity {quote(frame[value_col].iloc[i])} "
@@ -240,6 +237,43 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     values, notes = _fill_gaps(path, idx, values, blank)
     return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
                         attribution=attribution, notes=notes)
+
+
+def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
+    """The used columns (text; the value column as numbers), the values and their blank cells.
+
+    The CSV reader converts the value column to numbers itself, with the converter
+    ``pd.to_numeric`` uses (the same doubles), blank cells as NaN; turning a year of cells into
+    strings first and converting those took most of the file's reading after its tokenising.
+    A column it cannot read as numbers (text, a cell of spaces), or one with a number out of
+    range, is read again as text and converted cell by cell, so that the first bad cell is
+    quoted as written; so is one with a negative zero, which ``pd.to_numeric`` makes +0 when
+    written as an integer ("-0"). The bytes, once checked as UTF-8, go to the reader as they
+    are."""
+    names = [cols[i] for i in used]
+
+    def read(numbers: bool) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(data), header=0, names=cols, usecols=used,
+                           keep_default_na=False,
+                           dtype={c: float if numbers and c == value_col else str
+                                  for c in names},
+                           na_values={value_col: [""]} if numbers else None)
+
+    try:
+        frame = read(numbers=True)
+        values = frame[value_col].to_numpy(dtype=float)
+        blank = np.isnan(values)
+        if not (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()):
+            return frame, values, blank
+    except ValueError:
+        pass
+    frame = read(numbers=False)
+    return (frame, *_numbers(frame[value_col].to_numpy()))
+
+
+def _bad_values(values: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Cells that are neither blank nor a carbon intensity within 0..MAX_CI."""
+    return (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
 
 
 def _header(text: str) -> list[str] | None:
@@ -275,10 +309,9 @@ def _first_wide_row(data: bytes, text: str, fields: int) -> tuple[int, int] | No
     end = b == ord("\n")
     if b"\r" in data:
         end |= (b == ord("\r")) & ~np.append(end[1:], False)
-    ends = np.flatnonzero(end)
-    if not len(ends) or ends[-1] != len(b) - 1:
-        ends = np.append(ends, len(b))
-    commas = np.diff(np.searchsorted(np.flatnonzero(b == ord(",")), ends), prepend=0)
+    starts = np.flatnonzero(end) + 1          # each line after the first starts after an end
+    starts = np.concatenate(([0], starts[starts < len(b)]))
+    commas = np.add.reduceat((b == ord(",")).view(np.uint8), starts, dtype=np.int64)
     wide = np.flatnonzero(commas >= fields)
     return (int(wide[0]) + 1, int(commas[wide[0]]) + 1) if len(wide) else None
 

@@ -106,6 +106,19 @@ def test_a_row_with_more_fields_than_the_header_is_refused_by_its_line(tmp_path,
     assert list(read_grid_file(p).values) == [56.0, 56.1, 56.2, 56.3]
 
 
+def test_values_the_csv_reader_cannot_take_as_numbers_are_read_as_text(tmp_path):
+    # A cell of spaces is a blank hour (interpolated); white space around a number, even a
+    # no-break space, is not part of it; "-0" is zero, not a negative zero.
+    p = tmp_path / "ci.csv"
+    cells = ["10", " 20 ", "  ", "\u00a040", "-0", "60"]
+    p.write_text("timestamp,gco2_per_kwh\n" + "".join(
+        f"2024-01-01T{h:02d}:00Z,{c}\n" for h, c in enumerate(cells)), encoding="utf-8")
+    s = read_grid_file(p)
+    assert list(s.values) == [10.0, 20.0, 30.0, 40.0, 0.0, 60.0]
+    assert not np.signbit(s.values[4])
+    assert any("1 missing hour(s) filled" in n for n in s.notes)
+
+
 def test_a_column_named_twice_is_refused(tmp_path):
     p = tmp_path / "ci.csv"
     p.write_text("timestamp,gco2_per_kwh,gco2_per_kwh\n2024-01-01T00:00Z,100,5\n")
