@@ -21,6 +21,20 @@ ingredient of the replay swapped for what the profile tables assume:
                     replica's own rate in every minute (what the load-bucket mixture assumes);
 * ``predicted``     the planner's p90 from schedule.csv.
 
+With ``--seeds S`` it then prints, per window, how far statistically equal windows spread
+(median and p10–p90 of the p90 TTFT over S draws) and what the table should read there:
+
+* ``re-timed``      the window's own requests (lengths, cached prefixes and replicas as
+                    replayed), arrivals redrawn as a Poisson process on each replica, order kept;
+* ``permuted``      the window's own arrival times, its requests permuted within each replica;
+* ``shape``         requests drawn from the profile table's workload shape at the window's
+                    mean prompt, mean output and token hit rate (hits spread by the table's rule),
+                    as many as the window's over as many replicas, Poisson arrivals: what a
+                    table without reading error predicts for this window;
+* ``table``         the table read at the window's mean rate per replica (no burst mixture);
+* ``warm start``    each replica first serves the 120 s of requests before the window (routed
+                    by this window's replica count; not counted), instead of starting empty.
+
 Prints p90 TTFT (and TPOT) per window and variant. Deterministic (seeded). Reading and
 figures: docs/perf-model.md, "Prediction against replay".
 """
@@ -32,6 +46,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,7 +56,8 @@ from planner.perf.lengths import draw_lengths  # noqa: E402
 from planner.perf.params import load_params  # noqa: E402
 from planner.plan_files import read_schedule  # noqa: E402
 from planner.plan_files import scenario_from_summary  # noqa: E402
-from planner.workload.prepare import prepare_replay  # noqa: E402
+from planner.workload.prepare import busy_token_means, prepare_replay  # noqa: E402
+from planner.workload.prepare import select_profile  # noqa: E402
 from planner.workload.eviction import simulate_cache  # noqa: E402
 
 VARIANTS = ("replay", "uniform hits", "reuse rule", "log-normal", "Poisson")
@@ -114,10 +130,98 @@ def window_variants(setup, sched, t: int, win, replica, cached, reuse,
     return {"h": h, "replicas": int(sched["replicas"].iloc[t]), **res}
 
 
+def table_shape(setup):
+    """The profile table the plan read (with its ``--correction``) and its workload shape
+    (refitted, as ``plan`` fits it, when the plan fitted the trace's own)."""
+    from planner.paths import sha256_file
+    from planner.perf.correction.apply import corrected
+    from planner.perf.shape_fit import fit_trace_shape, shape_name
+    from planner.perf.shapes import load_shape
+    from planner.workload.prepare import shape_source
+
+    opt = setup.options
+    profile, info, _ = select_profile(opt, setup.trace, window_means=busy_token_means(
+        setup.windowing))
+    profile = corrected(profile, opt.correction)[0]
+    if info["chosen"].startswith("auto-profile"):
+        path = Path(opt.trace)
+        shape = fit_trace_shape(shape_source(setup.trace, opt), shape_name(path.stem),
+                                path.name, sha256_file(path), seed=opt.seed,
+                                reuse_model=opt.reuse_model)
+    else:
+        shape = load_shape(info["name"])
+    return profile, shape
+
+
+def replicas_p90(setup, arrival, prompt, cached, output, replica, keep=None):
+    """p90 TTFT over the requests (those in ``keep``, default all) of every replica run."""
+    ttft = []
+    for j in np.unique(replica):
+        m = np.flatnonzero(replica == j)
+        m = m[np.argsort(arrival[m], kind="stable")]
+        run = setup.replica_model(arrival[m], prompt[m], cached[m], output[m])
+        ttft.append(run.ttft_s if keep is None else run.ttft_s[keep[m]])
+    return p90(np.concatenate(ttft))
+
+
+def window_spread(setup, sched, t: int, win, replica, cached, profile, shape,
+                  seeds: int) -> dict:
+    """The ``--seeds`` figures of window t (module docstring): (median, p10, p90) of the p90
+    TTFT over the draws of each spread, the table's reading, the warm start's p90."""
+    from planner.catalog import load_catalog
+    from planner.perf.simulator import _stream, shape_draws
+
+    tr = setup.trace
+    idx = np.flatnonzero(win == t)
+    prompt, output = tr.input_tokens[idx], np.maximum(tr.output_tokens[idx], 1)
+    arrival, c, rep = tr.arrival_s[idx], cached[idx], replica[idx]
+    n, R = len(idx), int(sched["replicas"].iloc[t])
+    span = ((pd.Timestamp(sched["window_end"].iloc[t])
+             - pd.Timestamp(sched["window_start"].iloc[t])).total_seconds())
+    h = c.sum() / max(prompt.sum(), 1)
+    mi, mo = float(prompt.mean()), float(output.mean())
+    context = float(load_catalog().model(setup.options.model).max_context)
+    draws = {k: [] for k in ("re-timed", "permuted", "shape")}
+    for s in range(seeds):
+        rng = np.random.default_rng([20261130, t, s])
+        a = np.empty(n)
+        p, cc, o = prompt.copy(), c.copy(), output.copy()
+        for j in np.unique(rep):
+            m = np.flatnonzero(rep == j)
+            a[m] = np.sort(rng.random(m.size)) * span
+            q = rng.permutation(m)
+            p[m], cc[m], o[m] = prompt[q], c[q], output[q]
+        draws["re-timed"].append(replicas_p90(setup, a, prompt, c, output, rep))
+        draws["permuted"].append(replicas_p90(setup, arrival, p, cc, o, rep))
+        d = shape_draws(shape, [(int(mi), int(mo))], n, 1000 + s)
+        _, sp, sc, so = _stream(1.0, h, mi, mo, d.e[0], d.m_in[0], d.m_out[0], d.g[0], n,
+                                context)
+        sa = np.sort(rng.random(n)) * span
+        draws["shape"].append(replicas_p90(setup, sa, sp, sc, so, rng.integers(0, R, n)))
+    out = {k: (float(np.median(v)), float(np.percentile(v, 10)), float(np.percentile(v, 90)))
+           for k, v in draws.items()}
+    out["table"] = float(profile.lookup(np.array([n / span / R]), np.array([h]),
+                                        np.array([mi]), np.array([mo])).p90_ttft_s[0])
+    before = np.flatnonzero((tr.arrival_s < arrival.min())
+                            & (tr.arrival_s >= arrival.min() - 120.0))
+    if before.size:
+        pre = route(tr, np.full(len(tr), t), sched["replicas"].to_numpy())[before]
+        both = np.r_[before, idx]
+        out["warm start"] = replicas_p90(
+            setup, tr.arrival_s[both], tr.input_tokens[both], cached[both],
+            np.maximum(tr.output_tokens[both], 1), np.r_[pre, rep],
+            keep=np.r_[np.zeros(before.size, bool), np.ones(n, bool)])
+    else:
+        out["warm start"] = float("nan")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plan", type=Path, help="plan folder: schedule.csv and summary.json")
     ap.add_argument("--windows", default=None, help="window indices (default: all)")
+    ap.add_argument("--seeds", type=int, default=0,
+                    help="draws per window of the spreads (module docstring); 0: none")
     args = ap.parse_args(argv)
     sched = read_schedule(args.plan / "schedule.csv")
     setup = prepare_replay(scenario_from_summary(args.plan / "summary.json"))
@@ -140,6 +244,15 @@ def main(argv=None) -> int:
                 f"{1e3 * sched['p90_tpot_s'].iloc[t]:5.1f}")
         print(f"{t:>6} {r['replicas']:>3} {r['h']:6.3f} | " + " | ".join(cells) + f" | {pred}",
               flush=True)
+    if args.seeds > 0:
+        profile, shape = table_shape(setup)
+        print(f"\np90 TTFT s over {args.seeds} draws: median [p10, p90]")
+        for t in windows:
+            r = window_spread(setup, sched, t, win, replica, cached, profile, shape, args.seeds)
+            cells = " | ".join(f"{k} {r[k][0]:.3f} [{r[k][1]:.3f}, {r[k][2]:.3f}]"
+                               for k in ("re-timed", "permuted", "shape"))
+            print(f"{t:>6} | {cells} | table {r['table']:.3f} | warm start "
+                  f"{r['warm start']:.3f}", flush=True)
     return 0
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 from planner.choices import FORECAST_MODELS
 from planner.errors import InputDataError, UsageError
 from planner.forecast.ci_file import external_ci
+from planner.forecast.daytype import SIMILAR_DAY_SUFFIX, similar_days
 from planner.forecast.frame import (CI, DAY, MAX_TRAIN, POINT_COLUMNS, RATE, check_history,
                                     check_horizon, check_quantiles, forecast_columns,
                                     quantile_column, recent, utc, window_step)
@@ -58,8 +59,14 @@ def forecast_windows(history: pd.DataFrame, issued_at: pd.Timestamp,
             f"{_duration(need * step)} of history before {issued_at:%Y-%m-%dT%H:%MZ}; the "
             f"history has {_duration(have * step)}")
     rate_model, pred = predict(rate_model, recent(y, step), step, int(k.max()), qs)
-    by_q = ordered({q: pred.quantiles.get(q, pred.point) if q != 0.5 else pred.point
-                    for q in qs})
+    by_q = {q: pred.quantiles.get(q, pred.point) if q != 0.5 else pred.point for q in qs}
+    # Under auto, days of the other type than the history's last (a weekend after weekdays)
+    # come from the latest day of their type while there is no weekly season (daytype.py).
+    similar = None if model != AUTO else similar_days(y, known.index[-1], step, int(k.max()))
+    if similar is not None:
+        by_q = _with_similar_days(by_q, pred.point, similar)
+        rate_model = f"{rate_model}{SIMILAR_DAY_SUFFIX}"
+    by_q = ordered(by_q)
     for q in qs:
         out[quantile_column(q)] = by_q[q][k - 1]
     used = {RATE: rate_model}
@@ -90,6 +97,17 @@ def forecast_series(values: pd.Series, issued_at: pd.Timestamp, horizon: pd.Date
     known = _known(values, step, issued_at)
     k = _steps_ahead(known, horizon, step, issued_at)
     return _point(known if len(known) else None, step, model, k)
+
+
+def _with_similar_days(by_q: dict, point: np.ndarray, similar: np.ndarray) -> dict:
+    """Each quantile's windows where ``similar`` is known replaced by the similar day's value
+    times the model's relative spread there (q / point; 1 where the point is not positive)."""
+    use = np.isfinite(similar)
+    out = {}
+    for q, v in by_q.items():
+        ratio = np.divide(v, point, out=np.ones_like(point, dtype=float), where=point > 0)
+        out[q] = np.where(use, similar * ratio, v)
+    return out
 
 
 def _known(history, step: pd.Timedelta, issued_at: pd.Timestamp):
