@@ -8,6 +8,7 @@ cradle-to-gate: both halves then count manufacturing.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import tomllib
@@ -20,7 +21,7 @@ import pandas as pd
 
 from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
-from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
+from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_utf8,
                                   unreadable_timestamp)
 from planner.paths import grids_dir
 
@@ -35,6 +36,7 @@ MAX_GAP_HOURS = 24
 EM_TIME = "datetime (utc)"
 EM_BASIS_WORDS = {"lifecycle": ("(lca)", "(life cycle)", "(lifecycle)"), "direct": ("(direct)",)}
 _FILE_RE = re.compile(r"^(?P<zone>.+)_(?P<year>\d{4})_hourly\.csv$")
+_NOT_BLANK = re.compile(r"\S")
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def _zones_in(root: Path) -> dict[str, Zone]:
     for group in spec.values():
         folder = root / group["folder"]
         by_zone: dict[str, list[Path]] = {}
-        for p in sorted(folder.glob("*_hourly.csv")):
+        # The folder listed and matched by _FILE_RE alone (a glob pattern is compiled anew).
+        for p in sorted(folder.iterdir()):
             m = _FILE_RE.match(p.name)
             if m:
                 by_zone.setdefault(group.get("prefix", "") + m["zone"], []).append(p)
@@ -156,19 +159,26 @@ def load_grid(spec: str, basis: str = "lifecycle") -> CarbonSeries:
 
 def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None) -> CarbonSeries:
     """Electricity Maps export (old or new header), EIA-930/HPE file, or a simple
-    ``timestamp,gco2_per_kwh`` CSV."""
-    text = read_text(path, "grid file")
+    ``timestamp,gco2_per_kwh`` CSV.
+
+    The format is told from the header alone, and only the columns it needs (time, value,
+    zone) are read: a year's export has eleven, and turning every cell of the others into a
+    string was most of reading the file (for the plan and again for its check)."""
+    data, text = read_utf8(path, "grid file")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as e:
-        raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
-    except pd.errors.EmptyDataError:
-        raise InputDataError(f"grid file {path} is empty") from None
-    cols = [str(c).strip() for c in frame.columns]
+        cols = _header(text)
+        wide = None if cols is None else _first_wide_row(data, text, len(cols))
+    except csv.Error as e:
+        raise InputDataError(f"cannot read grid file {path}: {e}") from None
+    if cols is None:
+        raise InputDataError(f"grid file {path} is empty")
     if len(set(cols)) != len(cols):
         raise InputDataError(f"{path}: a column name appears twice in the header")
-    frame.columns = cols
+    if wide is not None:
+        raise InputDataError(f"{path}, line {wide[0]}: {wide[1]} fields where the header has "
+                             f"{len(cols)}")
     zone = path.stem
+    zone_col = None
     attribution = ""
     em = electricity_maps_columns(cols)
     if em is not None:
@@ -179,8 +189,6 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
                                  f"column{hint}")
         time_col, value_col = em["time"], em[basis]
         zone_col = next((c for c in cols if c.strip().lower() == "zone id"), None)
-        if zone_col and len(frame):
-            zone = frame[zone_col].iloc[0]
         attribution = "Electricity Maps (ODbL 1.0)"
         used_basis = basis
     elif "avg_CI" in cols and (cols[0] == "timestamp" or cols[0].startswith("Unnamed")):
@@ -196,17 +204,21 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
         raise InputDataError(
             f"cannot tell the format of grid file {path}: expected an Electricity Maps export "
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
+    used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
+    try:
+        frame, values, blank = _read_columns(data, cols, used, value_col)
+    except (pd.errors.ParserError, ValueError) as e:
+        raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
     if len(frame) == 0:
         raise InputDataError(f"grid file {path} has no rows")
+    if zone_col:
+        zone = frame[zone_col].iloc[0]
     times = pd.to_datetime(frame[time_col], format="ISO8601", utc=True, errors="coerce")
     bad = times.isna().to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", frame[time_col].iloc[i]))
-    raw = frame[value_col].str.strip()
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    blank = (raw == "").to_numpy()
-    bad = (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
+    bad = _bad_values(values, blank)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputDataError(f"{path}, line {i + 2}: carbon intensity {quote(frame[value_col].iloc[i])} "
@@ -225,6 +237,97 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     values, notes = _fill_gaps(path, idx, values, blank)
     return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
                         attribution=attribution, notes=notes)
+
+
+def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
+    """The used columns (text; the value column as numbers), the values and their blank cells.
+
+    The CSV reader converts the value column to numbers itself, with the converter
+    ``pd.to_numeric`` uses (the same doubles), blank cells as NaN; turning a year of cells into
+    strings first and converting those took most of the file's reading after its tokenising.
+    A column it cannot read as numbers (text, a cell of spaces), or one with a number out of
+    range, is read again as text and converted cell by cell, so that the first bad cell is
+    quoted as written; so is one with a negative zero, which ``pd.to_numeric`` makes +0 when
+    written as an integer ("-0"). The bytes, once checked as UTF-8, go to the reader as they
+    are."""
+    names = [cols[i] for i in used]
+
+    def read(numbers: bool) -> pd.DataFrame:
+        return pd.read_csv(io.BytesIO(data), header=0, names=cols, usecols=used,
+                           keep_default_na=False,
+                           dtype={c: float if numbers and c == value_col else str
+                                  for c in names},
+                           na_values={value_col: [""]} if numbers else None)
+
+    try:
+        frame = read(numbers=True)
+        values = frame[value_col].to_numpy(dtype=float)
+        blank = np.isnan(values)
+        if not (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()):
+            return frame, values, blank
+    except ValueError:
+        pass
+    frame = read(numbers=False)
+    return (frame, *_numbers(frame[value_col].to_numpy()))
+
+
+def _bad_values(values: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    """Cells that are neither blank nor a carbon intensity within 0..MAX_CI."""
+    return (~np.isfinite(values) & ~blank) | (values < 0) | (values > MAX_CI)
+
+
+def _header(text: str) -> list[str] | None:
+    """The column names of a CSV text as the CSV reader takes them (stripped): its first line
+    that is not blank, an empty name as ``Unnamed: i``; None when every line is blank. Only
+    the text up to that line's end is split (a quoted header may span lines: then all of it)."""
+    first = _NOT_BLANK.search(text)
+    if first is None:
+        return None
+    ends = [i for i in (text.find("\n", first.start()), text.find("\r", first.start())) if i >= 0]
+    head = text[:min(ends) + 1] if ends and '"' not in text[:min(ends)] else text
+    for row in csv.reader(io.StringIO(head, newline="")):
+        if row and (len(row) > 1 or row[0].strip()):
+            return [c.strip() or f"Unnamed: {i}" for i, c in enumerate(row)]
+    return None
+
+
+def _first_wide_row(data: bytes, text: str, fields: int) -> tuple[int, int] | None:
+    """(line, fields) of the first row with more than ``fields`` fields, else None.
+
+    Reading the used columns alone, the CSV reader drops a row's extra fields where reading
+    every column refused the row; a stray comma shifts every value after it, so such a row is
+    refused here. Without quotes a row is a line (ended by LF, CRLF or a lone CR, as the
+    reader takes them) and its fields are its commas plus one, counted on the bytes at once;
+    with quotes (commas and line breaks inside a field) the rows are split as CSV."""
+    if b'"' in data:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        for row in reader:
+            if len(row) > fields:
+                return reader.line_num, len(row)
+        return None
+    b = np.frombuffer(data, dtype=np.uint8)
+    end = b == ord("\n")
+    if b"\r" in data:
+        end |= (b == ord("\r")) & ~np.append(end[1:], False)
+    starts = np.flatnonzero(end) + 1          # each line after the first starts after an end
+    starts = np.concatenate(([0], starts[starts < len(b)]))
+    commas = np.add.reduceat((b == ord(",")).view(np.uint8), starts, dtype=np.int64)
+    wide = np.flatnonzero(commas >= fields)
+    return (int(wide[0]) + 1, int(commas[wide[0]]) + 1) if len(wide) else None
+
+
+def _numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A text column as numbers (NaN where a cell is not one) and its blank cells. A cell is
+    read as stripped of white space; only the cells that do not read as they stand (few or
+    none) are stripped and read again."""
+    values = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=float)
+    blank = np.zeros(len(values), dtype=bool)
+    retry = np.flatnonzero(np.isnan(values))
+    if len(retry):
+        stripped = np.array([str(x).strip() for x in raw[retry]], dtype=object)
+        values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
+        blank[retry] = stripped == ""
+    return values, blank
 
 
 def electricity_maps_columns(cols: list[str]) -> dict | None:

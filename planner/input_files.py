@@ -87,12 +87,18 @@ def read_toml(path: str | Path, where: str) -> dict:
 
 def read_text(path: str | Path, what: str) -> str:
     """The whole file as text, refused (naming the file and byte) unless it is UTF-8."""
+    return read_utf8(path, what)[1]
+
+
+def read_utf8(path: str | Path, what: str) -> tuple[bytes, str]:
+    """The whole file as its bytes and as text, refused (naming the file and byte) unless it
+    is UTF-8: for a reader that hands the bytes to a parser already checked."""
     path = require_file(path, what)
     try:
         data = path.read_bytes()
     except OSError as e:
         raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
-    return decode(data, path, what)
+    return data, decode(data, path, what)
 
 
 def decode(data: bytes, path: Path, what: str) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -26,9 +27,16 @@ ENV = "GREENCACHE_DATA"
 FOLDERS = ("profiles", "grids", "examples")
 
 
+@lru_cache(maxsize=1)
+def _package_data():
+    """Where ``planner.data`` is (fixed for the process; asked for every input file a plan or
+    a check names, and importlib.resources takes far longer to answer than a stat)."""
+    return resources.files("planner.data")
+
+
 def packaged_root() -> Path | None:
     """The data installed inside the package, or None in a checkout (the folders sit above)."""
-    root = resources.files("planner.data")
+    root = _package_data()
     if not isinstance(root, Path):
         # Every installer unpacks wheels onto disk; readers here need real files (pyarrow,
         # pandas, numba-backed loaders), so a zipped package is pointed elsewhere.

@@ -24,9 +24,12 @@ DECIMALS = {
 def assemble(stats: pd.DataFrame, ci: np.ndarray, chosen: pd.DataFrame, hit_sources: list[str],
              slo_ttft_s: float, slo_tpot_s: float) -> pd.DataFrame:
     """One row per window from the chosen candidate of each window (sorted by window)."""
-    chosen = chosen.sort_values("window").reset_index(drop=True)
-    if list(chosen["window"]) != list(range(len(stats))):
-        raise ValueError("the chosen candidates must cover every window exactly once")
+    window = chosen["window"].to_numpy()
+    if not np.array_equal(window, np.arange(len(stats))):
+        # Sorted only when not in window order already (as the solver and check give them).
+        chosen = chosen.sort_values("window").reset_index(drop=True)
+        if list(chosen["window"]) != list(range(len(stats))):
+            raise ValueError("the chosen candidates must cover every window exactly once")
     cache = chosen["cache_gb"].to_numpy()
     met = (chosen["p90_ttft_s"].to_numpy() <= slo_ttft_s * (1 + 1e-9)) & \
           (chosen["p90_tpot_s"].to_numpy() <= slo_tpot_s * (1 + 1e-9))
@@ -53,9 +56,9 @@ def assemble(stats: pd.DataFrame, ci: np.ndarray, chosen: pd.DataFrame, hit_sour
         "operational_kgco2e": chosen["operational_kgco2e"].to_numpy(),
         "embodied_kgco2e": chosen["embodied_kgco2e"].to_numpy(),
         "total_kgco2e": chosen["total_kgco2e"].to_numpy(),
+        "action": actions(chosen["replicas"].to_numpy(), chosen["gpus"].to_numpy(), cache),
     })
-    sched["action"] = actions(sched["replicas"].to_numpy(), sched["gpus"].to_numpy(), cache)
-    return sched.loc[:, list(SCHEDULE_COLUMNS)]
+    return sched
 
 
 def _tb(gb: float) -> str:

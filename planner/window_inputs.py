@@ -105,9 +105,14 @@ def read(path: Path) -> WindowInputs:
             raise ValueError(f"schema {raw.get('schema')!r}, expected one of "
                              f"{READABLE_SCHEMAS}")
         w = raw["windows"]
+        # Written by isoformat(): read as ISO 8601 (not guessed from the first), both columns
+        # in one call.
+        n = len(w["window_start"])
+        times = pd.to_datetime(list(w["window_start"]) + list(w["window_end"]), utc=True,
+                               format="ISO8601")
         stats = pd.DataFrame({
-            "window_start": pd.to_datetime(w["window_start"], utc=True),
-            "window_end": pd.to_datetime(w["window_end"], utc=True),
+            "window_start": times[:n],
+            "window_end": times[n:],
             **{col: np.asarray(w[col], dtype=np.int64 if col == "requests" else float)
                for col in STAT_COLUMNS},
         })

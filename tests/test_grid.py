@@ -81,6 +81,50 @@ def test_simple_csv_and_its_errors(tmp_path):
         load_grid(str(p))
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_a_row_with_more_fields_than_the_header_is_refused_by_its_line(tmp_path, newline):
+    # A stray comma shifts every value after it (here the lifecycle column would read the
+    # direct value's decimals): the row is refused, not read with its columns shifted.
+    rows = [OLD_HEADER] + [f"2023-01-01 {h:02d}:00:00,France,France,FR,35.{h},56.{h},1,1,x,"
+                           "false," for h in range(4)]
+    good = tmp_path / "good.csv"
+    good.write_bytes(newline.join(rows).encode() + newline.encode())
+    assert list(read_grid_file(good).values) == [56.0, 56.1, 56.2, 56.3]
+    rows[3] = rows[3].replace("35.2", "35,2")
+    p = tmp_path / "em.csv"
+    p.write_bytes(newline.join(rows).encode())
+    with pytest.raises(InputDataError, match=r"em.csv, line 4: 12 fields where the header has "
+                                             r"11"):
+        read_grid_file(p)
+    # The same inside quotes is one field; a quoted row with a stray comma is still refused.
+    rows[3] = rows[3].replace("France,France", '"France, mainland",France', 1)
+    p.write_bytes(newline.join(rows).encode())
+    with pytest.raises(InputDataError, match="line 4: 12 fields"):
+        read_grid_file(p)
+    rows[3] = rows[3].replace("35,2", "35.2")
+    p.write_bytes(newline.join(rows).encode())
+    assert list(read_grid_file(p).values) == [56.0, 56.1, 56.2, 56.3]
+
+
+def test_values_the_csv_reader_cannot_take_as_numbers_are_read_as_text(tmp_path):
+    # A cell of spaces is a blank hour (interpolated); white space around a number, even a
+    # no-break space, is not part of it.
+    p = tmp_path / "ci.csv"
+    cells = ["10", " 20 ", "  ", "\u00a040", "50", "60"]
+    p.write_text("timestamp,gco2_per_kwh\n" + "".join(
+        f"2024-01-01T{h:02d}:00Z,{c}\n" for h, c in enumerate(cells)), encoding="utf-8")
+    s = read_grid_file(p)
+    assert list(s.values) == [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+    assert any("1 missing hour(s) filled" in n for n in s.notes)
+
+
+def test_a_column_named_twice_is_refused(tmp_path):
+    p = tmp_path / "ci.csv"
+    p.write_text("timestamp,gco2_per_kwh,gco2_per_kwh\n2024-01-01T00:00Z,100,5\n")
+    with pytest.raises(InputDataError, match="a column name appears twice"):
+        load_grid(str(p))
+
+
 def _idx(*ts):
     return pd.DatetimeIndex([pd.Timestamp(t, tz="UTC") for t in ts])
 

@@ -27,9 +27,14 @@ CHARGED = ("energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "
 def charge(chosen: pd.DataFrame, coupling: Coupling, owned_replicas: int | None = None,
            owned_drives: int | None = None) -> pd.DataFrame:
     """The chosen candidates (one per window, sorted by window) with their carbon columns
-    replaced by what the coupled plan charges; adds ``replicas_started``."""
-    ch = chosen.sort_values("window").reset_index(drop=True).copy()
+    replaced by what the coupled plan charges; adds ``replicas_started``. Computed on the
+    columns' arrays and built at once (per-column writes into the frame were most of its cost
+    for a short plan)."""
+    t = chosen["window"].to_numpy()
+    ch = chosen.reset_index(drop=True) if len(t) < 2 or bool((np.diff(t) > 0).all()) else \
+        chosen.sort_values("window").reset_index(drop=True)
     t = ch["window"].to_numpy()
+    col = {c: ch[c].to_numpy() for c in CHARGED if c in ch}
     n = ch["replicas"].to_numpy(dtype=float)
     d = ch["ssd_drives"].to_numpy(dtype=float) if "ssd_drives" in ch else np.zeros(len(ch))
     cp = coupling
@@ -46,15 +51,16 @@ def charge(chosen: pd.DataFrame, coupling: Coupling, owned_replicas: int | None 
         kwh_host = kwh_host + keep * (R - n) * cp.idle_kwh_host[t]
         kwh_ssd = kwh_ssd + keep * (D - d) * cp.idle_kwh_ssd[t]
         ssd_owned = np.maximum(D * cp.drive_calendar_kg[t], ch["emb_ssd_wear"].to_numpy())
-        ch["emb_gpu"] = rho * ch["emb_gpu"] + keep * R * cp.emb_gpu_per_replica[t]
-        ch["emb_host"] = rho * ch["emb_host"] + keep * R * cp.emb_host_per_replica[t]
-        ch["emb_ssd"] = rho * ch["emb_ssd"] + keep * ssd_owned
-    ch["op_gpu"] = ch["op_gpu"] + kwh_gpu * k
-    ch["op_host"] = ch["op_host"] + kwh_host * k
-    ch["op_ssd"] = ch["op_ssd"] + kwh_ssd * k
-    ch["energy_kwh"] = ch["energy_kwh"] + kwh_gpu + kwh_host + kwh_ssd
-    ch["operational_kgco2e"] = ch["op_gpu"] + ch["op_host"] + ch["op_ssd"]
-    ch["embodied_kgco2e"] = ch["emb_gpu"] + ch["emb_host"] + ch["emb_ssd"]
-    ch["total_kgco2e"] = ch["operational_kgco2e"] + ch["embodied_kgco2e"]
-    ch["replicas_started"] = started.astype(np.int64)
-    return ch
+        col["emb_gpu"] = rho * col["emb_gpu"] + keep * R * cp.emb_gpu_per_replica[t]
+        col["emb_host"] = rho * col["emb_host"] + keep * R * cp.emb_host_per_replica[t]
+        col["emb_ssd"] = rho * col["emb_ssd"] + keep * ssd_owned
+    col["op_gpu"] = col["op_gpu"] + kwh_gpu * k
+    col["op_host"] = col["op_host"] + kwh_host * k
+    col["op_ssd"] = col["op_ssd"] + kwh_ssd * k
+    col["energy_kwh"] = col["energy_kwh"] + kwh_gpu + kwh_host + kwh_ssd
+    col["operational_kgco2e"] = col["op_gpu"] + col["op_host"] + col["op_ssd"]
+    col["embodied_kgco2e"] = col["emb_gpu"] + col["emb_host"] + col["emb_ssd"]
+    col["total_kgco2e"] = col["operational_kgco2e"] + col["embodied_kgco2e"]
+    col["replicas_started"] = started.astype(np.int64)
+    return pd.DataFrame({**{c: col[c] if c in col else ch[c] for c in ch.columns},
+                         "replicas_started": col["replicas_started"]})

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import quote, read_text
+from planner.input_files import quote, read_text, read_utf8
 from planner.paths import profiles_dir
 
 AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
@@ -138,11 +138,16 @@ class ProfileTable:
                 raise InputDataError(f"profile table {source}, line {i + 2}: {col} must be a "
                                      f"finite number, got {quote(raw.iloc[i])}")
             numbers[col] = values
-        # The converted columns in place, built at once (not a copy and a write per column).
-        frame = pd.DataFrame({c: numbers[c] if c in numbers else frame[c]
-                              for c in frame.columns}, index=frame.index)
-        self.frame = frame.sort_values(list(AXES)).reset_index(drop=True)
-        self.axes = [np.unique(self.frame[a].to_numpy(dtype=float)) for a in AXES]
+        # Rows in axis order (a stable sort, NaN last: what sort_values by the axes gives),
+        # found on the arrays; a table written in that order, as tables are, is not copied
+        # again. The converted columns in place, built at once.
+        order = np.lexsort([numbers[a] for a in reversed(AXES)])
+        if (order == np.arange(len(order))).all():
+            order = slice(None)
+        numbers = {c: v[order] for c, v in numbers.items()}
+        self.frame = pd.DataFrame({c: numbers[c] if c in numbers else frame[c].to_numpy()[order]
+                                   for c in frame.columns})
+        self.axes = [np.unique(numbers[a]) for a in AXES]
         shape = tuple(len(a) for a in self.axes)
         if int(np.prod(shape)) != len(self.frame):
             raise InputDataError(
@@ -159,9 +164,9 @@ class ProfileTable:
         if self.axes[2][0] <= 0 or self.axes[3][0] <= 0:
             raise InputDataError(f"profile table {source}: token axes must be positive")
         for col in ("rate_rps",) + VALUES:
-            if self.frame[col].isna().any():
+            if np.isnan(numbers[col]).any():
                 raise InputDataError(f"profile table {source}: {col} has empty cells")
-        rate = self.frame["rate_rps"].to_numpy(dtype=float).reshape(shape)
+        rate = numbers["rate_rps"].reshape(shape)
         self._cap = rate[-1]
         if np.any(self._cap <= 0):
             raise InputDataError(f"profile table {source}: every token mix needs a capacity "
@@ -171,7 +176,7 @@ class ProfileTable:
         if not np.allclose(rate, expect, rtol=1e-4, atol=0.0):
             raise InputDataError(f"profile table {source}: rate_rps is not load_fraction times "
                                  "the mix's capacity")
-        self._grid = {c: self.frame[c].to_numpy(dtype=float).reshape(shape) for c in VALUES}
+        self._grid = {c: numbers[c].reshape(shape) for c in VALUES}
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -342,10 +347,11 @@ def read_profile(csv_path: Path) -> ProfileTable:
         raise InputDataError(f"no profile table {csv_path}{hint}")
     if not meta_path.exists():
         raise InputDataError(f"profile table {csv_path} has no metadata file {meta_path.name}")
-    text = read_text(csv_path, "profile table")
+    # The bytes, once checked as UTF-8, go to the CSV reader as they are (not encoded again).
+    data = read_utf8(csv_path, "profile table")[0]
     meta_text = read_text(meta_path, "profile metadata")
     try:
-        frame = pd.read_csv(io.StringIO(text))
+        frame = pd.read_csv(io.BytesIO(data))
         meta = json.loads(meta_text)
     except (ValueError, pd.errors.ParserError, RecursionError) as e:
         raise InputDataError(f"cannot read profile table {csv_path}: "
