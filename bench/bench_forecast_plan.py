@@ -15,7 +15,14 @@ Cases (FR grid, default options, ``--forecast-model auto``):
 
 Each case runs in its own process; BENCH_CASES=burstgpt leaves the week out.
 
-Measured on the shared 2-core machine (other jobs running, load average 5–7), default options
+Measured on version 0.2.1, the 2-core machine otherwise idle (load average 0.1–0.8), default
+options:
+
+* burstgpt: 7.0 s wall and CPU (0.5–2.3 s per decision), 0.56 GB peak;
+* week, scale 1: 26.6 s wall and CPU (per decision 7.6, 5.2, 4.9, 5.4, 2.5 s), 2.78 GB peak;
+  the inputs before it 39.2 s.
+
+Measured earlier on the shared machine (other jobs running, load average 5–7), default options
 (``--load-quantile 0.5``):
 
 * burstgpt: 12.9 s wall, 12.6 s CPU (1.1–2.1 s per decision), 0.54 GB peak (measured at the
