@@ -21,15 +21,22 @@ DECIMALS = {
 }
 
 
+def by_window(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` in window order with a fresh index, sorted only when its windows do not
+    already ascend (the solver and the check give them in order, and the sort was a fixed cost
+    of a short plan and its check)."""
+    t = frame["window"].to_numpy()
+    if len(t) < 2 or bool((np.diff(t) > 0).all()):
+        return frame.reset_index(drop=True)
+    return frame.sort_values("window", kind="stable").reset_index(drop=True)
+
+
 def assemble(stats: pd.DataFrame, ci: np.ndarray, chosen: pd.DataFrame, hit_sources: list[str],
              slo_ttft_s: float, slo_tpot_s: float) -> pd.DataFrame:
     """One row per window from the chosen candidate of each window (sorted by window)."""
-    window = chosen["window"].to_numpy()
-    if not np.array_equal(window, np.arange(len(stats))):
-        # Sorted only when not in window order already (as the solver and check give them).
-        chosen = chosen.sort_values("window").reset_index(drop=True)
-        if list(chosen["window"]) != list(range(len(stats))):
-            raise ValueError("the chosen candidates must cover every window exactly once")
+    chosen = by_window(chosen)
+    if not np.array_equal(chosen["window"].to_numpy(), np.arange(len(stats))):
+        raise ValueError("the chosen candidates must cover every window exactly once")
     cache = chosen["cache_gb"].to_numpy()
     met = (chosen["p90_ttft_s"].to_numpy() <= slo_ttft_s * (1 + 1e-9)) & \
           (chosen["p90_tpot_s"].to_numpy() <= slo_tpot_s * (1 + 1e-9))
@@ -89,7 +96,7 @@ COMPONENT_COLUMNS = ("op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_
 def components_csv(stats: pd.DataFrame, chosen: pd.DataFrame) -> str:
     """Per-window kgCO2e by source (operational and embodied × GPU, host, SSD): the breakdown
     behind schedule.csv's totals, kept in its own file so the schedule's columns stay fixed."""
-    chosen = chosen.sort_values("window").reset_index(drop=True)
+    chosen = by_window(chosen)
     df = pd.DataFrame({"window_start": pd.DatetimeIndex(stats["window_start"]).tz_convert("UTC")
                       .strftime("%Y-%m-%dT%H:%M:%SZ")})
     for col in COMPONENT_COLUMNS:

@@ -200,8 +200,7 @@ def _recomputed_rows(red: Rederived, sched: pd.DataFrame, levels_gb, profile, hw
         return None
     rows = plan_candidates(red.options, red.stats, record.hits, red.ci, profile, hw, levels_gb,
                            record.buckets, only=wanted).frame
-    if len(rows) > 1 and not (np.diff(rows["window"].to_numpy()) >= 0).all():
-        rows = rows.sort_values("window", kind="stable").reset_index(drop=True)
+    rows = schedule_mod.by_window(rows)
     missing = np.setdiff1d(np.arange(len(sched)), rows["window"].to_numpy())
     for t in missing:
         report.add(GROUP, f"window {labels[t]}", False,

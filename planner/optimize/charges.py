@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.optimize.coupling import Coupling
+from planner.schedule import by_window
 
 CHARGED = ("energy_kwh", "op_gpu", "op_host", "op_ssd", "emb_gpu", "emb_host", "emb_ssd",
            "operational_kgco2e", "embodied_kgco2e", "total_kgco2e")
@@ -30,9 +31,7 @@ def charge(chosen: pd.DataFrame, coupling: Coupling, owned_replicas: int | None 
     replaced by what the coupled plan charges; adds ``replicas_started``. Computed on the
     columns' arrays and built at once (per-column writes into the frame were most of its cost
     for a short plan)."""
-    t = chosen["window"].to_numpy()
-    ch = chosen.reset_index(drop=True) if len(t) < 2 or bool((np.diff(t) > 0).all()) else \
-        chosen.sort_values("window").reset_index(drop=True)
+    ch = by_window(chosen)
     t = ch["window"].to_numpy()
     col = {c: ch[c].to_numpy() for c in CHARGED if c in ch}
     n = ch["replicas"].to_numpy(dtype=float)
