@@ -51,3 +51,11 @@ def deployment_carbon(hw: Hardware, hours, ci_g_per_kwh, replicas, gpu_power_w, 
         host_embodied_kg_per_gpu=hw.host_embodied_kg_per_gpu, host_lifetime_h=hw.host_lifetime_h,
         cache_gb=installed_gb, ssd_embodied_kg_per_gb=hw.ssd_embodied_kg_per_gb, ssd_lifetime_h=life)
     return br, drives, ssd_w, life, write
+
+
+def ssd_wear_kg(hw: Hardware, hours, cache_gb, write_gbps) -> np.ndarray:
+    """Embodied SSD carbon worn out by writing at ``write_gbps`` (total, GB/s) for ``hours``
+    (:func:`planner.carbon.ssd_wear_embodied_kg`); 0 where there is no cache."""
+    return np.where(np.asarray(cache_gb, dtype=float) > 0, carbon.ssd_wear_embodied_kg(
+        write_gbps * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
+        hw.ssd_warranty_years), 0.0)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from planner.carbon import CarbonBreakdown
 from planner.catalog import Hardware
-from planner.deployment import deployment_carbon
+from planner.deployment import deployment_carbon, ssd_wear_kg
 from planner.errors import InputDataError
 
 REPLAY_COLUMNS = (
@@ -271,12 +271,9 @@ def coupled(br, drives, write_gbps, hours, replicas, cache_gb, hw: Hardware,
     (:func:`planner.optimize.charges.charge`, the one implementation). The owned fleet is the
     schedule's peak replicas and drives: with owned capacity every unit owned costs carbon in
     every window, so the optimiser never owns more than some window allocates."""
-    from planner import carbon
     from planner.optimize.charges import charge
 
-    wear = np.where(cache_gb > 0, carbon.ssd_wear_embodied_kg(
-        write_gbps * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
-        hw.ssd_warranty_years), 0.0)
+    wear = ssd_wear_kg(hw, hours, cache_gb, write_gbps)
     frame = pd.DataFrame({
         "window": np.arange(len(hours)), "replicas": replicas, "ssd_drives": drives,
         "emb_ssd_wear": wear, "energy_kwh": br.energy_kwh, "op_gpu": br.op_gpu,

@@ -38,9 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from planner import carbon
 from planner.catalog import Hardware
-from planner.deployment import deployment_carbon
+from planner.deployment import deployment_carbon, ssd_wear_kg
 from planner.perf.mixture import lookup_buckets
 from planner.perf.profile import ProfileTable
 from planner.workload.curves import HitCurves
@@ -231,9 +230,7 @@ def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot
     br, drives, ssd_w, life, write_total = deployment_carbon(
         hw, hours, np.asarray(ci, dtype=float)[t], n, look.gpu_power_w, cache_gb,
         n * look.ssd_read_gbps, n * look.ssd_write_gbps)
-    wear = np.where(cache_gb > 0, carbon.ssd_wear_embodied_kg(
-        write_total * 3600.0 * hours, hw.ssd_embodied_kg_per_gb, hw.ssd_dwpd,
-        hw.ssd_warranty_years), 0.0)
+    wear = ssd_wear_kg(hw, hours, cache_gb, write_total)
     frame = pd.DataFrame({
         "window": t, "replicas": n, "level": c, "prev_level": prev, "cache_gb": cache_gb,
         "prev_cache_gb": np.where(prev >= 0, levels[np.maximum(prev, 0)], np.nan),
