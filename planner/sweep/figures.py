@@ -31,6 +31,14 @@ STRATEGY_MARKERS = {"plan": ("o", "#2ca02c", "plan"), "max_cache": ("s", "#ff7f0
                     "static_cache": ("D", "#1f77b4", "best single size")}
 
 
+def fmt(x, nd=1) -> str:
+    """A figure as the page and the figures print it: ``nd`` decimals, "–" when missing."""
+    if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
+        return "–"
+    # rounded first, so that a small negative figure prints as 0.0, not -0.0
+    return f"{round(float(x), nd) + 0.0:.{nd}f}"
+
+
 def _plt():
     import matplotlib
 
@@ -95,7 +103,7 @@ def heatmap_png(cells: pd.DataFrame, fixed: str) -> bytes | None:
     ax.set_yticks(range(len(order)), [f"{z} ({ci[z]:.0f} g)" if np.isfinite(ci[z]) else z
                                       for z in order])
     for (r, c), v in np.ndenumerate(vals):
-        ax.text(c, r, "failed" if not np.isfinite(v) else f"{round(v, 1) + 0.0:.1f}", ha="center",
+        ax.text(c, r, "failed" if not np.isfinite(v) else fmt(v), ha="center",
                 va="center", fontsize=8)
     fig.colorbar(im, ax=ax, label="reduction % (replayed)")
     ax.set_title(f"Plan against the {fixed}", loc="left")
@@ -151,8 +159,8 @@ def tornado_png(base_value: float | None, items, fixed: str) -> bytes | None:
     for y, (g, lo, hi, _, _) in enumerate(rows):
         # Ends labelled with their values; the page's table names the point behind each.
         ax.barh(y, max(hi - lo, 1e-9), left=lo, color="#1f77b4", alpha=0.75, height=0.6)
-        ax.text(lo, y, f"{round(lo, 1) + 0.0:.1f} ", ha="right", va="center", fontsize=7)
-        ax.text(hi, y, f" {round(hi, 1) + 0.0:.1f}", ha="left", va="center", fontsize=7)
+        ax.text(lo, y, f"{fmt(lo)} ", ha="right", va="center", fontsize=7)
+        ax.text(hi, y, f" {fmt(hi)}", ha="left", va="center", fontsize=7)
     ax.axvline(base_value, color="#444", lw=0.8)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows])
     lo_all = min(r[1] for r in rows)

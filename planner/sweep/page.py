@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from planner.sweep.figures import fixed_label
+from planner.sweep.figures import fixed_label, fmt
 from planner.sweep.points import Point, show_value
 from planner.sweep.sensitivity import base_index, ranges
 from planner.sweep.spec import SweepSpec
 
 NAMES = {"no_cache": "(a) no SSD tier", "static_cache": "(c) best single size",
          "plan": "(d) the plan"}
-
-
-def fmt(x, nd=1) -> str:
-    if x is None or (isinstance(x, (float, np.floating)) and not np.isfinite(x)):
-        return "–"
-    # rounded first, so that a small negative figure prints as 0.0, not -0.0
-    return f"{round(float(x), nd) + 0.0:.{nd}f}"
 
 
 def strategy_name(k: str, fixed: str) -> str:
