@@ -167,16 +167,12 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     data, text = read_utf8(path, "grid file")
     try:
         cols = _header(text)
-        wide = None if cols is None else _first_wide_row(data, text, len(cols))
     except csv.Error as e:
         raise InputDataError(f"cannot read grid file {path}: {e}") from None
     if cols is None:
         raise InputDataError(f"grid file {path} is empty")
     if len(set(cols)) != len(cols):
         raise InputDataError(f"{path}: a column name appears twice in the header")
-    if wide is not None:
-        raise InputDataError(f"{path}, line {wide[0]}: {wide[1]} fields where the header has "
-                             f"{len(cols)}")
     zone = path.stem
     zone_col = None
     attribution = ""
@@ -205,27 +201,37 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
             f"cannot tell the format of grid file {path}: expected an Electricity Maps export "
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
-    try:
-        frame, values, blank = _read_columns(data, cols, used, value_col)
-    except (pd.errors.ParserError, ValueError) as e:
-        raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") from None
-    if len(frame) == 0:
+    read = _arrow_columns(data, text, cols, used, value_col)
+    if read is None:
+        try:
+            wide = _first_wide_row(data, text, len(cols))
+            if wide is not None:
+                raise InputDataError(f"{path}, line {wide[0]}: {wide[1]} fields where the "
+                                     f"header has {len(cols)}")
+            read = _read_columns(data, cols, used, value_col)
+        except (csv.Error, pd.errors.ParserError, ValueError) as e:
+            raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") \
+                from None
+    columns, values, blank = read
+    if len(values) == 0:
         raise InputDataError(f"grid file {path} has no rows")
     if zone_col:
-        zone = frame[zone_col].iloc[0]
-    times = pd.to_datetime(frame[time_col], format="ISO8601", utc=True, errors="coerce")
-    bad = times.isna().to_numpy()
+        zone = columns[zone_col][0]
+    stamps = columns[time_col]
+    times = pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce")
+    bad = np.asarray(pd.isna(times))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", frame[time_col].iloc[i]))
+        raise InputDataError(unreadable_timestamp(f"{path}, line {i + 2}", stamps[i]))
     bad = _bad_values(values, blank)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputDataError(f"{path}, line {i + 2}: carbon intensity {quote(frame[value_col].iloc[i])} "
-                             f"is not a number of gCO2e/kWh within 0..{MAX_CI:.0f}")
+        raise InputDataError(f"{path}, line {i + 2}: carbon intensity "
+                             f"{quote(columns[value_col][i])} is not a number of gCO2e/kWh "
+                             f"within 0..{MAX_CI:.0f}")
     i = first_out_of_range(times)
     if i is not None:
-        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(frame[time_col].iloc[i])} "
+        raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(stamps[i])} "
                              f"is outside {FIRST_YEAR}..{LAST_YEAR}")
     idx = pd.DatetimeIndex(times).as_unit("ns")
     order = np.argsort(idx.asi8, kind="stable")
@@ -239,12 +245,58 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
                         attribution=attribution, notes=notes)
 
 
-def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
-    """The used columns (text; the value column as numbers), the values and their blank cells.
+def _arrow_columns(data: bytes, text: str, cols: list[str], used: list[int], value_col: str):
+    """The used columns read by Arrow's CSV parser (text, as numpy arrays), the values and their
+    blank cells; None whenever the careful reader (:func:`_read_columns`) is needed instead.
 
-    The CSV reader converts the value column to numbers itself, with the converter
-    ``pd.to_numeric`` uses (the same doubles), blank cells as NaN; turning a year of cells into
-    strings first and converting those took most of the file's reading after its tokenising.
+    Arrow tokenises a year's export in a fifth of the time pandas takes (it was most of
+    reading a grid file, for the plan and again for its check), and it refuses what needs a
+    line named: a row with more or fewer fields than the header, a value cell that is not a
+    number. It is used only where its reading cannot differ from the careful one's: the header
+    on the first line (pandas skips blank lines before it) and not quoted, and every value
+    either blank or a finite number within range that is not a negative zero (its decimal
+    parsing gives the same doubles as pandas' for these short decimals; both strip white space
+    around a number). Anything else, and any refusal, goes to the careful reader, which names
+    the line of the first problem as it always has."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    start = 1 if text.startswith("\ufeff") else 0
+    end = text.find("\n")
+    first = text[start:end if end >= 0 else len(text)].removesuffix("\r")
+    # A blank first line, a quoted header, or line ends of a lone CR (the first line would be
+    # the whole file): the careful reader.
+    if not first.strip() or '"' in first or "\r" in first:
+        return None
+    names = [cols[i] for i in used]
+    types = {c: pa.float64() if c == value_col else pa.string() for c in names}
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types,
+                                                 null_values=[""], strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
+    column = table.column(value_col)
+    blank = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = column.to_numpy(zero_copy_only=False).astype(float, copy=False)
+    if (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()
+            or (np.isnan(values) & ~blank).any()):
+        return None
+    columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names
+               if c != value_col}
+    columns[value_col] = values
+    return columns, values, blank
+
+
+def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
+    """The used columns (text; the value column as numbers, as numpy arrays), the values and
+    their blank cells.
+
+    The CSV reader converts the value column to numbers itself, correctly rounded (its
+    round-trip converter: the doubles Arrow's parser and Python's ``float`` give; pandas' default
+    converter is off by one unit in the last place for some 17-digit decimals, which the
+    EIA-930 files hold), blank cells as NaN.
     A column it cannot read as numbers (text, a cell of spaces), or one with a number out of
     range, is read again as text and converted cell by cell, so that the first bad cell is
     quoted as written; so is one with a negative zero, which ``pd.to_numeric`` makes +0 when
@@ -257,18 +309,19 @@ def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str)
                            keep_default_na=False,
                            dtype={c: float if numbers and c == value_col else str
                                   for c in names},
-                           na_values={value_col: [""]} if numbers else None)
+                           na_values={value_col: [""]} if numbers else None,
+                           float_precision="round_trip")
 
     try:
         frame = read(numbers=True)
         values = frame[value_col].to_numpy(dtype=float)
         blank = np.isnan(values)
         if not (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()):
-            return frame, values, blank
+            return {c: frame[c].to_numpy() for c in names}, values, blank
     except ValueError:
         pass
     frame = read(numbers=False)
-    return (frame, *_numbers(frame[value_col].to_numpy()))
+    return ({c: frame[c].to_numpy() for c in names}, *_numbers(frame[value_col].to_numpy()))
 
 
 def _bad_values(values: np.ndarray, blank: np.ndarray) -> np.ndarray:
@@ -319,7 +372,8 @@ def _first_wide_row(data: bytes, text: str, fields: int) -> tuple[int, int] | No
 def _numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A text column as numbers (NaN where a cell is not one) and its blank cells. A cell is
     read as stripped of white space; only the cells that do not read as they stand (few or
-    none) are stripped and read again."""
+    none) are stripped and read again. Which cells are numbers is ``pd.to_numeric``'s
+    judgement; their values are Python's correctly rounded ones, as the other readers give."""
     values = np.asarray(pd.to_numeric(raw, errors="coerce"), dtype=float)
     blank = np.zeros(len(values), dtype=bool)
     retry = np.flatnonzero(np.isnan(values))
@@ -327,6 +381,11 @@ def _numbers(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         stripped = np.array([str(x).strip() for x in raw[retry]], dtype=object)
         values[retry] = np.asarray(pd.to_numeric(stripped, errors="coerce"), dtype=float)
         blank[retry] = stripped == ""
+    for i in np.flatnonzero(np.isfinite(values)):
+        try:
+            values[i] = float(str(raw[i]).strip())
+        except ValueError:      # a form pandas reads and Python does not: pandas' value
+            pass
     return values, blank
 
 

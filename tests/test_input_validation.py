@@ -179,6 +179,32 @@ def test_hand_edited_schedules_are_refused_with_the_line(plan_out, tmp_path, edi
         read_schedule(p)
 
 
+@pytest.mark.parametrize("edit,match", [
+    (lambda lines: lines[:1] + [lines[1] + ",7"] + lines[2:], r"line 2: 23 fields where the "
+                                                             r"header has 22"),
+    (lambda lines: lines[:1] + [lines[1].split(",", 1)[1]] + lines[2:],
+     r"line 2: 21 fields where the header has 22"),
+    (lambda lines: lines[:1] + ["", lines[1] + ",7"], r"line 3: 23 fields"),   # lines counted
+    (lambda lines: [lines[0].replace("gpus", "replicas")] + lines[1:], "a column name appears "
+                                                                       "twice"),
+    (lambda lines: lines[:1], "has no rows"),
+    (lambda lines: [""], "is empty"),
+    (lambda lines: lines[:1] + [""] + lines[1:], None),     # a blank line is skipped
+])
+def test_hand_edited_schedule_layouts(plan_out, tmp_path, edit, match):
+    # The schedule is split by the csv module: a row wider or narrower than the header is named
+    # by its line, not read with its columns shifted or filled.
+    lines = (plan_out[0] / "schedule.csv").read_text().splitlines()
+    assert len(lines[0].split(",")) == 22 and len(lines) >= 2
+    p = tmp_path / "schedule.csv"
+    p.write_text("\n".join(edit(lines)) + "\n")
+    if match is None:
+        assert read_schedule(p).equals(read_schedule(plan_out[0] / "schedule.csv"))
+    else:
+        with pytest.raises(InputDataError, match=match):
+            read_schedule(p)
+
+
 def test_report_escapes_strings_from_a_hand_edited_summary(plan_out, tmp_path):
     d = tmp_path / "plan"
     d.mkdir()

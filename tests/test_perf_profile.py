@@ -107,3 +107,35 @@ def test_bad_tables_rejected_with_one_sentence():
         ProfileTable(frame(lambda h, i, o: 0.0), META)
     with pytest.raises(InputDataError, match="workload_shape"):
         ProfileTable(f, {k: v for k, v in META.items() if k != "workload_shape"})
+
+
+def test_arrow_reads_a_shipped_table_as_pandas_does_and_leaves_the_rest_to_it(tmp_path):
+    # Profile tables are parsed by Arrow where every cell is a number or blank; anything else
+    # is read by pandas, so that ProfileTable names the bad cell in the same words.
+    import io
+    import json
+
+    from planner.perf.profile import _arrow_frame, read_profile, tables_dir
+
+    path = sorted(tables_dir().glob("*.csv"))[0]
+    data = path.read_bytes()
+    meta = json.loads(path.with_suffix(".meta.json").read_text())
+    fast = _arrow_frame(data)
+    assert fast is not None
+    a = ProfileTable(fast, meta).frame
+    b = ProfileTable(pd.read_csv(io.BytesIO(data)), meta).frame
+    assert list(a.columns) == list(b.columns)
+    for c in a.columns:
+        np.testing.assert_array_equal(a[c].to_numpy(dtype=float), b[c].to_numpy(dtype=float))
+    lines = data.decode().splitlines()
+    cells = lines[2].split(",")
+    cells[COLUMNS.index("p90_ttft_s")] = "fast"
+    bad = tmp_path / path.name
+    bad.write_text("\n".join(lines[:2] + [",".join(cells)] + lines[3:]) + "\n")
+    bad.with_suffix(".meta.json").write_text(json.dumps(meta))
+    assert _arrow_frame(bad.read_bytes()) is None
+    with pytest.raises(InputDataError, match=r"line 3: p90_ttft_s must be a finite number, "
+                                             r"got 'fast'"):
+        read_profile(bad)
+    for header in ("extra," + lines[0], '"load_fraction"' + lines[0][len("load_fraction"):]):
+        assert _arrow_frame((header + "\n" + "\n".join(lines[1:])).encode()) is None
