@@ -97,6 +97,26 @@ def test_carbon_figure_edited(plan_copy):
     assert any(ln.startswith("FAIL arithmetic: totals:") for ln in lines), lines
 
 
+def test_components_edited(plan_copy):
+    path = plan_copy / "components.csv"
+    lines = path.read_text().splitlines()
+    head = lines[0].split(",")
+    cells = lines[1].split(",")
+    j = head.index("emb_ssd_kgco2e")
+    cells[j] = f"{float(cells[j]) + 0.001:.6f}"
+    path.write_text("\n".join([lines[0], ",".join(cells)] + lines[2:]) + "\n")
+    r = invoke("check", "--plan", plan_copy)
+    assert r.exit_code == EXIT_CHECK_FAILED, r.output
+    assert any(ln.startswith("FAIL arithmetic: components.csv:") and "emb_ssd_kgco2e" in ln
+               and "≠ recomputed" in ln for ln in failures(r)), r.output
+    cells[j] = "lots"
+    path.write_text("\n".join([lines[0], ",".join(cells)] + lines[2:]) + "\n")
+    r = invoke("check", "--plan", plan_copy)
+    assert r.exit_code == EXIT_CHECK_FAILED, r.output
+    assert any("components.csv: unreadable" in ln and "line 2: emb_ssd_kgco2e must be a finite "
+               "number" in ln for ln in failures(r)), r.output
+
+
 def test_summary_total_edited(plan_copy):
     path = plan_copy / "summary.json"
     s = json.loads(path.read_text())

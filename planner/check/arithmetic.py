@@ -29,12 +29,13 @@ from planner.catalog import load_catalog, resolve
 from planner.check.plan_folder import PlanFolder
 from planner.check.results import CheckReport
 from planner.config import PlanOptions
-from planner.errors import GreencacheError
+from planner.errors import GreencacheError, InputDataError
 from planner.grid import load_grid, window_intensity
 from planner.optimize.candidates import CandidateSet
 from planner.paths import recorded_path
 from planner.perf.correction.apply import corrected
 from planner.perf.profile import read_profile
+from planner.plan_files import read_window_table
 from planner.optimize.charges import charge
 from planner.optimize.coupling import Coupling
 from planner.optimize.candidates import schedule_prev_levels
@@ -404,12 +405,12 @@ def _compare_components(plan: PlanFolder, labels, chosen: pd.DataFrame, report: 
     if not path.exists():
         report.add(GROUP, name, False, "missing from the plan folder")
         return
+    cols = [f"{c}_kgco2e" for c in schedule_mod.COMPONENT_COLUMNS]
     try:
-        printed = pd.read_csv(path)
-        cols = [f"{c}_kgco2e" for c in schedule_mod.COMPONENT_COLUMNS]
-        values = printed[cols].to_numpy(dtype=float)
-    except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-        report.add(GROUP, name, False, f"unreadable: {str(e).splitlines()[0]}")
+        # Read as the report reads it (every breakdown column a finite number, else its line).
+        values = read_window_table(path, "components", cols)[cols].to_numpy(dtype=float)
+    except InputDataError as e:
+        report.add(GROUP, name, False, f"unreadable: {e}")
         return
     if len(values) != len(chosen):
         report.add(GROUP, name, False, f"{len(values)} rows for {len(chosen)} windows")
