@@ -208,3 +208,15 @@ def test_auto_profile_plans_read_cold_windows_and_check_recomputes_them(tmp_path
     assert r.exit_code == 0, r.output
     assert read_window_inputs(tmp_path / "shipped" / "window_inputs.json").hits.warm_share \
         is None
+    # Plans that share a workload (a sweep) share its hit curves only where the shape's warm
+    # reuse agrees: either way round, each plan gets its own shape's warm shares.
+    from planner.config import PlanOptions
+    from planner.workload.prepare import load_inputs
+
+    opt = dict(trace=str(trace), start="2023-03-01T00:00Z", window="5min")
+    own = load_inputs(PlanOptions(**opt, auto_profile=True), keep_blocks=False)
+    shipped = load_inputs(PlanOptions(**opt, workload_shape="azure-conv"), reuse=own)
+    assert shipped.hits.warm_share is None
+    again = load_inputs(PlanOptions(**opt, auto_profile=True), reuse=shipped)
+    np.testing.assert_array_equal(again.hits.warm_share, share)
+    np.testing.assert_array_equal(again.hits.token_hit, own.hits.token_hit)

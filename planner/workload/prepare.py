@@ -458,6 +458,13 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress,
                                                       busy_means)
     notes.extend(shape_notes)
+    if shared is not None and shared.workload_shape.get("warm_reuse") != \
+            shape_info.get("warm_reuse"):
+        # The hit curves carry each window's warm share against the shape's warm reuse
+        # (HitCurves.warm_share): a plan on another shape computes its own, from the trace as
+        # read (the shared one may have let its prefix blocks go).
+        trace, dropped = load_trace(opt, series)
+        shared = None
     profile, correction_notes = corrected(profile, opt.correction)
     notes.extend(correction_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
