@@ -133,8 +133,8 @@ def main():
         for j, what in enumerate(("fresh", "work", "warm")):
             if p[j] != p[j]:        # not measured (NaN)
                 continue
-            print(f"{name:20s} {what:8s} {p[j]:7.2f}s {c[j]:7.2f}s {c[j] / p[j]:7.1%} "
-                  f"{f[j]:7.2f}s {f[j] / p[j]:7.1%}")
+            print(f"{name:20s} {what:8s} {p[j]:7.3f}s {c[j]:7.3f}s {c[j] / p[j]:7.1%} "
+                  f"{f[j]:7.3f}s {f[j] / p[j]:7.1%}")
     print("fresh: fresh processes, start-up and imports included; work: after imports, first "
           f"run; warm: second run in the same process (work and warm: the least of {PROCESSES} "
           "processes for the short cases). Target: check ≤ 10 % of the plan.")

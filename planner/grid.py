@@ -270,9 +270,12 @@ def _arrow_columns(data: bytes, text: str, cols: list[str], used: list[int], val
         return None
     names = [cols[i] for i in used]
     types = {c: pa.float64() if c == value_col else pa.string() for c in names}
+    # One thread: a file of a few hundred kilobytes parses in milliseconds, and starting
+    # Arrow's thread pool costs more CPU than it saves.
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1),
+            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1,
+                                                    use_threads=False),
             convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types,
                                                  null_values=[""], strings_can_be_null=False))
     except pa.ArrowInvalid:

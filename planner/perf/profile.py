@@ -384,9 +384,12 @@ def _arrow_frame(data: bytes) -> pd.DataFrame | None:
     names = first.decode("utf-8").split(",")
     if len(set(names)) != len(names) or not set(names) <= set(COLUMNS):
         return None
+    # One thread: a file of a few hundred kilobytes parses in milliseconds, and starting
+    # Arrow's thread pool costs more CPU than it saves.
     try:
         table = pacsv.read_csv(
-            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                                    use_threads=False),
             convert_options=pacsv.ConvertOptions(column_types={c: pa.float64() for c in names},
                                                  null_values=[""]))
     except pa.ArrowInvalid:
