@@ -29,7 +29,9 @@ Cases (docs/perf-model.md, "Prediction against replay"):
   (4 × H100 cannot reach a p90 TTFT of 2 s: README, "Judged by replay"), FR grid, 1-h window,
   ``--slo-attainment 0.91``;
 * ``mooncake-synthetic-5min``: the same on 5-min windows (4 windows) with the default per-window
-  p90 SLO, for per-window agreement.
+  p90 SLO, for per-window agreement, best-effort (``--allow-slo-violation``): the first window,
+  its cache still cold, cannot reach a p90 TTFT of 1.8 s with any replica count (its own
+  requests alone, without queueing, give 1.97 s).
 
 Cases whose trace is missing are skipped with a note.
 
@@ -64,7 +66,8 @@ CASES = {
     "mooncake-synthetic": ["--trace", "{synthetic}", "--grid", "FR", "--tp", "8",
                            "--auto-profile", "--drop-over-context", "--slo-attainment", "0.91"],
     "mooncake-synthetic-5min": ["--trace", "{synthetic}", "--grid", "FR", "--tp", "8",
-                                "--auto-profile", "--drop-over-context", "--window", "5min"],
+                                "--auto-profile", "--drop-over-context", "--window", "5min",
+                                "--allow-slo-violation"],
 }
 # Mooncake's synthetic trace (Apache-2.0, FAST'25) is not shipped; where the project's data
 # folder holds it.

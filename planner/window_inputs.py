@@ -90,6 +90,10 @@ def to_json(stats: pd.DataFrame, hits: HitCurves, buckets: LoadBuckets | None) -
             "time_share": _rows(buckets.time_share),
         },
     }
+    if hits.warm_share is not None:
+        # Only plans whose shape was fitted from the trace have it (HitCurves); the others'
+        # records stay as they were.
+        record["hit_curves"]["warm_share"] = _rows(hits.warm_share)
     return json.dumps(record, separators=(",", ":")) + "\n"
 
 
@@ -125,7 +129,9 @@ def read(path: Path) -> WindowInputs:
                          _array(h["token_hit"]).reshape(len(stats), -1),
                          _array(h["request_hit"]).reshape(len(stats), -1),
                          str(h["source"]), bool(h["modelled"]), grown_token_hit=grown[0],
-                         grown_request_hit=grown[1])
+                         grown_request_hit=grown[1],
+                         warm_share=None if h.get("warm_share") is None else
+                         _array(h["warm_share"]).reshape(-1))
         b = raw["bursts"]
         buckets = None if b is None else LoadBuckets(
             _array(b["rate_rps"]).reshape(len(stats), -1),

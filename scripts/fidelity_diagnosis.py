@@ -35,6 +35,22 @@ With ``--seeds S`` it then prints, per window, how far statistically equal windo
 * ``warm start``    each replica first serves the 120 s of requests before the window (routed
                     by this window's replica count; not counted), instead of starting empty.
 
+With ``--hits S`` it prints, per window, where the table's hit rate and its reading go astray
+(S draws each; median [p10, p90]):
+
+* ``minutes``       the mixture over the window's minutes, each read from the table at its own
+                    hit rate, token means and rate per replica (no load buckets);
+* ``shape reuse``   the window's own requests, their hits respread by the table's rule with the
+                    shape's reuse potential (drawn in each request's prompt-length bin) at the
+                    window's hit rate h;
+* ``all or nothing`` the same reuse potentials, but a share h / G of the requests (G: their
+                    token-weighted mean) keeps its whole reusable prefix and the rest none, as a
+                    cache still warming serves them;
+* ``exact``         the window's mix (means, h, rate per replica) simulated as the table
+                    simulates a point (one replica, Poisson, the table's run length);
+* ``rows``          the same at the table's two hit rows around h, and their geometric reading
+                    at h, which the table makes.
+
 Prints p90 TTFT (and TPOT) per window and variant. Deterministic (seeded). Reading and
 figures: docs/perf-model.md, "Prediction against replay".
 """
@@ -216,12 +232,83 @@ def window_spread(setup, sched, t: int, win, replica, cached, profile, shape,
     return out
 
 
+def window_hits(setup, sched, t: int, win, replica, cached, profile, shape,
+                seeds: int) -> dict:
+    """The ``--hits`` figures of window t (module docstring)."""
+    from planner.catalog import load_catalog
+    from planner.perf.mixture import mixture_quantile
+    from planner.perf.simulator import shape_draws, simulate_points
+    from planner.perf.synth import REQUESTS, point_requests
+
+    tr = setup.trace
+    idx = np.flatnonzero(win == t)
+    prompt, output = tr.input_tokens[idx], np.maximum(tr.output_tokens[idx], 1)
+    arrival, c, rep = tr.arrival_s[idx], cached[idx], replica[idx]
+    R = int(sched["replicas"].iloc[t])
+    span = ((pd.Timestamp(sched["window_end"].iloc[t])
+             - pd.Timestamp(sched["window_start"].iloc[t])).total_seconds())
+    h = c.sum() / max(prompt.sum(), 1)
+    mi, mo = float(prompt.mean()), float(output.mean())
+    rate = len(idx) / span / R
+    minute = np.floor((arrival - arrival.min()) / 60.0).astype(np.int64)
+    keys = np.unique(minute)
+    seconds = np.minimum(60.0, span - 60.0 * keys)
+    per = [(np.sum(minute == k), np.sum(minute == k) / s / R,
+            c[minute == k].sum() / max(prompt[minute == k].sum(), 1),
+            prompt[minute == k].mean(), output[minute == k].mean())
+           for k, s in zip(keys, seconds)]
+    n_m, r_m, h_m, i_m, o_m = (np.array(x, dtype=float) for x in zip(*per))
+    look = profile.lookup(r_m, np.minimum(h_m, 1.0), i_m, o_m)
+    out = {"minutes": float(mixture_quantile(look.p50_ttft_s[None], look.p90_ttft_s[None],
+                                             n_m[None])[0])}
+    quantile = (np.argsort(np.argsort(prompt, kind="stable"), kind="stable") + 0.5) / len(idx)
+    draws = {"shape reuse": [], "all or nothing": []}
+    for s in range(seeds):
+        rng = np.random.default_rng([20261201, t, s])
+        g = shape.reuse(quantile, rng.random(len(idx)))
+        draws["shape reuse"].append(replicas_p90(setup, arrival, prompt,
+                                                 reuse_rule(g, prompt, h), output, rep))
+        G = (g * prompt).sum() / max(prompt.sum(), 1)
+        keep = rng.random(len(idx)) < (h / G if G > 0 else 1.0)
+        whole = np.floor(np.where(keep, g, 0.0) * prompt).astype(np.int64)
+        draws["all or nothing"].append(replicas_p90(setup, arrival, prompt, whole, output, rep))
+    context = int(load_catalog().model(setup.options.model).max_context)
+    costs = setup.replica_model.costs
+    u = rate / float(profile.capacity(np.array([h]), np.array([mi]), np.array([mo]))[0])
+    n = int(point_requests(REQUESTS, np.array([u]))[0])
+
+    def point(hit):
+        """The table's simulation of the window's means and load at hit rate ``hit``."""
+        cap = float(profile.capacity(np.array([hit]), np.array([mi]), np.array([mo]))[0])
+        return [float(simulate_points(costs, np.array([u * cap]), np.array([hit]),
+                                      np.array([mi]), np.array([mo]), np.array([n]),
+                                      np.array([0]), shape_draws(shape, [(int(mi), int(mo))],
+                                                                 n, 100 + s),
+                                      context, workers=1)[0, 1]) for s in range(seeds)]
+
+    draws["exact"] = point(h)
+    axis = profile.axes[1]
+    j = int(np.clip(np.searchsorted(axis, h, side="right") - 1, 0, len(axis) - 2))
+    lo, hi = float(axis[j]), float(axis[j + 1])
+    draws["row lo"], draws["row hi"] = point(lo), point(hi)
+    out.update({k: (float(np.median(v)), float(np.percentile(v, 10)),
+                    float(np.percentile(v, 90))) for k, v in draws.items()})
+    a = (h - lo) / (hi - lo)
+    out["rows"] = (lo, hi, float(np.exp((1 - a) * np.log(out["row lo"][0])
+                                         + a * np.log(out["row hi"][0]))))
+    out["h"], out["u"], out["G"] = h, u, shape.statistics.get("reusable_token_share")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("plan", type=Path, help="plan folder: schedule.csv and summary.json")
     ap.add_argument("--windows", default=None, help="window indices (default: all)")
     ap.add_argument("--seeds", type=int, default=0,
                     help="draws per window of the spreads (module docstring); 0: none")
+    ap.add_argument("--hits", type=int, default=0,
+                    help="draws per window of the hit-spread and table-reading figures "
+                         "(module docstring); 0: none")
     args = ap.parse_args(argv)
     sched = read_schedule(args.plan / "schedule.csv")
     setup = prepare_replay(scenario_from_summary(args.plan / "summary.json"))
@@ -253,6 +340,17 @@ def main(argv=None) -> int:
                                for k in ("re-timed", "permuted", "shape"))
             print(f"{t:>6} | {cells} | table {r['table']:.3f} | warm start "
                   f"{r['warm start']:.3f}", flush=True)
+    if args.hits > 0:
+        profile, shape = table_shape(setup)
+        print(f"\np90 TTFT s, hits and the table's reading, {args.hits} draws: median [p10, p90]")
+        for t in windows:
+            r = window_hits(setup, sched, t, win, replica, cached, profile, shape, args.hits)
+            cells = " | ".join(f"{k} {r[k][0]:.3f} [{r[k][1]:.3f}, {r[k][2]:.3f}]"
+                               for k in ("shape reuse", "all or nothing", "exact"))
+            lo, hi, read = r["rows"]
+            print(f"{t:>6} | h {r['h']:.3f} u {r['u']:.3f} | minutes {r['minutes']:.3f} | "
+                  f"{cells} | rows {lo:g} {r['row lo'][0]:.3f}, {hi:g} {r['row hi'][0]:.3f}, "
+                  f"read at h {read:.3f}", flush=True)
     return 0
 
 

@@ -65,3 +65,27 @@ def test_spreads_per_window_and_the_shape_reads_as_the_table(script, planned):
 
 def test_spreads_are_deterministic(script, planned):
     assert spreads(script, planned)[0] == spreads(script, planned)[0]
+
+
+HITS = re.compile(r"^\s*(\d+) \| h (\S+) u (\S+) \| minutes (\S+) \| shape reuse (\S+) \[(\S+), "
+                  r"(\S+)\] \| all or nothing (\S+) \[(\S+), (\S+)\] \| exact (\S+) \[(\S+), "
+                  r"(\S+)\] \| rows (\S+) (\S+), (\S+) (\S+), read at h (\S+)$")
+
+
+def test_hits_figures_per_window(script, planned):
+    """--hits: the hit-spread and table-reading figures (docs/perf-model.md §9, the 1-h
+    window of Mooncake's synthetic trace)."""
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert script.main([str(planned), "--hits", "2"]) == 0
+    rows = {int(m.group(1)): [float(x) for x in m.groups()[1:]]
+            for m in map(HITS.match, buf.getvalue().splitlines()) if m}
+    assert sorted(rows) == [0, 1], buf.getvalue()
+    for t, v in rows.items():
+        h, u, minutes = v[0], v[1], v[2]
+        assert 0 < h < 1 and 0 < u < 1 and minutes > 0, (t, v)
+        for k in (3, 6, 9):                  # shape reuse, all or nothing, exact: p10 ≤ p90
+            assert 0 < v[k + 1] <= v[k] <= v[k + 2], (t, v)
+        lo, at_lo, hi, at_hi, read = v[12:]
+        # the table's hit rows around h; more hits, a shorter tail; the reading between them
+        assert lo <= h <= hi and at_lo > at_hi > 0 and at_hi <= read <= at_lo, (t, v)

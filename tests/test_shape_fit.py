@@ -13,6 +13,7 @@ from planner.paths import sha256_file
 from planner.perf import shape_fit, synth
 from planner.perf.shape_fit import cached_table, fit_trace_shape, token_axes
 from planner.perf.shapes import read_shape, shapes_dir
+from planner.window_inputs import read as read_window_inputs
 from planner.workload.load import load_workload
 
 EX = Path(__file__).resolve().parent.parent / "examples"
@@ -91,6 +92,10 @@ def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_pat
     shape = summary["inputs"]["profile"]["workload_shape"]
     assert shape["name"] == "odd" and shape["chosen"].startswith("auto-profile")
     assert shape["distance"] < 0.05 < min(shape["distances"].values())
+    # too few requests after the warm-up to fit its reuse (hits spread evenly): no warm reuse
+    # to compare windows with (tests/test_cold_windows.py has one that has)
+    assert "warm_reuse" not in shape
+    assert read_window_inputs(tmp_path / "b" / "window_inputs.json").hits.warm_share is None
     tables = list((tmp_path / "cache" / "tables").glob("*/*.csv"))
     assert [p.name for p in tables] == ["llama-3-70b__h100-sxm-tp4__nvme-gen4__odd.csv"]
     stamp = tables[0].stat().st_mtime_ns

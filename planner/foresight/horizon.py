@@ -100,7 +100,8 @@ def window_rows(hits, rows):
                    grown_token_hit=None if hits.grown_token_hit is None
                    else hits.grown_token_hit[rows],
                    grown_request_hit=None if hits.grown_request_hit is None
-                   else hits.grown_request_hit[rows])
+                   else hits.grown_request_hit[rows],
+                   warm_share=None if hits.warm_share is None else hits.warm_share[rows])
 
 
 def bucket_rows(buckets: LoadBuckets, rows) -> LoadBuckets:

@@ -10,7 +10,7 @@ their capacity (the table's load fraction) is dropped like an unstable one. Near
 queue that a busy minute builds outlasts the minute, which the steady-state table cannot see.
 
 Each candidate also carries ``within_slo_share``, the predicted (modelled) share of its
-window's requests within both SLOs (:func:`planner.perf.mixture.within_share`), which the
+window's requests within both SLOs (:func:`planner.perf.mixture.lookup_buckets`), which the
 attainment budget reads.
 
 Cold starts (``warmup=True``): a window whose cache grew from level i to a larger level c
@@ -129,7 +129,8 @@ def build_candidates(stats: pd.DataFrame, hits: HitCurves, ci: np.ndarray, profi
         over += int((stable & ~within).sum())
         account = lambda g, n: _account(stats, (t[g], n, c[g], prev[g], hit[g]),  # noqa: E731
                                         levels, ci, profile, hw, buckets, slo_ttft_s,
-                                        slo_tpot_s, mean_in, mean_out, headroom)
+                                        slo_tpot_s, mean_in, mean_out, headroom,
+                                        hits.warm_share)
         if wanted is not None:
             g, n = np.nonzero(within & wanted)
             frame = account(g, n + 1)
@@ -207,10 +208,11 @@ def _build_bounded(within: np.ndarray, t: np.ndarray, cache_gb: np.ndarray, acco
 
 
 def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot_s, mean_in,
-             mean_out, headroom):
+             mean_out, headroom, warm_share=None):
     """Profile look-up and carbon of the rows (t, n, c, prev_level, hit rate), which the caller
     has already found stable and within headroom: the candidate frame (rows the look-up itself
-    finds otherwise are left out; it computes the same load fraction)."""
+    finds otherwise are left out; it computes the same load fraction). ``warm_share``: per
+    window, as :class:`planner.workload.curves.HitCurves` holds it (None: none)."""
     t, n, c, prev, hit = rows
     N = int(n.max()) if len(n) else 1
     lam = stats["rate_rps"].to_numpy(dtype=float)
@@ -222,7 +224,8 @@ def _account(stats, rows, levels, ci, profile, hw, buckets, slo_ttft_s, slo_tpot
                            return_index=True, return_inverse=True)
     look = lookup_buckets(profile, buckets.rate_rps[t[u]] / n[u][:, None],
                           buckets.request_share[t[u]], buckets.time_share[t[u]], hit[u],
-                          mean_in[t[u]], mean_out[t[u]], slo_ttft_s, slo_tpot_s)
+                          mean_in[t[u]], mean_out[t[u]], slo_ttft_s, slo_tpot_s,
+                          warm_share=None if warm_share is None else warm_share[t[u]])
     look = replace(look, **{f.name: np.asarray(getattr(look, f.name))[back.reshape(-1)]
                             for f in fields(look) if getattr(look, f.name) is not None})
 

@@ -7,9 +7,15 @@ latency distribution at r_k / n. Each component is taken as log-normal through i
 = 0.9 and lies between the smallest and the largest component p90. Mean power and SSD traffic
 mix by share of time.
 
-The share of a window's requests within both SLOs (:func:`within_share`) reads each bucket's
-distribution through all three of its percentiles instead: the SLO lies near p90–p99, where a
-log-normal through p50 and p90 alone misses the tail.
+The share of a window's requests within both SLOs (``within_slo_share`` of
+:func:`lookup_buckets`) reads each bucket's distribution through all three of its percentiles
+instead: the SLO lies near p90–p99, where a log-normal through p50 and p90 alone misses the
+tail. It is the product of the TTFT and the TPOT shares: at a steady load the two are nearly
+independent (a long prompt delays its own first token, the decode batch sets the TPOT of
+everyone); what correlates them, load, is what the window's buckets separate.
+
+A window colder than its trace once warm (a cache still warming) has its TTFT read as two
+groups of requests, those that reuse and those that find nothing cached (``warm_share``).
 """
 
 from __future__ import annotations
@@ -78,20 +84,22 @@ def share_below(p50, p90, p99, limit: float) -> np.ndarray:
     return ndtr(np.where(x <= l90, low, high))
 
 
-def within_share(look, slo_ttft_s: float, slo_tpot_s: float) -> np.ndarray:
-    """Share of requests within both SLOs at each query point of a profile lookup: the product
-    of the TTFT and the TPOT shares. At a steady load the two are nearly independent (a long
-    prompt delays its own first token, the decode batch sets the TPOT of everyone); what
-    correlates them, load, is what the window's buckets separate."""
-    return (share_below(look.p50_ttft_s, look.p90_ttft_s, look.p99_ttft_s, slo_ttft_s)
-            * share_below(look.p50_tpot_s, look.p90_tpot_s, look.p99_tpot_s, slo_tpot_s))
-
-
 def lookup_buckets(profile: ProfileTable, rates: np.ndarray, request_share: np.ndarray,
                    time_share: np.ndarray, hit_rate, mean_input, mean_output,
-                   slo_ttft_s: float, slo_tpot_s: float) -> WindowLookup:
+                   slo_ttft_s: float, slo_tpot_s: float, warm_share=None) -> WindowLookup:
     """Profile values of M candidates whose load comes in K buckets (arrays M × K); hit rate
-    and token mix per candidate (M). Stable only when every bucket with time in it is."""
+    and token mix per candidate (M). Stable only when every bucket with time in it is.
+
+    ``warm_share`` (per candidate, M; None: 1 everywhere) splits the TTFT of a window colder
+    than its trace once warm (:class:`planner.workload.curves.HitCurves`): the share φ of its
+    requests reuses like the table's shape, at hit rate h / φ, and the rest finds nothing
+    cached (hit rate 0). A cache that is still warming serves a request's prefix whole or not
+    at all (whether it has seen it yet), while the table spreads a hit rate below the shape's
+    reusable share over every reusing request (a cache too small keeps part of each one): at
+    the same token hit rate the cold window's uncached prompts reach further into the tail.
+    Each group is read at the bucket's utilisation (its rate over the capacity at h), as one
+    queue serves both: the groups differ in their own prefill, not in the load they wait
+    behind. p90 TPOT, power and SSD traffic stay those of the window's hit rate h."""
     M, K = rates.shape
     rep = lambda x: np.repeat(np.broadcast_to(np.asarray(x, dtype=float), (M,)), K)  # noqa: E731
     look = profile.lookup(rates.reshape(-1), rep(hit_rate), rep(mean_input), rep(mean_output))
@@ -104,14 +112,54 @@ def lookup_buckets(profile: ProfileTable, rates: np.ndarray, request_share: np.n
     # its latency at its (zero) load.
     rw = np.where(request_share.sum(axis=1, keepdims=True) > 0, request_share, tw)
     rw = rw / np.maximum(rw.sum(axis=1, keepdims=True), 1e-300)
+    p90_ttft = mixture_quantile(get(look.p50_ttft_s), get(look.p90_ttft_s), rw)
+    ttft_ok = get(share_below(look.p50_ttft_s, look.p90_ttft_s, look.p99_ttft_s, slo_ttft_s))
+    tpot_ok = get(share_below(look.p50_tpot_s, look.p90_tpot_s, look.p99_tpot_s, slo_tpot_s))
+    if warm_share is not None:
+        _split_cold(profile, look, get, rw, hit_rate, mean_input, mean_output, warm_share,
+                    slo_ttft_s, p90_ttft, ttft_ok)
     return WindowLookup(
-        p90_ttft_s=mixture_quantile(get(look.p50_ttft_s), get(look.p90_ttft_s), rw),
+        p90_ttft_s=p90_ttft,
         p90_tpot_s=mixture_quantile(get(look.p50_tpot_s), get(look.p90_tpot_s), rw),
         gpu_power_w=(tw * get(look.gpu_power_w)).sum(axis=1),
         ssd_read_gbps=(tw * get(look.ssd_read_gbps)).sum(axis=1),
         ssd_write_gbps=(tw * get(look.ssd_write_gbps)).sum(axis=1),
         stable=stable,
         peak_load_fraction=peak,
-        within_slo_share=np.clip((rw * get(within_share(look, slo_ttft_s, slo_tpot_s)))
-                                 .sum(axis=1), 0.0, 1.0),
+        within_slo_share=np.clip((rw * ttft_ok * tpot_ok).sum(axis=1), 0.0, 1.0),
     )
+
+
+def _split_cold(profile, look, get, rw, hit_rate, mean_input, mean_output, warm_share,
+                slo_ttft_s, p90_ttft, ttft_ok) -> None:
+    """The warm/cold TTFT split of :func:`lookup_buckets`, in place on ``p90_ttft`` (M) and
+    ``ttft_ok`` (M × K) for the candidates with a warm share below 1 and a hit rate above 0."""
+    M, K = rw.shape
+    phi = np.broadcast_to(np.asarray(warm_share, dtype=float), (M,))
+    hit = np.broadcast_to(np.asarray(hit_rate, dtype=float), (M,))
+    s = np.flatnonzero((phi < 1.0) & (hit > 0.0))
+    if not len(s):
+        return
+    mi = np.broadcast_to(np.asarray(mean_input, dtype=float), (M,))[s]
+    mo = np.broadcast_to(np.asarray(mean_output, dtype=float), (M,))[s]
+    u = get(look.load_fraction)[s]                                   # the buckets' utilisation
+    warm_hit = np.where(phi[s] > 0, np.minimum(hit[s] / np.maximum(phi[s], 1e-300), 1.0),
+                        hit[s])
+    groups = []
+    for h in (np.zeros(len(s)), warm_hit):
+        cap = profile.capacity(h, mi, mo)
+        g = profile.lookup((u * cap[:, None]).reshape(-1), np.repeat(h, K), np.repeat(mi, K),
+                           np.repeat(mo, K))
+        groups.append(g)
+    cold, warm = groups
+    w = phi[s][:, None]
+    weights = np.concatenate([rw[s] * (1.0 - w), rw[s] * w], axis=1)
+    shape = (len(s), K)
+    p50 = np.concatenate([np.reshape(cold.p50_ttft_s, shape), np.reshape(warm.p50_ttft_s, shape)],
+                         axis=1)
+    p90 = np.concatenate([np.reshape(cold.p90_ttft_s, shape), np.reshape(warm.p90_ttft_s, shape)],
+                         axis=1)
+    p90_ttft[s] = mixture_quantile(p50, p90, weights)
+    ok = lambda g: np.reshape(share_below(g.p50_ttft_s, g.p90_ttft_s, g.p99_ttft_s,  # noqa: E731
+                                          slo_ttft_s), shape)
+    ttft_ok[s] = (1.0 - w) * ok(cold) + w * ok(warm)

@@ -24,6 +24,13 @@ class HitCurves:
     ``grown_token_hit[t, i, c]`` (with ``warmup=True``): the same fraction when the cache ran
     ``capacities_tokens[i]`` in window ``t − 1`` and ``capacities_tokens[c]`` in window ``t``
     (:mod:`planner.workload.warmup`); equal to ``token_hit[t, c]`` wherever ``i`` ≥ ``c``.
+
+    ``warm_share[t]`` (only where the profile table's workload shape was fitted from this very
+    trace): the window's reusable token share (what an unbounded cache that has seen every
+    earlier request serves) over the trace's warm one (the shape's, measured after its
+    warm-up), at most 1. A window below 1 is colder than the trace once warm: that share of its
+    requests is read as reusing like the shape, the rest as finding nothing cached
+    (:func:`planner.perf.mixture.lookup_buckets`). None: every window is read at its hit rate.
     """
 
     capacities_tokens: np.ndarray
@@ -34,6 +41,7 @@ class HitCurves:
     notes: tuple[str, ...] = field(default_factory=tuple)
     grown_token_hit: np.ndarray | None = None
     grown_request_hit: np.ndarray | None = None
+    warm_share: np.ndarray | None = None
 
     def __post_init__(self):
         w, c = self.token_hit.shape
@@ -44,3 +52,8 @@ class HitCurves:
                 or self.grown_request_hit is None
                 or self.grown_request_hit.shape != (w, c, c)):
             raise ValueError("warm-up arrays must be windows × capacities × capacities")
+        if self.warm_share is not None and (
+                np.shape(self.warm_share) != (w,)
+                or not np.all((np.asarray(self.warm_share) >= 0)
+                              & (np.asarray(self.warm_share) <= 1))):
+            raise ValueError("warm shares must be one value in [0, 1] per window")

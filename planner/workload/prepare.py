@@ -17,7 +17,7 @@ Nothing here touches the solver.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -294,6 +294,9 @@ def fitted_profile(opt: PlanOptions, trace: Trace, distances: dict, progress: Pr
     d = round(shape_distance(shape, trace.input_tokens[::step], trace.output_tokens[::step]), 4)
     info = {"name": shape.name, "chosen": "auto-profile: fitted from the trace",
             "distance": d, "distances": distances, "sha256": shape.digest()}
+    if shape.reuse_quantiles and "reusable_token_share" in shape.statistics:
+        # The trace's own reuse once warm: a window reusing less is colder (HitCurves).
+        info["warm_reuse"] = float(shape.statistics["reusable_token_share"])
     others = ", ".join(f"{k} {v:.2f}" for k, v in distances.items())
     notes = [f"latencies read from a profile table simulated with the trace's own workload "
              f"shape {shape.name} (--auto-profile; fitted and cached under {folder}; no shipped "
@@ -328,12 +331,16 @@ def eviction_params(opt: PlanOptions, profile: ProfileTable, windowing: Windowin
 
 
 def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np.ndarray,
-                       opt: PlanOptions, lcs=None,
-                       keep_blocks: bool = True) -> tuple[Trace, HitCurves]:
+                       opt: PlanOptions, lcs=None, keep_blocks: bool = True,
+                       warm_reuse: float | None = None) -> tuple[Trace, HitCurves]:
     """Exact curves from the trace's own prefixes, or from prefixes the reuse model
     synthesises for traces that record none (then labelled modelled). Returns the trace with
     its prefixes, or without blocks and sessions unless ``keep_blocks`` (only a replay reads
-    them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them)."""
+    them: a 27M-request week's take 1 GB, let go as soon as the pass no longer needs them).
+
+    ``warm_reuse``: the trace's reusable token share once warm (that of a workload shape fitted
+    from this trace); with it the curves carry each window's warm share
+    (:func:`warm_shares`)."""
     trace = with_prefixes(trace, opt.seed, opt.reuse_model, sessions=keep_blocks,
                           compact=not keep_blocks)
     if not keep_blocks:
@@ -344,9 +351,28 @@ def compute_hit_curves(trace: Trace, windowing: Windowing, capacities_tokens: np
     curves = window_hit_curves(trace, windowing.request_window, windowing.n,
                                capacities_tokens, policy=opt.eviction, lcs=lcs,
                                warmup=opt.warmup)
+    if warm_reuse is not None:
+        share = warm_shares(trace, windowing, warm_reuse)
+        curves = replace(curves, warm_share=share, notes=curves.notes + (
+            f"windows that reuse less than the trace once warm ({warm_reuse:.1%} of prompt "
+            f"tokens reusable; {int((share < 1).sum())} of {len(share)} windows, the least "
+            f"{share.min():.0%} of it) are read as a cache still warming: that share of their "
+            "requests reuses like the trace's shape, the rest finds nothing cached",))
     if not keep_blocks:
         trace = replace_fields(trace, block_offsets=None, block_ids=None)
     return trace, curves
+
+
+def warm_shares(trace: Trace, windowing: Windowing, warm_reuse: float) -> np.ndarray:
+    """Per window, its reusable token share (what an unbounded cache that has seen every
+    earlier request serves, the hit rate no cache size exceeds) over ``warm_reuse``, at most
+    1; 1 where the window has no prompt tokens or ``warm_reuse`` is not positive."""
+    if not warm_reuse > 0:
+        return np.ones(windowing.n)
+    distinct = dense_codes(trace.block_ids)[1]
+    unbounded = window_hit_curves(trace, windowing.request_window, windowing.n,
+                                  [max(1, distinct) * trace.block_tokens]).token_hit[:, 0]
+    return np.clip(unbounded / warm_reuse, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -432,6 +458,13 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
     profile, shape_info, shape_notes = select_profile(opt, shape_source(trace, opt), progress,
                                                       busy_means)
     notes.extend(shape_notes)
+    if shared is not None and shared.workload_shape.get("warm_reuse") != \
+            shape_info.get("warm_reuse"):
+        # The hit curves carry each window's warm share against the shape's warm reuse
+        # (HitCurves.warm_share): a plan on another shape computes its own, from the trace as
+        # read (the shared one may have let its prefix blocks go).
+        trace, dropped = load_trace(opt, series)
+        shared = None
     profile, correction_notes = corrected(profile, opt.correction)
     notes.extend(correction_notes)
     busy = windowing.stats["requests"].to_numpy() > 0
@@ -445,7 +478,7 @@ def load_inputs(opt: PlanOptions, progress: Progress = _noop,
         progress("computing hit-rate curves")
         evict = eviction_params(opt, profile, windowing, wi.values, hw)
         trace, hits = compute_hit_curves(trace, windowing, capacities_tokens, opt, evict,
-                                         keep_blocks)
+                                         keep_blocks, shape_info.get("warm_reuse"))
     else:
         hits, evict = shared.hits, shared.eviction
     notes.extend(hits.notes)
