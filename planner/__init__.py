@@ -1,3 +1,3 @@
 """greencache: carbon-aware capacity planning for LLM serving with an SSD KV-cache tier."""
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
