@@ -21,8 +21,8 @@ import pandas as pd
 
 from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
-from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_utf8,
-                                  unreadable_timestamp)
+from planner.input_files import (FIRST_YEAR, LAST_YEAR, arrow_csv, first_out_of_range,
+                                  plain_header, quote, read_utf8, unreadable_timestamp)
 from planner.paths import grids_dir
 
 # The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
@@ -201,7 +201,7 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
             f"cannot tell the format of grid file {path}: expected an Electricity Maps export "
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
-    read = _arrow_columns(data, text, cols, used, value_col)
+    read = _arrow_columns(data, cols, used, value_col)
     if read is None:
         try:
             wide = _first_wide_row(data, text, len(cols))
@@ -245,46 +245,31 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
                         attribution=attribution, notes=notes)
 
 
-def _arrow_columns(data: bytes, text: str, cols: list[str], used: list[int], value_col: str):
+def _arrow_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
     """The used columns read by Arrow's CSV parser (text, as numpy arrays), the values and their
     blank cells; None whenever the careful reader (:func:`_read_columns`) is needed instead.
 
     Arrow tokenises a year's export in a fifth of the time pandas takes (it was most of
     reading a grid file, for the plan and again for its check), and it refuses what needs a
     line named: a row with more or fewer fields than the header, a value cell that is not a
-    number. It is used only where its reading cannot differ from the careful one's: the header
-    on the first line (pandas skips blank lines before it) and not quoted, and every value
-    either blank or a finite number within range that is not a negative zero (its decimal
-    parsing gives the same doubles as pandas' for these short decimals; both strip white space
-    around a number). Anything else, and any refusal, goes to the careful reader, which names
-    the line of the first problem as it always has."""
+    number. It is used only where its reading cannot differ from the careful one's: a plain
+    header (:func:`planner.input_files.plain_header`), and every value either blank or one the
+    careful reader takes as it stands (:func:`_needs_text`). Both give correctly rounded
+    doubles and strip white space around a number. Anything else, and any refusal, goes to the
+    careful reader, which names the line of the first problem as it always has."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    start = 1 if text.startswith("\ufeff") else 0
-    end = text.find("\n")
-    first = text[start:end if end >= 0 else len(text)].removesuffix("\r")
-    # A blank first line, a quoted header, or line ends of a lone CR (the first line would be
-    # the whole file): the careful reader.
-    if not first.strip() or '"' in first or "\r" in first:
+    if plain_header(data) is None:
         return None
     names = [cols[i] for i in used]
     types = {c: pa.float64() if c == value_col else pa.string() for c in names}
-    # One thread: a file of a few hundred kilobytes parses in milliseconds, and starting
-    # Arrow's thread pool costs more CPU than it saves.
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=cols, skip_rows=1,
-                                                    use_threads=False),
-            convert_options=pacsv.ConvertOptions(include_columns=names, column_types=types,
-                                                 null_values=[""], strings_can_be_null=False))
-    except pa.ArrowInvalid:
+    table = arrow_csv(data, cols, types, include=names)
+    if table is None:
         return None
     column = table.column(value_col)
     blank = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     values = column.to_numpy(zero_copy_only=False).astype(float, copy=False)
-    if (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()
-            or (np.isnan(values) & ~blank).any()):
+    if _needs_text(values, blank):
         return None
     columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names
                if c != value_col}
@@ -319,12 +304,19 @@ def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str)
         frame = read(numbers=True)
         values = frame[value_col].to_numpy(dtype=float)
         blank = np.isnan(values)
-        if not (_bad_values(values, blank).any() or np.signbit(values[values == 0]).any()):
+        if not _needs_text(values, blank):
             return {c: frame[c].to_numpy() for c in names}, values, blank
     except ValueError:
         pass
     frame = read(numbers=False)
     return ({c: frame[c].to_numpy() for c in names}, *_numbers(frame[value_col].to_numpy()))
+
+
+def _needs_text(values: np.ndarray, blank: np.ndarray) -> bool:
+    """Whether a value column read as numbers must be read again as text: a cell that is not
+    a carbon intensity (quoted as written in the refusal), or a negative zero (written "-0",
+    which the text path keeps as written)."""
+    return bool(_bad_values(values, blank).any() or np.signbit(values[values == 0]).any())
 
 
 def _bad_values(values: np.ndarray, blank: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from planner.errors import InputDataError
@@ -129,4 +130,36 @@ def check_utf8(path: Path, what: str, chunk: int = 1 << 24) -> None:
                 return
             line += block.count(b"\n")
 
+
+def plain_header(data: bytes) -> str | None:
+    """The first line of CSV bytes (a UTF-8 byte-order mark and its line end taken off), or
+    None when a parser's reading of the file could depend on how it treats the header: the
+    line is blank (readers differ on skipping it), quoted (a quoted name may span lines), or
+    ends in a lone CR (the line is then the whole file)."""
+    end = data.find(b"\n")
+    first = data[:end if end >= 0 else len(data)].removeprefix(b"\xef\xbb\xbf")
+    first = first.removesuffix(b"\r")
+    if not first.strip() or b'"' in first or b"\r" in first:
+        return None
+    return first.decode("utf-8")
+
+
+def arrow_csv(data: bytes, names: list[str], types: dict, include: list[str] | None = None):
+    """CSV bytes whose header is ``names`` parsed by Arrow (the header line skipped; blank
+    cells null, text kept as written), or None when Arrow refuses them (a ragged row, a cell
+    that is not of its column's type): the caller's careful reader then names the line. For
+    the files of a few hundred kilobytes a plan and its check read more than once."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # One thread: such a file parses in milliseconds, and starting Arrow's thread pool costs
+    # more CPU than it saves.
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(data),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False),
+            convert_options=pacsv.ConvertOptions(include_columns=include, column_types=types,
+                                                 null_values=[""], strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        return None
 

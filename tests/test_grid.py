@@ -167,7 +167,7 @@ def test_arrow_and_the_careful_reader_read_a_shipped_year_alike():
         text = data.decode("utf-8")
         cols = _header(text)
         value = cols[used[-1]]
-        fast = _arrow_columns(data, text, cols, used, value)
+        fast = _arrow_columns(data, cols, used, value)
         careful = _read_columns(data, cols, used, value)
         assert fast is not None
         for a, b in zip(fast[1:], careful[1:]):
@@ -191,7 +191,7 @@ def test_files_arrow_cannot_read_alike_are_read_carefully(tmp_path):
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,nan\n",     # NaN written out
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,-0\n",      # negative zero
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,5,6\n"):    # a wide row
-        assert _arrow_columns(text.encode(), text, cols, [0, 1], cols[1]) is None, text
+        assert _arrow_columns(text.encode(), cols, [0, 1], cols[1]) is None, text
     # And read through the file reader, these still read (or are refused by their line).
     p = tmp_path / "g.csv"
     p.write_text("\ntimestamp,gco2_per_kwh\n2023-01-01T00:00Z,5\n2023-01-01T01:00Z,7\n")

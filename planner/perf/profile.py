@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import quote, read_text, read_utf8
+from planner.input_files import arrow_csv, plain_header, quote, read_text, read_utf8
 from planner.paths import profiles_dir
 
 AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
@@ -369,30 +369,21 @@ def _arrow_frame(data: bytes) -> pd.DataFrame | None:
 
     Arrow parses a shipped table in a fifth of pandas' time (it was most of loading one, for
     the plan and again for its check). It is used only where its reading cannot differ: a plain
-    header on the first line naming columns of the layout once each, and every cell a number
-    or blank (for tables written with six significant digits both parsers give the same
-    doubles). It refuses anything else (a text cell, a ragged row), and pandas reads the file
-    as it always has, so :class:`ProfileTable` names what is wrong in the same words."""
+    header (:func:`planner.input_files.plain_header`) naming columns of the layout once each,
+    and every cell a number or blank (for tables written with six significant digits both
+    parsers give the same doubles). It refuses anything else (a text cell, a ragged row), and
+    pandas reads the file as it always has, so :class:`ProfileTable` names what is wrong in the
+    same words."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
 
-    end = data.find(b"\n")
-    first = data[:end if end >= 0 else len(data)].removeprefix(b"\xef\xbb\xbf")
-    first = first.removesuffix(b"\r")
-    if b'"' in first or b"\r" in first:
+    header = plain_header(data)
+    if header is None:
         return None
-    names = first.decode("utf-8").split(",")
+    names = header.split(",")
     if len(set(names)) != len(names) or not set(names) <= set(COLUMNS):
         return None
-    # One thread: a file of a few hundred kilobytes parses in milliseconds, and starting
-    # Arrow's thread pool costs more CPU than it saves.
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(data), read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
-                                                    use_threads=False),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.float64() for c in names},
-                                                 null_values=[""]))
-    except pa.ArrowInvalid:
+    table = arrow_csv(data, names, {c: pa.float64() for c in names})
+    if table is None:
         return None
     return pd.DataFrame({c: table.column(c).to_numpy(zero_copy_only=False).astype(float)
                          for c in names})
