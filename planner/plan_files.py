@@ -235,25 +235,37 @@ def read_replay(path: Path) -> pd.DataFrame:
 def _get(obj, key_path: str, path: Path, kind):
     """The value at a dotted key path, checked to be of ``kind``: "number" (finite),
     "int", "str", "str?" (or null), "dict", "list"."""
-    cur = obj
+    cur, parent, key = obj, None, None
     for key in key_path.split("."):
         if not isinstance(cur, dict) or key not in cur:
             raise InputDataError(f"{path} is not a greencache summary: no key {key_path}")
-        cur = cur[key]
-    ok = {"number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
-          and math.isfinite(v),
+        parent, cur = cur, cur[key]
+    ok = {"number": _finite,
           "int": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
           "str": lambda v: isinstance(v, str),
           "str?": lambda v: v is None or isinstance(v, str),
-          "number?": lambda v: v is None or (isinstance(v, (int, float))
-                                             and not isinstance(v, bool) and math.isfinite(v)),
+          "number?": lambda v: v is None or _finite(v),
           "dict": lambda v: isinstance(v, dict),
           "list": lambda v: isinstance(v, list)}[kind](cur)
     if not ok:
         want = {"number": "a finite number", "int": "a whole number ≥ 0", "str": "text",
                 "str?": "text or null", "number?": "a finite number or null", "dict": "an object", "list": "a list"}[kind]
         raise InputDataError(f"{path}: {key_path} must be {want}, got {quote(cur)}")
+    if kind in ("number", "number?") and isinstance(cur, int):
+        # A JSON integer is held as a float, as every reader of the value computes with it
+        # (an integer beyond a C long broke the report's figures).
+        parent[key] = cur = float(cur)
     return cur
+
+
+def _finite(v) -> bool:
+    """A JSON number that is a finite double (an integer too large for one is not)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 _SUMMARY_SCHEMA = (

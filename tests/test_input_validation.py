@@ -205,6 +205,28 @@ def test_hand_edited_schedule_layouts(plan_out, tmp_path, edit, match):
             read_schedule(p)
 
 
+def test_summary_numbers_are_doubles(plan_out, tmp_path):
+    # A JSON integer where a number is read is held as a double (one too large for a C long
+    # broke the report's figures with an internal error); one too large for a double is
+    # refused like any other number that is not finite.
+    d = tmp_path / "plan"
+    d.mkdir()
+    for f in ("schedule.csv", "components.csv"):
+        (d / f).write_bytes((plan_out[0] / f).read_bytes())
+    s = json.loads((plan_out[0] / "summary.json").read_text())
+    name = next(k for k, b in s["baselines"].items() if "total_kgco2e" in b)
+    s["baselines"][name]["operational_kgco2e"] = 2 ** 70
+    (d / "summary.json").write_text(json.dumps(s))
+    assert read_summary(d / "summary.json")["baselines"][name]["operational_kgco2e"] == 2.0 ** 70
+    r = runner.invoke(app, ["report", "--plan", str(d), "--out", str(d / "r.html")])
+    assert r.exit_code == 0, r.output
+    s["baselines"][name]["operational_kgco2e"] = 10 ** 400
+    (d / "summary.json").write_text(json.dumps(s))
+    with pytest.raises(InputDataError, match=f"baselines.{name}.operational_kgco2e must be a "
+                                             "finite number"):
+        read_summary(d / "summary.json")
+
+
 def test_report_escapes_strings_from_a_hand_edited_summary(plan_out, tmp_path):
     d = tmp_path / "plan"
     d.mkdir()
