@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import synthetic_profile
+from even_trace import write_even_trace
 from planner.catalog import load_catalog, resolve
 from planner.errors import InputDataError
 from planner.optimize.candidates import build_candidates
@@ -186,12 +187,7 @@ def test_auto_profile_plans_read_cold_windows_and_check_recomputes_them(tmp_path
     monkeypatch.setattr(shape_fit, "HIT_AXIS", (0.0, 0.5, 1.0))
     monkeypatch.setattr(synth, "REQUESTS", 200)
     monkeypatch.setenv("GREENCACHE_CACHE", str(tmp_path / "cache"))
-    rng = np.random.default_rng(3)
-    t = np.sort(rng.uniform(0, 1200, 2400))
-    rows = [f"{a:.3f},{int(i)},{int(o)}" for a, i, o in
-            zip(t, rng.integers(2000, 4000, 2400), rng.integers(100, 140, 2400))]
-    trace = tmp_path / "even.csv"
-    trace.write_text("arrival_s,input_tokens,output_tokens\n" + "\n".join(rows) + "\n")
+    trace = write_even_trace(tmp_path / "even.csv", 2400, seed=3)
     runner = CliRunner()
     base = ["plan", "--trace", str(trace), "--start", "2023-03-01T00:00Z", "--window", "5min"]
     r = runner.invoke(app, base + ["--auto-profile", "--out", str(tmp_path / "own")])

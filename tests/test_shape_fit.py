@@ -4,10 +4,10 @@ SHAPE.json` and `plan --auto-profile`."""
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from even_trace import write_even_trace
 from planner.cli import app
 from planner.paths import sha256_file
 from planner.perf import shape_fit, synth
@@ -56,13 +56,7 @@ def test_synth_takes_a_shape_file_and_names_the_table_after_it(tmp_path):
 def odd_trace(tmp_path):
     """600 requests over 20 minutes whose prompts spread evenly over 2,000–4,000 tokens:
     narrower than every shipped shape."""
-    rng = np.random.default_rng(7)
-    t = np.sort(rng.uniform(0, 1200, 600))
-    rows = [f"{a:.3f},{int(i)},{int(o)}" for a, i, o in
-            zip(t, rng.integers(2000, 4000, 600), rng.integers(100, 140, 600))]
-    path = tmp_path / "odd.csv"
-    path.write_text("arrival_s,input_tokens,output_tokens\n" + "\n".join(rows) + "\n")
-    return path
+    return write_even_trace(tmp_path / "odd.csv", 600, seed=7)
 
 
 def test_auto_profile_fits_builds_caches_and_reuses_the_table(odd_trace, tmp_path, monkeypatch):
