@@ -22,7 +22,8 @@ import pandas as pd
 from planner.choices import BASES
 from planner.errors import InputDataError, UsageError
 from planner.input_files import (FIRST_YEAR, LAST_YEAR, arrow_csv, first_out_of_range,
-                                  plain_header, quote, read_utf8, unreadable_timestamp)
+                                  decode, plain_header, quote, read_utf8_bytes,
+                                  unreadable_timestamp)
 from planner.paths import grids_dir
 
 # The dirtiest hourly grids on record stay below ~1,200 g/kWh (coal-only systems); a value
@@ -164,9 +165,12 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     The format is told from the header alone, and only the columns it needs (time, value,
     zone) are read: a year's export has eleven, and turning every cell of the others into a
     string was most of reading the file (for the plan and again for its check)."""
-    data, text = read_utf8(path, "grid file")
+    data = read_utf8_bytes(path, "grid file")
+    # A plain first line is the header (the CSV reader's first line that is not blank); other
+    # files are read as text whole to find it.
+    first = plain_header(data)
     try:
-        cols = _header(text)
+        cols = _header(first if first is not None else decode(data, path, "grid file"))
     except csv.Error as e:
         raise InputDataError(f"cannot read grid file {path}: {e}") from None
     if cols is None:
@@ -201,22 +205,45 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
             f"cannot tell the format of grid file {path}: expected an Electricity Maps export "
             "('Datetime (UTC)' and carbon-intensity columns) or 'timestamp,gco2_per_kwh'")
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
-    read = _arrow_columns(data, cols, used, value_col)
+    read = _arrow_columns(data, cols, value_col, time_col, zone_col)
     if read is None:
-        try:
-            wide = _first_wide_row(data, text, len(cols))
-            if wide is not None:
-                raise InputDataError(f"{path}, line {wide[0]}: {wide[1]} fields where the "
-                                     f"header has {len(cols)}")
-            read = _read_columns(data, cols, used, value_col)
-        except (csv.Error, pd.errors.ParserError, ValueError) as e:
-            raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") \
-                from None
-    columns, values, blank = read
+        read = _careful_columns(path, data, decode(data, path, "grid file"), cols, used,
+                                value_col, time_col, zone_col)
+    times, first_zone, values, blank = read
+    if zone_col:
+        zone = first_zone
+    idx = pd.DatetimeIndex(times).as_unit("ns")
+    order = np.argsort(idx.asi8, kind="stable")
+    idx, values = idx[order], values[order]
+    dup = np.flatnonzero(np.diff(idx.asi8) == 0)
+    if len(dup):
+        raise InputDataError(f"{path}: timestamp {idx[dup[0]]} appears twice")
+    idx, values, blank = _complete_hours(path, idx, values, blank[order])
+    values, notes = _fill_gaps(path, idx, values, blank)
+    return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
+                        attribution=attribution, notes=notes)
+
+
+# A time stamp written with its zone (to the minute at least), as a whole cell.
+_ZONED_STAMP = re.compile(rb"\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d(?::?\d\d)?)(?=,|\r?$)")
+
+
+def _careful_columns(path: Path, data: bytes, text: str, cols: list[str], used: list[int],
+                     value_col: str, time_col: str, zone_col: str | None):
+    """(times, zone of the first row, values, blank cells) read by the careful reader, which
+    names the line and quotes the cell of the first problem: a row wider than the header, a
+    time stamp that is not one or is out of range, a value that is not a carbon intensity."""
+    try:
+        wide = _first_wide_row(data, text, len(cols))
+        if wide is not None:
+            raise InputDataError(f"{path}, line {wide[0]}: {wide[1]} fields where the "
+                                 f"header has {len(cols)}")
+        columns, values, blank = _read_columns(data, cols, used, value_col)
+    except (csv.Error, pd.errors.ParserError, ValueError) as e:
+        raise InputDataError(f"cannot read grid file {path}: {str(e).splitlines()[0]}") \
+            from None
     if len(values) == 0:
         raise InputDataError(f"grid file {path} has no rows")
-    if zone_col:
-        zone = columns[zone_col][0]
     stamps = columns[time_col]
     times = pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce")
     bad = np.asarray(pd.isna(times))
@@ -233,21 +260,13 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     if i is not None:
         raise InputDataError(f"{path}, line {i + 2}: timestamp {quote(stamps[i])} "
                              f"is outside {FIRST_YEAR}..{LAST_YEAR}")
-    idx = pd.DatetimeIndex(times).as_unit("ns")
-    order = np.argsort(idx.asi8, kind="stable")
-    idx, values = idx[order], values[order]
-    dup = np.flatnonzero(np.diff(idx.asi8) == 0)
-    if len(dup):
-        raise InputDataError(f"{path}: timestamp {idx[dup[0]]} appears twice")
-    idx, values, blank = _complete_hours(path, idx, values, blank[order])
-    values, notes = _fill_gaps(path, idx, values, blank)
-    return CarbonSeries(idx, values, zone, used_basis, str(path), files=(path,),
-                        attribution=attribution, notes=notes)
+    return times, columns[zone_col][0] if zone_col else None, values, blank
 
 
-def _arrow_columns(data: bytes, cols: list[str], used: list[int], value_col: str):
-    """The used columns read by Arrow's CSV parser (text, as numpy arrays), the values and their
-    blank cells; None whenever the careful reader (:func:`_read_columns`) is needed instead.
+def _arrow_columns(data: bytes, cols: list[str], value_col: str, time_col: str,
+                   zone_col: str | None):
+    """(times, zone of the first row, values, blank cells) read by Arrow's CSV parser; None
+    whenever the careful reader (:func:`_careful_columns`) is needed instead.
 
     Arrow tokenises a year's export in a fifth of the time pandas takes (it was most of
     reading a grid file, for the plan and again for its check), and it refuses what needs a
@@ -255,26 +274,48 @@ def _arrow_columns(data: bytes, cols: list[str], used: list[int], value_col: str
     number. It is used only where its reading cannot differ from the careful one's: a plain
     header (:func:`planner.input_files.plain_header`), and every value either blank or one the
     careful reader takes as it stands (:func:`_needs_text`). Both give correctly rounded
-    doubles and strip white space around a number. Anything else, and any refusal, goes to the
-    careful reader, which names the line of the first problem as it always has."""
+    doubles and strip white space around a number.
+
+    Time stamps are parsed by Arrow too: as times without a zone (read as UTC), or, where the
+    first row's stamp ends in a zone (``Z``, ``+00:00``: EIA-930's files), as UTC instants.
+    The ISO 8601 forms Arrow takes (``2023-01-01 00:00:00``, with ``T``, to the minute or the
+    hour, a date alone, fractions of a second, an offset as ``+01:00``, ``+0100`` or ``+01``)
+    are a subset of those pandas takes, read to the same instant; a file mixing stamps with
+    and without a zone, a one-digit field, a blank cell or a time outside
+    FIRST_YEAR..LAST_YEAR goes to the careful reader. (Turning each stamp into a string and
+    parsing it again was a third of reading a year's export.) The zone column is read as a
+    dictionary (a year's export repeats one name), and only its first row is used.
+
+    Anything else, and any refusal, goes to the careful reader, which names the line of the
+    first problem as it always has."""
     import pyarrow as pa
 
     if plain_header(data) is None:
         return None
-    names = [cols[i] for i in used]
-    types = {c: pa.float64() if c == value_col else pa.string() for c in names}
-    table = arrow_csv(data, cols, types, include=names)
-    if table is None:
+    start = data.find(b"\n") + 1
+    end = data.find(b"\n", start)
+    zoned = start > 0 and _ZONED_STAMP.search(data[start:end if end >= 0 else len(data)]) \
+        is not None
+    types = {time_col: pa.timestamp("ns", tz="UTC" if zoned else None),
+             value_col: pa.float64()}
+    if zone_col:
+        types[zone_col] = pa.dictionary(pa.int32(), pa.string())
+    table = arrow_csv(data, cols, types, include=list(types))
+    if table is None or table.num_rows == 0:
         return None
     column = table.column(value_col)
     blank = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     values = column.to_numpy(zero_copy_only=False).astype(float, copy=False)
     if _needs_text(values, blank):
         return None
-    columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names
-               if c != value_col}
-    columns[value_col] = values
-    return columns, values, blank
+    stamps = table.column(time_col)
+    if stamps.null_count:
+        return None
+    times = pd.DatetimeIndex(stamps.cast(pa.timestamp("ns")).to_numpy()).tz_localize("UTC")
+    if first_out_of_range(times) is not None:
+        return None
+    zone = table.column(zone_col)[0].as_py() if zone_col else None
+    return times, zone, values, blank
 
 
 def _read_columns(data: bytes, cols: list[str], used: list[int], value_col: str):

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
+
+import numpy as np
 
 from planner.errors import InputDataError
 
@@ -22,6 +25,7 @@ def quote(value) -> str:
 # Timestamps outside these years are typing mistakes ("-1", "9999"), and arithmetic on them
 # (placing, aligning to a grid year) would leave pandas' nanosecond range.
 FIRST_YEAR, LAST_YEAR = 1970, 2200
+_FIRST, _LAST = np.datetime64(f"{FIRST_YEAR}-01-01", "s"), np.datetime64(f"{LAST_YEAR}-01-01", "s")
 
 
 def first_out_of_range(times) -> int | None:
@@ -37,6 +41,42 @@ def first_out_of_range(times) -> int | None:
         lo, hi = lo.tz_localize(None), hi.tz_localize(None)
     bad = np.asarray((t < lo) | (t >= hi))
     return int(np.flatnonzero(bad)[0]) if bad.any() else None
+
+
+# The one form greencache writes a time in (schedule.csv: "2024-05-01T00:00:00Z"; its JSON
+# records: isoformat(), "2024-05-01T00:00:00+00:00"): whole seconds, UTC.
+_WRITTEN_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:Z|\+00:00)")
+
+
+def utc_times(raw):
+    """Text times as a UTC DatetimeIndex (nanoseconds), NaT where a cell is not a time: what
+    ``pd.to_datetime(raw, format="ISO8601", utc=True, errors="coerce")`` gives.
+
+    Where every cell is in the form greencache writes (whole seconds, ``Z`` or ``+00:00``),
+    NumPy parses them instead (a call to pandas' parser cost a millisecond of fixed overhead,
+    for the few windows of a schedule and again for its window inputs); NumPy takes that form
+    to the same instant and refuses a day, hour or second out of range (29 February of a
+    common year, 24:00, 23:59:60), which then go to pandas, as does any other form."""
+    import pandas as pd
+
+    cells = list(raw)
+    plain = []
+    for cell in cells:
+        m = _WRITTEN_TIME.fullmatch(cell) if isinstance(cell, str) else None
+        if m is None:
+            break
+        plain.append(m.group(1))
+    else:
+        try:
+            wall = np.array(plain, dtype="datetime64[s]")
+        except ValueError:
+            wall = None
+        # Years outside FIRST_YEAR..LAST_YEAR go to pandas too (they would leave the
+        # nanosecond range unchecked here), which the callers then name.
+        if wall is not None and len(wall) and wall.min() >= _FIRST and wall.max() < _LAST:
+            return pd.DatetimeIndex(wall.astype("datetime64[ns]")).tz_localize("UTC")
+    return pd.DatetimeIndex(pd.to_datetime(np.asarray(cells, dtype=object), utc=True,
+                                           errors="coerce", format="ISO8601"))
 
 
 def unreadable_timestamp(where: str, raw, what: str = "timestamp") -> str:
@@ -100,6 +140,24 @@ def read_utf8(path: str | Path, what: str) -> tuple[bytes, str]:
     except OSError as e:
         raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
     return data, decode(data, path, what)
+
+
+def read_utf8_bytes(path: str | Path, what: str) -> bytes:
+    """The whole file's bytes, refused (naming the file and byte) unless they are UTF-8 text:
+    for a reader that hands them to a parser and needs no text of its own."""
+    path = require_file(path, what)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
+    # A file that is ASCII after its first line (a grid export names "gCO₂eq" in its header
+    # alone) is UTF-8 when that line is: checked without decoding the rest, whose text would
+    # be widened character by character for the header's sake (a millisecond a year's file).
+    end = data.find(b"\n") + 1
+    if not (end and data[end:].isascii()):
+        end = len(data)
+    decode(data[:end], path, what)
+    return data
 
 
 def decode(data: bytes, path: Path, what: str) -> str:

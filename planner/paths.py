@@ -45,7 +45,10 @@ def packaged_root() -> Path | None:
     return root if (root / "profiles").is_dir() else None
 
 
+@lru_cache(maxsize=1)
 def checkout_root() -> Path:
+    """The folder above the package (fixed for the process; resolving it walks every
+    component of the path, and a plan or a check asks for it for every file it names)."""
     return Path(__file__).resolve().parent.parent
 
 

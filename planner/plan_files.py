@@ -19,7 +19,7 @@ from planner.catalog import Levels
 from planner.config import PlanOptions
 from planner.errors import InputDataError
 from planner.input_files import (FIRST_YEAR, LAST_YEAR, first_out_of_range, quote, read_text,
-                                  unreadable_timestamp)
+                                  unreadable_timestamp, utc_times)
 from planner.schedule import SCHEDULE_COLUMNS
 
 # A deployment beyond these is an edit gone wrong, not a plan: the replay would allocate per
@@ -103,7 +103,7 @@ def _times(df: pd.DataFrame, path: Path) -> dict[str, pd.Series]:
     # Both columns parsed in one call (a call's fixed cost was most of a short schedule's).
     n = len(df)
     raw = np.concatenate([df["window_start"].to_numpy(), df["window_end"].to_numpy()])
-    both = pd.DatetimeIndex(pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601"))
+    both = utc_times(raw)
     out = {}
     for k, col in enumerate(("window_start", "window_end")):
         parsed = both[k * n:(k + 1) * n]

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
+from planner.input_files import utc_times
 from planner.workload.curves import HitCurves
 from planner.workload.windows import LoadBuckets
 
@@ -112,8 +113,9 @@ def read(path: Path) -> WindowInputs:
         # Written by isoformat(): read as ISO 8601 (not guessed from the first), both columns
         # in one call.
         n = len(w["window_start"])
-        times = pd.to_datetime(list(w["window_start"]) + list(w["window_end"]), utc=True,
-                               format="ISO8601")
+        times = utc_times(list(w["window_start"]) + list(w["window_end"]))
+        if times.isna().any():
+            raise ValueError("a window time is not an ISO 8601 time")
         stats = pd.DataFrame({
             "window_start": times[:n],
             "window_end": times[n:],

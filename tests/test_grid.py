@@ -152,33 +152,63 @@ def test_dates_outside_the_series_are_aligned_and_said(tmp_path):
 
 
 def test_arrow_and_the_careful_reader_read_a_shipped_year_alike():
-    # Grid files are tokenised by Arrow, and read by pandas only where Arrow refuses them (a
-    # ragged row, a cell that is not a number) or cannot read them alike (a header after a blank
-    # line). Both readers give the same columns and the same doubles on a shipped year.
-    from planner.grid import _arrow_columns, _header, _read_columns, known_zones
+    # Grid files are tokenised by Arrow (time stamps parsed by it too), and read by pandas only
+    # where Arrow refuses them (a ragged row, a cell that is not a number) or cannot read them
+    # alike (a header after a blank line). Both readers give the same times, zone and doubles
+    # on a shipped year.
+    from planner.grid import _arrow_columns, _careful_columns, _header, known_zones
 
     from planner.grid import _numbers
 
-    # An Electricity Maps year, and an EIA-930 one, whose 17-digit decimals pandas' default
-    # converter reads one unit in the last place off for about 4 % of the hours.
-    for path, used in ((known_zones()["FR"].files[-1], [0, 3, 5]),
-                       (known_zones()["EIA-AZPS"].files[0], [0, 9])):
+    # An Electricity Maps year (stamps without a zone), and an EIA-930 one (stamps with
+    # "+00:00"), whose 17-digit decimals pandas' default converter reads one unit in the last
+    # place off for about 4 % of the hours.
+    for path, used, zone in ((known_zones()["FR"].files[-1], [0, 3, 5], 3),
+                             (known_zones()["EIA-AZPS"].files[0], [0, 9], None)):
         data = path.read_bytes()
         text = data.decode("utf-8")
         cols = _header(text)
-        value = cols[used[-1]]
-        fast = _arrow_columns(data, cols, used, value)
-        careful = _read_columns(data, cols, used, value)
+        value, time = cols[used[-1]], cols[used[0]]
+        zone_col = cols[zone] if zone is not None else None
+        fast = _arrow_columns(data, cols, value, time, zone_col)
+        careful = _careful_columns(path, data, text, cols, used, value, time, zone_col)
         assert fast is not None
-        for a, b in zip(fast[1:], careful[1:]):
+        np.testing.assert_array_equal(pd.DatetimeIndex(fast[0]).asi8,
+                                      pd.DatetimeIndex(careful[0]).asi8)
+        assert str(fast[0].tz) == str(careful[0].tz) == "UTC"
+        assert fast[1] == careful[1] and (fast[1] == "FR" if zone is not None else True)
+        for a, b in zip(fast[2:], careful[2:]):
             np.testing.assert_array_equal(a, b)
-        for c in cols[used[0]], cols[used[1]]:
-            if c != value:
-                assert list(fast[0][c]) == list(careful[0][c])
         # The text path (cells quoted as written when one is bad) gives the same doubles.
         cells = np.array(text.splitlines()[1:], dtype=object)
         as_text = np.array([row.split(",")[used[-1]] for row in cells], dtype=object)
-        np.testing.assert_array_equal(_numbers(as_text)[0], fast[1])
+        np.testing.assert_array_equal(_numbers(as_text)[0], fast[2])
+
+
+def test_arrow_reads_each_time_stamp_form_as_pandas_does():
+    # Each ISO 8601 form Arrow takes is read to the instant pandas reads it as; every other
+    # form (and a file mixing stamps with and without a zone) goes to the careful reader.
+    from planner.grid import _arrow_columns
+
+    cols = ["timestamp", "gco2_per_kwh"]
+    taken = ["2023-01-01 00:00:00", "2023-01-01T00:00:00", "2023-01-01 00:00", "2023-01-01T00",
+             "2023-01-01", "2023-01-01 00:00:00.5", "2023-01-01T00:00:00Z",
+             "2023-01-01 00:00:00+00:00", "2023-01-01T00:00:00+01:00",
+             "2023-01-01 00:00:00-05:30", "2023-01-01 00:00:00+0100", "2023-01-01 00:00Z"]
+    for stamp in taken:
+        data = f"timestamp,gco2_per_kwh\n{stamp},5\n".encode()
+        fast = _arrow_columns(data, cols, cols[1], cols[0], None)
+        assert fast is not None, stamp
+        assert fast[0][0] == pd.to_datetime(stamp, format="ISO8601", utc=True), stamp
+    for rows in (["2023-01-01 0:00:00"], ["2023-1-1 00:00:00"], [" 2023-01-01 00:00:00"],
+                 ["20230101T000000"], ["2023-01"], ["2023-01-01 00:00:00 +00:00"],
+                 ["2023-01-01 00:00:00", "2023-01-01T01:00:00Z"],     # with and without a zone
+                 ["2023-01-01T00:00:00Z", "2023-01-01 01:00:00"],
+                 ["2023-01-01 00:00:00", ""],                          # a blank stamp
+                 ["1969-12-31 23:00:00"], ["2201-01-01 00:00:00"],    # out of range
+                 ["2023-02-29 00:00:00"], ["2023-01-01 24:00:00"]):
+        data = ("timestamp,gco2_per_kwh\n" + "".join(f"{r},5\n" for r in rows)).encode()
+        assert _arrow_columns(data, cols, cols[1], cols[0], None) is None, rows
 
 
 def test_files_arrow_cannot_read_alike_are_read_carefully(tmp_path):
@@ -191,7 +221,7 @@ def test_files_arrow_cannot_read_alike_are_read_carefully(tmp_path):
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,nan\n",     # NaN written out
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,-0\n",      # negative zero
                  "timestamp,gco2_per_kwh\n2023-01-01T00:00Z,5,6\n"):    # a wide row
-        assert _arrow_columns(text.encode(), cols, [0, 1], cols[1]) is None, text
+        assert _arrow_columns(text.encode(), cols, cols[1], cols[0], None) is None, text
     # And read through the file reader, these still read (or are refused by their line).
     p = tmp_path / "g.csv"
     p.write_text("\ntimestamp,gco2_per_kwh\n2023-01-01T00:00Z,5\n2023-01-01T01:00Z,7\n")

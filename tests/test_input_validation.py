@@ -76,6 +76,20 @@ def test_a_folder_or_non_utf8_file_as_input_is_exit_3(tmp_path):
     grid = _write(tmp_path / "g.csv", b"timestamp,gco2_per_kwh\n2023-01-01T00:00Z,5\xff\n")
     with pytest.raises(InputDataError, match="g.csv, line 2: not UTF-8"):
         read_grid_file(grid)
+    # The header is checked on its own and the rest only as ASCII when it is: a bad byte in
+    # either, and one after a header that is UTF-8 but not ASCII, is named by its line.
+    head = "Datetime (UTC),Carbon Intensity gCO₂eq/kWh (LCA)\n".encode()
+    for body, line in ((b"timestamp,gco2_per\xffkwh\n2023-01-01T00:00Z,5\n", 1),
+                       (head + b"2023-01-01 00:00:00,5\n2023-01-01 01:00:00,\xe9\n", 3),
+                       (head + b"2023-01-01 00:00:00,5\n" * 3 + b"\xc3\n", 5)):
+        grid = _write(tmp_path / "g.csv", body)
+        with pytest.raises(InputDataError, match=f"g.csv, line {line}: not UTF-8"):
+            read_grid_file(grid)
+    from planner.perf.profile import read_profile
+    table = _write(tmp_path / "t.csv", b"load_fraction,hit_rate\n0,0\n1,\xff\n")
+    _write(tmp_path / "t.meta.json", "{}")
+    with pytest.raises(InputDataError, match="t.csv, line 3: not UTF-8"):
+        read_profile(table)
 
 
 @pytest.mark.parametrize("header", [

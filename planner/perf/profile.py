@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import InputDataError
-from planner.input_files import arrow_csv, plain_header, quote, read_text, read_utf8
+from planner.input_files import arrow_csv, plain_header, quote, read_text, read_utf8_bytes
 from planner.paths import profiles_dir
 
 AXES = ("load_fraction", "hit_rate", "mean_input_tokens", "mean_output_tokens")
@@ -348,7 +348,7 @@ def read_profile(csv_path: Path) -> ProfileTable:
     if not meta_path.exists():
         raise InputDataError(f"profile table {csv_path} has no metadata file {meta_path.name}")
     # The bytes, once checked as UTF-8, go to the CSV reader as they are (not encoded again).
-    data = read_utf8(csv_path, "profile table")[0]
+    data = read_utf8_bytes(csv_path, "profile table")
     meta_text = read_text(meta_path, "profile metadata")
     try:
         frame = _arrow_frame(data)
