@@ -31,15 +31,14 @@ _FIRST, _LAST = np.datetime64(f"{FIRST_YEAR}-01-01", "s"), np.datetime64(f"{LAST
 def first_out_of_range(times) -> int | None:
     """Index of the first UTC timestamp outside FIRST_YEAR..LAST_YEAR, else None. Takes
     parsed times of any resolution (pandas keeps year 9999 at second resolution)."""
-    import numpy as np
     import pandas as pd
 
+    # Compared as integers in the times' own unit (UTC; NaT, the least integer, is not out of
+    # range: it is named as unreadable), not as an array of timestamps.
     t = pd.DatetimeIndex(times)
-    lo = pd.Timestamp(year=FIRST_YEAR, month=1, day=1, tz="UTC")
-    hi = pd.Timestamp(year=LAST_YEAR, month=1, day=1, tz="UTC")
-    if t.tz is None:
-        lo, hi = lo.tz_localize(None), hi.tz_localize(None)
-    bad = np.asarray((t < lo) | (t >= hi))
+    v = t.asi8
+    lo, hi = (b.astype(f"datetime64[{t.unit}]").astype(np.int64) for b in (_FIRST, _LAST))
+    bad = ((v < lo) | (v >= hi)) & (v != np.iinfo(np.int64).min)
     return int(np.flatnonzero(bad)[0]) if bad.any() else None
 
 

@@ -361,8 +361,9 @@ def _compare_schedule(sched: pd.DataFrame, again: pd.DataFrame, labels, report: 
     """One result per window: every column of schedule.csv against the recomputed row
     (compared a column at a time; messages only for the cells that differ)."""
     decimals = schedule_mod.DECIMALS
-    printed_met = sched["slo_met"].astype(str).str.lower().to_numpy()
-    again_met = np.where(again["slo_met"].to_numpy(dtype=bool), "true", "false")
+    # The schedule reader holds slo_met as booleans (it refuses any word but True or False).
+    printed_met, again_met = (np.where(f["slo_met"].to_numpy(dtype=bool), "true", "false")
+                              for f in (sched, again))
     wrong: list[list[str]] = [[] for _ in range(len(again))]
     for col in schedule_mod.SCHEDULE_COLUMNS:
         if col in ("window_start", "window_end"):
