@@ -63,8 +63,13 @@ def mixture_quantile(p50: np.ndarray, p90: np.ndarray, weights: np.ndarray,
         mid = (lo + hi) / 2
         cdf = (w * ndtr((mid[:, None] - mu) / sigma)).sum(axis=1)
         below = cdf < q
-        lo = np.where(below, mid, lo)
-        hi = np.where(below, hi, mid)
+        new_lo = np.where(below, mid, lo)
+        new_hi = np.where(below, hi, mid)
+        # Each step is a function of (lo, hi) alone: once one changes neither (the bracket is
+        # down to adjacent doubles, after about 50), the rest would not either.
+        if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+            break
+        lo, hi = new_lo, new_hi
     return np.exp((lo + hi) / 2)
 
 

@@ -145,13 +145,17 @@ class ProfileTable:
         if (order == np.arange(len(order))).all():
             order = slice(None)
         numbers = {c: v[order] for c, v in numbers.items()}
-        self.frame = pd.DataFrame({c: numbers[c] if c in numbers else frame[c].to_numpy()[order]
-                                   for c in frame.columns})
+        # The frame itself is built when first asked for (the planner reads the grids below;
+        # building it was a fixed cost of every plan and check).
+        self._columns = {c: numbers[c] if c in numbers else frame[c].to_numpy()[order]
+                         for c in frame.columns}
+        self._frame = None
+        rows = len(numbers[AXES[0]])
         self.axes = [np.unique(numbers[a]) for a in AXES]
         shape = tuple(len(a) for a in self.axes)
-        if int(np.prod(shape)) != len(self.frame):
+        if int(np.prod(shape)) != rows:
             raise InputDataError(
-                f"profile table {source} is not a full grid: {len(self.frame)} rows for axes of "
+                f"profile table {source} is not a full grid: {rows} rows for axes of "
                 f"sizes {shape}")
         for name, ax in zip(AXES, self.axes):
             if len(ax) < 2:
@@ -179,6 +183,13 @@ class ProfileTable:
         self._grid = {c: numbers[c].reshape(shape) for c in VALUES}
 
     # ---------------------------------------------------------------------------------------
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The table, every column of the file, rows in axis order, numbers as doubles."""
+        if self._frame is None:
+            self._frame = pd.DataFrame(self._columns)
+        return self._frame
+
     @property
     def model(self) -> str:
         return self.meta["model"]
