@@ -61,7 +61,8 @@ def _csv(path: Path, what: str) -> pd.DataFrame:
     if len(rows) == 1:
         raise InputDataError(f"{what} {path} has no rows")
     cells = np.array([row for _, row in rows[1:]], dtype=object)
-    return pd.DataFrame({name: cells[:, j] for j, name in enumerate(header)})
+    # One block of text cells (the number columns are taken from it at once, _numbers).
+    return pd.DataFrame(cells, columns=header, copy=False)
 
 
 def _require_columns(df: pd.DataFrame, columns, path: Path, what: str) -> None:
@@ -78,7 +79,9 @@ def _numbers(df: pd.DataFrame, columns, path: Path, integers=()) -> dict[str, np
     columns = list(columns)
     if not columns:
         return {}
-    raw = np.column_stack([df[col].to_numpy() for col in columns])
+    # The columns taken from the frame's cells at once (a frame _csv read is one block of
+    # text: no copy), not column by column.
+    raw = df.to_numpy()[:, df.columns.get_indexer(columns)]
     v = np.asarray(pd.to_numeric(raw.ravel(), errors="coerce"), dtype=float).reshape(raw.shape)
     bad = ~np.isfinite(v)
     whole = np.array([col in integers for col in columns])
