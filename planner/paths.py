@@ -31,6 +31,14 @@ FOLDERS = ("profiles", "grids", "examples")
 def _package_data():
     """Where ``planner.data`` is (fixed for the process; asked for every input file a plan or
     a check names, and importlib.resources takes far longer to answer than a stat)."""
+    # A package on disk (as every installer unpacks a wheel) is the folder its __init__ lies
+    # in: what importlib.resources answers for it, found without building its reader.
+    import importlib
+
+    spec = importlib.import_module("planner.data").__spec__
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    if origin is not None and origin.is_file():
+        return origin.parent
     return resources.files("planner.data")
 
 

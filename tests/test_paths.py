@@ -99,3 +99,22 @@ def test_source_distribution_carries_the_data():
     for name in paths.FOLDERS:
         assert f"graft {name}" in " ".join(manifest) or name in manifest
     assert (ROOT / "LICENSE").read_text(encoding="utf-8").lstrip().startswith("Apache License")
+
+
+def test_a_zipped_package_is_pointed_elsewhere(tmp_path):
+    """Imported from a zip (no installer does this; readers need real files), the data root is
+    refused in one sentence that names the way out, found by importlib.resources as before."""
+    import zipfile
+
+    archive = tmp_path / "planner.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in sorted((ROOT / "planner").rglob("*.py")):
+            z.write(f, f.relative_to(ROOT).as_posix())
+    env = {k: v for k, v in os.environ.items() if k not in (paths.ENV, "PYTHONPATH")}
+    env["PYTHONPATH"] = str(archive)
+    code = ("import planner.paths as p\ntry:\n    p.data_root()\nexcept Exception as e:\n"
+            "    print(type(e).__name__, e)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("InputDataError the installed greencache data is not on disk"), out
+    assert paths.ENV in out
