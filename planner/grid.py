@@ -167,10 +167,11 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     string was most of reading the file (for the plan and again for its check)."""
     data = read_utf8_bytes(path, "grid file")
     # A plain first line is the header (the CSV reader's first line that is not blank); other
-    # files are read as text whole to find it.
+    # files are read as text whole to find it (and that text serves the careful reader).
     first = plain_header(data)
+    text = None if first is not None else decode(data, path, "grid file")
     try:
-        cols = _header(first if first is not None else decode(data, path, "grid file"))
+        cols = _header(first if first is not None else text)
     except csv.Error as e:
         raise InputDataError(f"cannot read grid file {path}: {e}") from None
     if cols is None:
@@ -207,8 +208,9 @@ def read_grid_file(path: Path, basis: str = "lifecycle", fmt: str | None = None)
     used = sorted({cols.index(c) for c in (time_col, value_col, zone_col) if c is not None})
     read = _arrow_columns(data, cols, value_col, time_col, zone_col)
     if read is None:
-        read = _careful_columns(path, data, decode(data, path, "grid file"), cols, used,
-                                value_col, time_col, zone_col)
+        if text is None:
+            text = decode(data, path, "grid file")
+        read = _careful_columns(path, data, text, cols, used, value_col, time_col, zone_col)
     times, first_zone, values, blank = read
     if zone_col:
         zone = first_zone

@@ -127,28 +127,13 @@ def read_toml(path: str | Path, where: str) -> dict:
 
 def read_text(path: str | Path, what: str) -> str:
     """The whole file as text, refused (naming the file and byte) unless it is UTF-8."""
-    return read_utf8(path, what)[1]
-
-
-def read_utf8(path: str | Path, what: str) -> tuple[bytes, str]:
-    """The whole file as its bytes and as text, refused (naming the file and byte) unless it
-    is UTF-8: for a reader that hands the bytes to a parser already checked."""
-    path = require_file(path, what)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
-    return data, decode(data, path, what)
+    return decode(_read_bytes(path, what), path, what)
 
 
 def read_utf8_bytes(path: str | Path, what: str) -> bytes:
     """The whole file's bytes, refused (naming the file and byte) unless they are UTF-8 text:
     for a reader that hands them to a parser and needs no text of its own."""
-    path = require_file(path, what)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
+    data = _read_bytes(path, what)
     # A file that is ASCII after its first line (a grid export names "gCO₂eq" in its header
     # alone) is UTF-8 when that line is: checked without decoding the rest, whose text would
     # be widened character by character for the header's sake (a millisecond a year's file).
@@ -160,6 +145,15 @@ def read_utf8_bytes(path: str | Path, what: str) -> bytes:
         end = len(data)
     decode(data[:end], path, what)
     return data
+
+
+def _read_bytes(path: str | Path, what: str) -> bytes:
+    """The whole file's bytes once it is known to be a readable file."""
+    path = require_file(path, what)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise InputDataError(f"cannot read {what} {path}: {e.strerror}") from None
 
 
 def decode(data: bytes, path: Path, what: str) -> str:
