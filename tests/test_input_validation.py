@@ -219,15 +219,21 @@ def test_hand_edited_schedule_layouts(plan_out, tmp_path, edit, match):
             read_schedule(p)
 
 
-def test_summary_numbers_are_doubles(plan_out, tmp_path):
-    # A JSON integer where a number is read is held as a double (one too large for a C long
-    # broke the report's figures with an internal error); one too large for a double is
-    # refused like any other number that is not finite.
+def _plan_to_edit(plan_out, tmp_path):
+    """A copy of the plan's schedule and components, and its summary as a dict to edit and
+    write into the copy."""
     d = tmp_path / "plan"
     d.mkdir()
     for f in ("schedule.csv", "components.csv"):
         (d / f).write_bytes((plan_out[0] / f).read_bytes())
-    s = json.loads((plan_out[0] / "summary.json").read_text())
+    return d, json.loads((plan_out[0] / "summary.json").read_text())
+
+
+def test_summary_numbers_are_doubles(plan_out, tmp_path):
+    # A JSON integer where a number is read is held as a double (one too large for a C long
+    # broke the report's figures with an internal error); one too large for a double is
+    # refused like any other number that is not finite.
+    d, s = _plan_to_edit(plan_out, tmp_path)
     name = next(k for k, b in s["baselines"].items() if "total_kgco2e" in b)
     s["baselines"][name]["operational_kgco2e"] = 2 ** 70
     (d / "summary.json").write_text(json.dumps(s))
@@ -242,11 +248,7 @@ def test_summary_numbers_are_doubles(plan_out, tmp_path):
 
 
 def test_report_escapes_strings_from_a_hand_edited_summary(plan_out, tmp_path):
-    d = tmp_path / "plan"
-    d.mkdir()
-    for f in ("schedule.csv", "components.csv"):
-        (d / f).write_bytes((plan_out[0] / f).read_bytes())
-    s = json.loads((plan_out[0] / "summary.json").read_text())
+    d, s = _plan_to_edit(plan_out, tmp_path)
     s["notes"].append("<script>alert(1)</script>")
     s["inputs"]["grid"]["zone"] = "<img src=x onerror=alert(1)>"
     s["scenario"]["model"] = "</title><script>"
